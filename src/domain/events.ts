@@ -1,0 +1,68 @@
+import type { HoldEnd, LeaseKind } from './model.js';
+
+/**
+ * What a command caused, in order. Transports turn these into WebSocket pushes and
+ * metrics; the store logs the state-changing ones and replays them on recovery, so
+ * each carries everything needed to redo it.
+ */
+export type DomainEvent =
+  | { readonly type: 'lease_granted'; readonly leaseId: string; readonly ttlMs: number; readonly kind: LeaseKind }
+  | {
+      readonly type: 'lease_ended';
+      readonly leaseId: string;
+      readonly kind: LeaseKind;
+      /** `released`: a hold's own lease, ended by releasing that hold. */
+      readonly reason: 'expired' | 'revoked' | 'released';
+      readonly released: readonly HoldRef[];
+      readonly removed: readonly MemberRef[];
+      /** How long after its deadline the expiry ran (0 for a revoke). */
+      readonly latenessMs: number;
+    }
+  | {
+      readonly type: 'lock_acquired';
+      readonly name: string;
+      readonly token: number;
+      readonly owner: string;
+      readonly leaseId: string;
+      readonly limit: number;
+      readonly lockDelayMs: number;
+      readonly acquiredAtWallMs: number;
+      /** Time spent queued, 0 for an immediate grant. */
+      readonly waitedMs: number;
+    }
+  | {
+      readonly type: 'lock_released';
+      readonly name: string;
+      readonly token: number;
+      readonly owner: string;
+      readonly leaseId: string;
+      readonly reason: HoldEnd;
+      readonly heldMs: number;
+    }
+  | { readonly type: 'lock_delay_started'; readonly name: string; readonly delayMs: number }
+  | { readonly type: 'lock_delay_ended'; readonly name: string }
+  | { readonly type: 'waiter_left'; readonly name: string; readonly reason: 'timeout' | 'cancelled' | 'lease_ended' | 'rejected' }
+  | { readonly type: 'ring_configured'; readonly ring: string; readonly vnodes: number; readonly version: number }
+  | {
+      readonly type: 'member_put';
+      readonly ring: string;
+      readonly node: string;
+      readonly weight: number;
+      readonly meta: Readonly<Record<string, unknown>>;
+      readonly leaseId: string | null;
+      readonly version: number;
+    }
+  | { readonly type: 'member_removed'; readonly ring: string; readonly node: string; readonly version: number }
+  | { readonly type: 'ring_deleted'; readonly ring: string };
+
+export interface HoldRef {
+  readonly name: string;
+  readonly token: number;
+}
+
+export interface MemberRef {
+  readonly ring: string;
+  readonly node: string;
+}
+
+export type EventSink = (event: DomainEvent) => void;

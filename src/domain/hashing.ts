@@ -1,0 +1,10 @@
+/**
+ * The hash functions the domain uses, injected so the domain stays free of WASM
+ * loading. `h32` must be xxHash32 (seed 0) of the UTF-8 bytes: clients reproduce
+ * placement from it. `fingerprint` only has to be stable within one server build.
+ */
+export interface Hashing {
+  h32(text: string): number;
+  /** Lowercase hex digest of `text`, 16 characters. */
+  fingerprint(text: string): string;
+}

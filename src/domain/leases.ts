@@ -1,0 +1,159 @@
+import type { DomainContext } from './context.js';
+import { LockringError, assert, invalid, limitExceeded } from './errors.js';
+import type { HoldRef, MemberRef } from './events.js';
+import type { Lease, LeaseKind } from './model.js';
+
+/** Why a lease ended. `released`: a hold's own lease, ended by releasing that hold. */
+export type LeaseEnd = 'expired' | 'revoked' | 'released';
+
+/** What hangs on leases; the state machine wires the lock and ring tables in. */
+export interface LeaseDependents {
+  /** Ends every hold and wait on `lease`; returns the holds released. */
+  dropLocks(lease: Lease, reason: LeaseEnd): HoldRef[];
+  /** Removes every ring member bound to `lease`. */
+  dropMembers(lease: Lease): MemberRef[];
+}
+
+export interface LeaseEnding {
+  readonly released: HoldRef[];
+  readonly removed: MemberRef[];
+}
+
+export const leaseNotFound = (id: string): LockringError =>
+  new LockringError('lease_not_found', `lease ${JSON.stringify(id)} does not exist or has ended`, { leaseId: id });
+
+/** The lease table: grant, keepalive, revoke, expiry, sessions. */
+export class Leases {
+  readonly byId = new Map<string, Lease>();
+  dependents: LeaseDependents | null = null;
+
+  constructor(private readonly ctx: DomainContext) {}
+
+  checkTtl(field: string, ttlMs: number): void {
+    const { ttlMsMin, ttlMsMax } = this.ctx.limits;
+    if (!Number.isInteger(ttlMs) || ttlMs < ttlMsMin || ttlMs > ttlMsMax) {
+      throw invalid(`${field} must be an integer from ${ttlMsMin} to ${ttlMsMax}`, { field });
+    }
+  }
+
+  /** Fails with limit_exceeded when one more lease would pass leasesMax. */
+  checkRoom(): void {
+    if (this.byId.size >= this.ctx.limits.leasesMax) throw limitExceeded('leasesMax', this.ctx.limits.leasesMax);
+  }
+
+  grant(ttlMs: number, kind: LeaseKind = 'plain'): Lease {
+    this.checkTtl('ttlMs', ttlMs);
+    this.checkRoom();
+    const lease: Lease = {
+      type: 'lease',
+      id: this.ctx.newLeaseId(),
+      kind,
+      ttlMs,
+      attached: kind === 'session',
+      ended: false,
+      holds: new Set(),
+      members: new Set(),
+      waiters: new Set(),
+      deadlineMs: 0,
+      seq: 0,
+      heapIndex: -1,
+    };
+    assert(!this.byId.has(lease.id), 'lease id generated twice');
+    this.byId.set(lease.id, lease);
+    if (!lease.attached) this.ctx.deadlines.schedule(lease, this.ctx.clock.monoMs() + ttlMs);
+    this.ctx.emit({ type: 'lease_granted', leaseId: lease.id, ttlMs, kind });
+    return lease;
+  }
+
+  /** True once the deadline has passed, whether or not the expiry has run yet. */
+  isDead(lease: Lease): boolean {
+    return lease.ended || (!lease.attached && lease.deadlineMs <= this.ctx.clock.monoMs());
+  }
+
+  /**
+   * The lease `id` if it is alive. A lease past its deadline is expired here and
+   * now, so nothing can revive it in the gap before the expiry loop runs.
+   */
+  live(id: string): Lease {
+    const lease = this.byId.get(id);
+    if (lease === undefined) throw leaseNotFound(id);
+    if (this.isDead(lease)) {
+      this.expire(lease);
+      throw leaseNotFound(id);
+    }
+    return lease;
+  }
+
+  keepalive(id: string, ttlMs?: number): Lease {
+    if (ttlMs !== undefined) this.checkTtl('ttlMs', ttlMs);
+    const lease = this.live(id);
+    if (ttlMs !== undefined) lease.ttlMs = ttlMs;
+    if (!lease.attached) this.ctx.deadlines.schedule(lease, this.ctx.clock.monoMs() + lease.ttlMs);
+    return lease;
+  }
+
+  revoke(id: string): LeaseEnding {
+    return this.end(this.live(id), 'revoked');
+  }
+
+  /** Runs a due expiry (from the loop or found dead on the way). */
+  expire(lease: Lease): LeaseEnding {
+    const latenessMs = Math.max(0, this.ctx.clock.monoMs() - lease.deadlineMs);
+    return this.end(lease, 'expired', latenessMs);
+  }
+
+  /** Ends a lease and everything on it, at once. */
+  end(lease: Lease, reason: LeaseEnd, latenessMs = 0): LeaseEnding {
+    assert(!lease.ended, 'lease ended twice');
+    lease.ended = true;
+    this.byId.delete(lease.id);
+    this.ctx.deadlines.remove(lease);
+    const dependents = this.dependents!;
+    const released = dependents.dropLocks(lease, reason);
+    const removed = dependents.dropMembers(lease);
+    this.ctx.emit({ type: 'lease_ended', leaseId: lease.id, kind: lease.kind, reason, released, removed, latenessMs });
+    return { released, removed };
+  }
+
+  /** Wall-clock deadline for display; null while a socket keeps a session alive. */
+  expiresAt(lease: Lease): number | null {
+    if (lease.attached) return null;
+    return Math.round(this.ctx.clock.wallMs() + (lease.deadlineMs - this.ctx.clock.monoMs()));
+  }
+
+  /** A session lease, kept alive by its socket until `detach`. */
+  openSession(ttlMs: number): Lease {
+    return this.grant(ttlMs, 'session');
+  }
+
+  /** A socket takes over a session lease: it stops counting down. */
+  attach(id: string): Lease {
+    const lease = this.live(id);
+    if (lease.kind !== 'session') {
+      throw invalid(`lease ${JSON.stringify(id)} is not a session lease`, { field: 'leaseId' });
+    }
+    lease.attached = true;
+    this.ctx.deadlines.remove(lease);
+    return lease;
+  }
+
+  /** Its socket went away: the session lease now expires ttlMs from now. */
+  detach(id: string): void {
+    const lease = this.byId.get(id);
+    if (lease === undefined || !lease.attached) return;
+    lease.attached = false;
+    this.ctx.deadlines.schedule(lease, this.ctx.clock.monoMs() + lease.ttlMs);
+  }
+
+  /** Restores a lease from the log with its full TTL counted from now (recovery). */
+  restore(id: string, ttlMs: number, kind: LeaseKind): Lease {
+    const lease: Lease = {
+      type: 'lease', id, kind, ttlMs, attached: false, ended: false,
+      holds: new Set(), members: new Set(), waiters: new Set(),
+      deadlineMs: 0, seq: 0, heapIndex: -1,
+    };
+    this.byId.set(id, lease);
+    this.ctx.deadlines.schedule(lease, this.ctx.clock.monoMs() + ttlMs);
+    return lease;
+  }
+}

@@ -1,0 +1,397 @@
+import BTreeModule from 'sorted-btree';
+import type { DomainContext } from './context.js';
+import { EndedHolds } from './ended-holds.js';
+import { LockringError, invalid, limitExceeded } from './errors.js';
+import type { HoldRef } from './events.js';
+import { type LeaseEnd, Leases } from './leases.js';
+import type { Grant, Hold, HoldEnd, Lease, Lock, Waiter, WaiterOutcome } from './model.js';
+import { compareUtf8 } from './names.js';
+
+// sorted-btree is CommonJS: Node hands its module.exports over as the default import.
+const BTree = BTreeModule.default;
+
+export interface AcquireRequest {
+  readonly name: string;
+  readonly ttlMs?: number | undefined;
+  readonly leaseId?: string | undefined;
+  readonly owner?: string | undefined;
+  readonly waitMs?: number | undefined;
+  readonly limit?: number | undefined;
+  readonly lockDelayMs?: number | undefined;
+}
+
+export type AcquireResult = { readonly granted: Grant } | { readonly waiter: Waiter };
+
+export interface HolderView {
+  readonly token: number;
+  readonly owner: string;
+  readonly leaseId: string;
+  readonly acquiredAt: number;
+  readonly expiresAt: number | null;
+}
+
+export interface LockView {
+  readonly name: string;
+  readonly limit: number;
+  readonly holders: HolderView[];
+  readonly waiters: number;
+  readonly retryAfterMs?: number;
+}
+
+export interface LockPage {
+  readonly locks: LockView[];
+  readonly next?: string;
+}
+
+const lockNotFound = (name: string): LockringError =>
+  new LockringError('lock_not_found', `lock ${JSON.stringify(name)} does not exist`, { name });
+
+/**
+ * Locks and semaphores: holders by token, a FIFO queue of waiters per name, lock-delay
+ * after an expiry. A name exists only while it has holders, waiters or a running
+ * lock-delay. Grants to waiters happen in `flush`, after a command's own changes, so
+ * no grant is made in the middle of ending a lease.
+ */
+export class Locks {
+  readonly byName = new Map<string, Lock>();
+  private readonly index = new BTree<string, Lock>(undefined, compareUtf8);
+  private readonly ended: EndedHolds;
+  private readonly pending = new Set<Lock>();
+  private waiterSeq = 0;
+  holdCount = 0;
+  waiterCount = 0;
+
+  constructor(
+    private readonly ctx: DomainContext,
+    private readonly leases: Leases,
+  ) {
+    this.ended = new EndedHolds(ctx.limits.endedHoldsRemembered);
+  }
+
+  acquire(request: AcquireRequest): AcquireResult {
+    const { limits } = this.ctx;
+    const lease = this.leaseFor(request);
+    const lock = this.reaped(request.name);
+    if (lock !== undefined && request.limit !== undefined && request.limit !== lock.limit) {
+      throw new LockringError(
+        'limit_mismatch',
+        `lock ${JSON.stringify(request.name)} has limit ${lock.limit}, not ${request.limit}`,
+        { name: request.name, limit: lock.limit },
+      );
+    }
+    if (lock === undefined || this.grantable(lock)) {
+      if (this.holdCount >= limits.holdsMax) throw limitExceeded('holdsMax', limits.holdsMax);
+      const target = lock ?? this.create(request.name, request.limit ?? 1);
+      const holdLease = lease ?? this.leases.grant(request.ttlMs!, 'hold');
+      return { granted: this.grant(target, holdLease, request.owner ?? '', request.lockDelayMs ?? 0, 0) };
+    }
+    if ((request.waitMs ?? 0) === 0) throw this.held(lock);
+    return { waiter: this.enqueue(lock, lease, request) };
+  }
+
+  release(name: string, token: number): Grant {
+    const hold = this.byName.get(name)?.holders.get(token);
+    if (hold !== undefined && this.leases.isDead(hold.lease)) this.leases.expire(hold.lease);
+    if (hold === undefined || hold.lease.ended) {
+      const reason = this.ended.reason(token, name) ?? 'unknown';
+      throw new LockringError('not_holder', `token ${token} does not hold ${JSON.stringify(name)} (${reason})`, {
+        name,
+        token,
+        reason,
+      });
+    }
+    const view = this.grantView(hold, this.byName.get(name)!.limit);
+    this.end(hold, 'released');
+    // A hold that brought its own lease (acquire with ttlMs) takes the lease with it.
+    if (hold.lease.kind === 'hold' && !hold.lease.ended) this.leases.end(hold.lease, 'released');
+    return view;
+  }
+
+  check(name: string, token: number): boolean {
+    const hold = this.byName.get(name)?.holders.get(token);
+    if (hold === undefined) return false;
+    if (this.leases.isDead(hold.lease)) {
+      this.leases.expire(hold.lease);
+      return false;
+    }
+    return true;
+  }
+
+  inspect(name: string): LockView {
+    const lock = this.reaped(name);
+    if (lock === undefined) throw lockNotFound(name);
+    return this.view(lock);
+  }
+
+  list(prefix: string, after: string | undefined, pageMax: number): LockPage {
+    const names: string[] = [];
+    let key: string | undefined = after !== undefined && compareUtf8(after, prefix) >= 0 ? after : undefined;
+    if (key === undefined && this.index.has(prefix)) names.push(prefix);
+    key ??= prefix;
+    while (names.length <= pageMax) {
+      key = this.index.nextHigherKey(key);
+      if (key === undefined || !key.startsWith(prefix)) break;
+      names.push(key);
+    }
+    const more = names.length > pageMax;
+    const page = names.slice(0, pageMax);
+    const locks: LockView[] = [];
+    for (const name of page) {
+      const lock = this.reaped(name);
+      if (lock !== undefined) locks.push(this.view(lock));
+    }
+    return more ? { locks, next: page[page.length - 1]! } : { locks };
+  }
+
+  /** Removes a waiter whose client went away (HTTP close, socket close). */
+  cancel(waiter: Waiter): void {
+    if (!waiter.queued) return;
+    this.dequeue(waiter);
+    this.ctx.emit({ type: 'waiter_left', name: waiter.lock.name, reason: 'cancelled' });
+    this.schedulePump(waiter.lock);
+  }
+
+  /** A waiter's deadline passed: it gets `lock_held`, as a try-lock would. */
+  timeout(waiter: Waiter): void {
+    if (!waiter.queued) return;
+    this.dequeue(waiter);
+    this.ctx.emit({ type: 'waiter_left', name: waiter.lock.name, reason: 'timeout' });
+    this.settle(waiter, { ok: false, error: this.held(waiter.lock) });
+    this.schedulePump(waiter.lock);
+  }
+
+  /** A lock-delay ran out: the queue may move again. */
+  endDelay(lock: Lock): void {
+    lock.delayUntilMs = 0;
+    this.ctx.emit({ type: 'lock_delay_ended', name: lock.name });
+    this.schedulePump(lock);
+  }
+
+  /** Ends every hold and wait on a lease that is ending (LeaseDependents). */
+  dropLease(lease: Lease, reason: LeaseEnd): HoldRef[] {
+    for (const waiter of [...lease.waiters]) {
+      this.dequeue(waiter);
+      this.ctx.emit({ type: 'waiter_left', name: waiter.lock.name, reason: 'lease_ended' });
+      this.settle(waiter, { ok: false, error: new LockringError('lease_not_found', `lease ${JSON.stringify(lease.id)} ended while waiting`, { leaseId: lease.id }) });
+      this.schedulePump(waiter.lock);
+    }
+    const released: HoldRef[] = [];
+    const holdEnd: HoldEnd = reason === 'released' ? 'revoked' : reason;
+    for (const hold of [...lease.holds]) {
+      released.push({ name: hold.name, token: hold.token });
+      this.end(hold, holdEnd);
+    }
+    return released;
+  }
+
+  /** Grants freed permits to waiters, oldest first; runs after every command. */
+  flush(): void {
+    for (const lock of this.pending) {
+      this.pending.delete(lock);
+      this.pump(lock);
+    }
+  }
+
+  /** Restores a hold from the log (recovery): same token, same lease. */
+  restore(hold: Omit<Hold, 'acquiredAtMonoMs'>, limit: number): void {
+    const lock = this.byName.get(hold.name) ?? this.create(hold.name, limit);
+    const restored: Hold = { ...hold, acquiredAtMonoMs: this.ctx.clock.monoMs() };
+    lock.holders.set(hold.token, restored);
+    hold.lease.holds.add(restored);
+    this.holdCount += 1;
+  }
+
+  private leaseFor(request: AcquireRequest): Lease | null {
+    if ((request.ttlMs === undefined) === (request.leaseId === undefined)) {
+      throw invalid('exactly one of ttlMs and leaseId is required', { field: 'ttlMs' });
+    }
+    if (request.leaseId !== undefined) return this.leases.live(request.leaseId);
+    this.leases.checkTtl('ttlMs', request.ttlMs!);
+    this.leases.checkRoom();
+    return null;
+  }
+
+  /** The lock `name` after expiring holders whose lease deadline has passed. */
+  private reaped(name: string): Lock | undefined {
+    const lock = this.byName.get(name);
+    if (lock === undefined) return undefined;
+    for (const hold of lock.holders.values()) {
+      if (this.leases.isDead(hold.lease)) this.leases.expire(hold.lease);
+    }
+    if (lock.delayUntilMs !== 0 && lock.delayUntilMs <= this.ctx.clock.monoMs()) {
+      this.ctx.deadlines.remove(lock);
+      this.endDelay(lock);
+    }
+    this.flush();
+    return this.byName.get(name);
+  }
+
+  private grantable(lock: Lock): boolean {
+    return lock.delayUntilMs === 0 && lock.waiterCount === 0 && lock.holders.size < lock.limit;
+  }
+
+  private create(name: string, limit: number): Lock {
+    const { locksMax } = this.ctx.limits;
+    if (this.byName.size >= locksMax) throw limitExceeded('locksMax', locksMax);
+    const lock: Lock = {
+      type: 'lock-delay', name, limit, holders: new Map(), waiterHead: null, waiterTail: null,
+      waiterCount: 0, delayUntilMs: 0, deadlineMs: 0, seq: 0, heapIndex: -1,
+    };
+    this.byName.set(name, lock);
+    this.index.set(name, lock);
+    return lock;
+  }
+
+  private grant(lock: Lock, lease: Lease, owner: string, lockDelayMs: number, waitedMs: number): Grant {
+    const token = this.ctx.fencing.next();
+    const hold: Hold = {
+      name: lock.name, token, owner, lease, lockDelayMs,
+      acquiredAtWallMs: this.ctx.clock.wallMs(),
+      acquiredAtMonoMs: this.ctx.clock.monoMs(),
+    };
+    lock.holders.set(token, hold);
+    lease.holds.add(hold);
+    this.holdCount += 1;
+    this.ctx.emit({
+      type: 'lock_acquired', name: lock.name, token, owner, leaseId: lease.id, limit: lock.limit,
+      lockDelayMs, acquiredAtWallMs: hold.acquiredAtWallMs, waitedMs,
+    });
+    return this.grantView(hold, lock.limit);
+  }
+
+  private grantView(hold: Hold, limit: number): Grant {
+    return {
+      name: hold.name, token: hold.token, leaseId: hold.lease.id, owner: hold.owner, limit,
+      ttlMs: hold.lease.ttlMs, expiresAt: this.leases.expiresAt(hold.lease),
+    };
+  }
+
+  private end(hold: Hold, reason: HoldEnd): void {
+    const lock = this.byName.get(hold.name)!;
+    lock.holders.delete(hold.token);
+    hold.lease.holds.delete(hold);
+    this.holdCount -= 1;
+    this.ended.remember(hold.token, hold.name, reason);
+    this.ctx.emit({
+      type: 'lock_released', name: hold.name, token: hold.token, owner: hold.owner, leaseId: hold.lease.id,
+      reason, heldMs: this.ctx.clock.monoMs() - hold.acquiredAtMonoMs,
+    });
+    if (reason === 'expired' && hold.lockDelayMs > 0) this.startDelay(lock, hold.lockDelayMs);
+    this.schedulePump(lock);
+  }
+
+  private startDelay(lock: Lock, delayMs: number): void {
+    const untilMs = this.ctx.clock.monoMs() + delayMs;
+    if (untilMs <= lock.delayUntilMs) return;
+    lock.delayUntilMs = untilMs;
+    this.ctx.deadlines.schedule(lock, untilMs);
+    this.ctx.emit({ type: 'lock_delay_started', name: lock.name, delayMs });
+  }
+
+  private held(lock: Lock): LockringError {
+    const holders = [...lock.holders.values()].map((hold) => ({
+      token: hold.token,
+      owner: hold.owner,
+      expiresAt: this.leases.expiresAt(hold.lease),
+    }));
+    const details: Record<string, unknown> = { name: lock.name, holders, limit: lock.limit };
+    const retryAfterMs = this.retryAfterMs(lock);
+    if (retryAfterMs !== undefined) details['retryAfterMs'] = retryAfterMs;
+    return new LockringError('lock_held', `lock ${JSON.stringify(lock.name)} is held`, details);
+  }
+
+  private retryAfterMs(lock: Lock): number | undefined {
+    if (lock.delayUntilMs === 0) return undefined;
+    return Math.max(0, Math.ceil(lock.delayUntilMs - this.ctx.clock.monoMs()));
+  }
+
+  private enqueue(lock: Lock, lease: Lease | null, request: AcquireRequest): Waiter {
+    const { waitersMax, waitersPerLockMax } = this.ctx.limits;
+    if (lock.waiterCount >= waitersPerLockMax) throw limitExceeded('waitersPerLockMax', waitersPerLockMax);
+    if (this.waiterCount >= waitersMax) throw limitExceeded('waitersMax', waitersMax);
+    const now = this.ctx.clock.monoMs();
+    const waiter: Waiter = {
+      type: 'waiter', id: ++this.waiterSeq, lock, owner: request.owner ?? '', lease,
+      ttlMs: request.ttlMs ?? 0, lockDelayMs: request.lockDelayMs ?? 0, enqueuedAtMonoMs: now,
+      prev: lock.waiterTail, next: null, queued: true, onSettle: null,
+      deadlineMs: 0, seq: 0, heapIndex: -1,
+    };
+    if (lock.waiterTail !== null) lock.waiterTail.next = waiter;
+    else lock.waiterHead = waiter;
+    lock.waiterTail = waiter;
+    lock.waiterCount += 1;
+    this.waiterCount += 1;
+    lease?.waiters.add(waiter);
+    this.ctx.deadlines.schedule(waiter, now + request.waitMs!);
+    return waiter;
+  }
+
+  private dequeue(waiter: Waiter): void {
+    const lock = waiter.lock;
+    if (waiter.prev !== null) waiter.prev.next = waiter.next;
+    else lock.waiterHead = waiter.next;
+    if (waiter.next !== null) waiter.next.prev = waiter.prev;
+    else lock.waiterTail = waiter.prev;
+    waiter.prev = waiter.next = null;
+    waiter.queued = false;
+    lock.waiterCount -= 1;
+    this.waiterCount -= 1;
+    waiter.lease?.waiters.delete(waiter);
+    this.ctx.deadlines.remove(waiter);
+  }
+
+  private settle(waiter: Waiter, outcome: WaiterOutcome): void {
+    const onSettle = waiter.onSettle;
+    waiter.onSettle = null;
+    onSettle?.(outcome);
+  }
+
+  private schedulePump(lock: Lock): void {
+    this.pending.add(lock);
+  }
+
+  /** Hands free permits to the oldest live waiters, then drops the name if idle. */
+  private pump(lock: Lock): void {
+    while (lock.waiterHead !== null && lock.delayUntilMs === 0 && lock.holders.size < lock.limit) {
+      const waiter = lock.waiterHead;
+      if (waiter.lease !== null && this.leases.isDead(waiter.lease)) {
+        this.leases.expire(waiter.lease);
+        continue;
+      }
+      this.dequeue(waiter);
+      const outcome = this.grantWaiter(lock, waiter);
+      if (!outcome.ok) this.ctx.emit({ type: 'waiter_left', name: lock.name, reason: 'rejected' });
+      this.settle(waiter, outcome);
+    }
+    if (lock.holders.size === 0 && lock.waiterCount === 0 && lock.delayUntilMs === 0 && this.byName.get(lock.name) === lock) {
+      this.byName.delete(lock.name);
+      this.index.delete(lock.name);
+    }
+  }
+
+  private grantWaiter(lock: Lock, waiter: Waiter): WaiterOutcome {
+    const { holdsMax } = this.ctx.limits;
+    try {
+      if (this.holdCount >= holdsMax) throw limitExceeded('holdsMax', holdsMax);
+      const lease = waiter.lease ?? this.leases.grant(waiter.ttlMs, 'hold');
+      const waitedMs = this.ctx.clock.monoMs() - waiter.enqueuedAtMonoMs;
+      return { ok: true, grant: this.grant(lock, lease, waiter.owner, waiter.lockDelayMs, waitedMs) };
+    } catch (error) {
+      if (error instanceof LockringError) return { ok: false, error };
+      throw error;
+    }
+  }
+
+  private view(lock: Lock): LockView {
+    const holders = [...lock.holders.values()].map((hold) => ({
+      token: hold.token,
+      owner: hold.owner,
+      leaseId: hold.lease.id,
+      acquiredAt: hold.acquiredAtWallMs,
+      expiresAt: this.leases.expiresAt(hold.lease),
+    }));
+    const view: LockView = { name: lock.name, limit: lock.limit, holders, waiters: lock.waiterCount };
+    const retryAfterMs = this.retryAfterMs(lock);
+    return retryAfterMs === undefined ? view : { ...view, retryAfterMs };
+  }
+}

@@ -1,0 +1,92 @@
+import type { DeadlineEntry } from './deadline-queue.js';
+import type { LockringError } from './errors.js';
+import type { Ring } from './ring.js';
+
+/**
+ * The records the state machine keeps. They reference each other directly
+ * (a lease knows its holds, a hold its lease) so that ending a lease touches only
+ * what hangs on it.
+ */
+
+/** `plain` from a grant, `session` kept alive by a socket, `hold` made by an acquire with ttlMs. */
+export type LeaseKind = 'plain' | 'session' | 'hold';
+
+export interface Lease extends DeadlineEntry {
+  readonly type: 'lease';
+  readonly id: string;
+  readonly kind: LeaseKind;
+  ttlMs: number;
+  /** A session lease held by a live socket does not count down. */
+  attached: boolean;
+  ended: boolean;
+  readonly holds: Set<Hold>;
+  readonly members: Set<Member>;
+  readonly waiters: Set<Waiter>;
+}
+
+export interface Hold {
+  readonly name: string;
+  readonly token: number;
+  readonly owner: string;
+  readonly lease: Lease;
+  readonly acquiredAtWallMs: number;
+  readonly acquiredAtMonoMs: number;
+  readonly lockDelayMs: number;
+}
+
+/** How a hold ended: what `not_holder` reports and what watchers see. */
+export type HoldEnd = 'released' | 'expired' | 'revoked';
+
+export interface Lock extends DeadlineEntry {
+  readonly type: 'lock-delay';
+  readonly name: string;
+  limit: number;
+  readonly holders: Map<number, Hold>;
+  waiterHead: Waiter | null;
+  waiterTail: Waiter | null;
+  waiterCount: number;
+  /** Monotonic ms until which no grant is made (lock-delay); 0 when none runs. */
+  delayUntilMs: number;
+}
+
+export interface Grant {
+  readonly name: string;
+  readonly token: number;
+  readonly leaseId: string;
+  readonly owner: string;
+  readonly limit: number;
+  readonly ttlMs: number;
+  readonly expiresAt: number | null;
+}
+
+export type WaiterOutcome =
+  | { readonly ok: true; readonly grant: Grant }
+  | { readonly ok: false; readonly error: LockringError };
+
+export interface Waiter extends DeadlineEntry {
+  readonly type: 'waiter';
+  readonly id: number;
+  readonly lock: Lock;
+  readonly owner: string;
+  /** Set when the waiter names a lease; otherwise `ttlMs` makes one at grant. */
+  readonly lease: Lease | null;
+  readonly ttlMs: number;
+  readonly lockDelayMs: number;
+  readonly enqueuedAtMonoMs: number;
+  prev: Waiter | null;
+  next: Waiter | null;
+  queued: boolean;
+  /** Set by the transport; called exactly once when the wait ends. */
+  onSettle: ((outcome: WaiterOutcome) => void) | null;
+}
+
+export interface Member {
+  readonly ring: Ring;
+  readonly id: string;
+  weight: number;
+  meta: Readonly<Record<string, unknown>>;
+  metaJson: string;
+  lease: Lease | null;
+}
+
+export type DeadlineItem = Lease | Waiter | Lock;

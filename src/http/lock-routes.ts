@@ -1,0 +1,62 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Static } from 'typebox';
+import type { Grant } from '../domain/model.js';
+import type { RouteContext } from './context.js';
+import type { AcquireBody } from './schemas.js';
+import { checkQuery, nameParam, ownerField, queryInt } from './validation.js';
+
+type NameParams = { name: string };
+
+/**
+ * The signal fires when the client hangs up before its answer: a waiter whose HTTP
+ * connection closed leaves the queue at once. It is the response's 'close' that
+ * tells; the request's fires as soon as the body has been read.
+ */
+function hangupSignal(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}
+
+/** `/v1/locks`: acquire (try or wait), release, check, inspect, list. */
+export function lockRoutes(app: FastifyInstance, { service, schemas, limits }: RouteContext): void {
+  app.post<{ Params: NameParams; Body: AcquireBody }>(
+    '/v1/locks/:name/acquire',
+    { schema: { body: schemas.acquire } },
+    async (request, reply): Promise<Grant> => {
+      const body = request.body;
+      const name = nameParam('name', request.params.name, limits);
+      const owner = ownerField(body.owner, limits);
+      const signal = (body.waitMs ?? 0) > 0 ? hangupSignal(reply) : undefined;
+      return service.acquire({ ...body, name, owner }, signal);
+    },
+  );
+
+  app.post<{ Params: NameParams; Body: Static<typeof schemas.tokenBody> }>(
+    '/v1/locks/:name/release',
+    { schema: { body: schemas.tokenBody } },
+    async (request) => service.release(nameParam('name', request.params.name, limits), request.body.token),
+  );
+
+  app.post<{ Params: NameParams; Body: Static<typeof schemas.tokenBody> }>(
+    '/v1/locks/:name/check',
+    { schema: { body: schemas.tokenBody } },
+    async (request) => service.check(nameParam('name', request.params.name, limits), request.body.token),
+  );
+
+  app.get<{ Params: NameParams }>('/v1/locks/:name', async (request) =>
+    service.inspectLock(nameParam('name', request.params.name, limits)),
+  );
+
+  app.get('/v1/locks', async (request) => {
+    const query = checkQuery(request.query, ['prefix', 'limit', 'after']);
+    const pageMax = queryInt(query, 'limit', 1, limits.listPageMax, 100);
+    const prefix = query['prefix'] ?? '';
+    if (prefix !== '') nameParam('prefix', prefix, limits);
+    const after = query['after'];
+    if (after !== undefined) nameParam('after', after, limits);
+    return service.listLocks(prefix, after, pageMax);
+  });
+}

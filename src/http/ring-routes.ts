@@ -1,0 +1,76 @@
+import type { FastifyInstance } from 'fastify';
+import type { Static } from 'typebox';
+import { LockringError } from '../domain/errors.js';
+import { type RouteContext, emptyBodyAsObject } from './context.js';
+import type { LookupBatchBody, NodePutBody } from './schemas.js';
+import { checkQuery, keyField, nameParam, queryInt } from './validation.js';
+
+type RingParams = { ring: string };
+type NodeParams = { ring: string; node: string };
+
+/** `/v1/rings`: configure rings, manage members, look keys up. */
+export function ringRoutes(app: FastifyInstance, { service, schemas, limits }: RouteContext): void {
+  const ringName = (params: RingParams): string => nameParam('ring', params.ring, limits);
+
+  app.put<{ Params: RingParams; Body: Static<typeof schemas.ringPut> }>(
+    '/v1/rings/:ring',
+    { preValidation: emptyBodyAsObject, schema: { body: schemas.ringPut } },
+    async (request, reply) => {
+      const { status, body } = await service.putRing(ringName(request.params), request.body.vnodes);
+      return reply.code(status === 'created' ? 201 : 200).send(body);
+    },
+  );
+
+  app.get('/v1/rings', async (request) => {
+    checkQuery(request.query, []);
+    return service.listRings();
+  });
+
+  app.get<{ Params: RingParams }>('/v1/rings/:ring', async (request) => service.getRing(ringName(request.params)));
+
+  app.delete<{ Params: RingParams }>('/v1/rings/:ring', async (request) => service.deleteRing(ringName(request.params)));
+
+  app.put<{ Params: NodeParams; Body: NodePutBody }>(
+    '/v1/rings/:ring/nodes/:node',
+    { preValidation: emptyBodyAsObject, schema: { body: schemas.nodePut } },
+    async (request, reply) => {
+      const node = nameParam('node', request.params.node, limits);
+      const { status, body } = await service.putNode(ringName(request.params), node, request.body);
+      return reply.code(status === 'created' ? 201 : 200).send(body);
+    },
+  );
+
+  app.delete<{ Params: NodeParams }>('/v1/rings/:ring/nodes/:node', async (request) =>
+    service.deleteNode(ringName(request.params), nameParam('node', request.params.node, limits)),
+  );
+
+  app.get<{ Params: RingParams }>('/v1/rings/:ring/lookup', async (request) => {
+    const ring = ringName(request.params);
+    const query = checkQuery(request.query, ['key', 'n', 'version']);
+    const key = query['key'];
+    if (key === undefined) throw new LockringError('invalid_request', 'key is required', { field: 'key' });
+    keyField('key', key, limits);
+    const n = queryInt(query, 'n', 1, limits.replicasMax, 1);
+    const version = queryInt(query, 'version', 1, Number.MAX_SAFE_INTEGER);
+    const result = service.lookup(ring, [key], n, version);
+    return { ring: result.ring, version: result.version, key, nodes: result.nodes[0] };
+  });
+
+  app.post<{ Params: RingParams; Body: LookupBatchBody }>(
+    '/v1/rings/:ring/lookup',
+    { bodyLimit: limits.lookupBodyBytesMax, schema: { body: schemas.lookupBatch } },
+    async (request) => {
+      const ring = ringName(request.params);
+      const { keys, n, version } = request.body;
+      if (keys.length > limits.batchKeysMax) {
+        throw new LockringError('payload_too_large', `keys must hold at most ${limits.batchKeysMax} keys`, {
+          field: 'keys',
+          limit: 'batchKeysMax',
+          max: limits.batchKeysMax,
+        });
+      }
+      for (let i = 0; i < keys.length; i++) keyField(`keys.${i}`, keys[i]!, limits);
+      return service.lookup(ring, keys, n ?? 1, version);
+    },
+  );
+}

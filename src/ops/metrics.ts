@@ -1,0 +1,120 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DomainEvent } from '../domain/events.js';
+import type { StateMachine } from '../domain/state-machine.js';
+
+/** How an acquire ended, the only values of the `result` label. */
+export type AcquireResult = 'granted' | 'conflict' | 'timeout' | 'rejected';
+
+// Buckets in seconds: from sub-millisecond lock handoffs to long holds.
+const waitBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+const holdBuckets = [0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14_400, 86_400];
+const latenessBuckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+
+/**
+ * Every metric lockring exports, on its own registry. No label takes an unbounded
+ * value: lock names, keys and lease ids never appear; `ring` is bounded by ringsMax,
+ * `route` by the route table, `limit` by the limits module.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly acquireTotal: Counter<'result'>;
+  readonly waitSeconds: Histogram;
+  readonly holdSeconds: Histogram;
+  readonly leaseExpiredTotal: Counter;
+  readonly expiryLatenessSeconds: Histogram;
+  readonly ringLookupsTotal: Counter;
+  readonly wsConnections: Gauge;
+  readonly wsSlowClosedTotal: Counter;
+  readonly wsMessagesTotal: Counter<'direction'>;
+  readonly limitExceededTotal: Counter<'limit'>;
+  readonly httpRequestSeconds: Histogram<'route' | 'method' | 'status'>;
+  readonly walFsyncSeconds: Histogram;
+  readonly walBatchRecords: Histogram;
+  readonly epoch: Gauge;
+
+  constructor(machine: StateMachine) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+    new Gauge({
+      name: 'lockring_leases_active', help: 'Leases alive now.', registers,
+      collect() { this.set(machine.leases.byId.size); },
+    });
+    new Gauge({
+      name: 'lockring_locks_held', help: 'Holds (lock or semaphore permits) granted now.', registers,
+      collect() { this.set(machine.locks.holdCount); },
+    });
+    new Gauge({
+      name: 'lockring_lock_waiters', help: 'Acquire requests queued now.', registers,
+      collect() { this.set(machine.locks.waiterCount); },
+    });
+    new Gauge({
+      name: 'lockring_fencing_token_last', help: 'The highest fencing token issued.', registers,
+      collect() { this.set(machine.lastToken); },
+    });
+    new Gauge({
+      name: 'lockring_ring_nodes', help: 'Members of each ring.', labelNames: ['ring'], registers,
+      collect() {
+        this.reset();
+        for (const ring of machine.rings.byName.values()) this.set({ ring: ring.name }, ring.members.size);
+      },
+    });
+    this.acquireTotal = new Counter({
+      name: 'lockring_lock_acquire_total', help: 'Acquire requests by how they ended.', labelNames: ['result'], registers,
+    });
+    for (const result of ['granted', 'conflict', 'timeout', 'rejected'] as const) this.acquireTotal.inc({ result }, 0);
+    this.waitSeconds = new Histogram({
+      name: 'lockring_lock_wait_seconds', help: 'Time from acquire to grant.', buckets: waitBuckets, registers,
+    });
+    this.holdSeconds = new Histogram({
+      name: 'lockring_lock_hold_seconds', help: 'Time from grant to the end of a hold.', buckets: holdBuckets, registers,
+    });
+    this.leaseExpiredTotal = new Counter({ name: 'lockring_lease_expired_total', help: 'Leases that expired.', registers });
+    this.expiryLatenessSeconds = new Histogram({
+      name: 'lockring_expiry_lateness_seconds', help: 'How long after its deadline a lease expiry ran.',
+      buckets: latenessBuckets, registers,
+    });
+    this.ringLookupsTotal = new Counter({ name: 'lockring_ring_lookups_total', help: 'Keys looked up on rings.', registers });
+    this.wsConnections = new Gauge({ name: 'lockring_ws_connections', help: 'Open WebSocket connections.', registers });
+    this.wsSlowClosedTotal = new Counter({
+      name: 'lockring_ws_slow_closed_total', help: 'Sockets closed (1013) because their send buffer passed its limit.', registers,
+    });
+    this.wsMessagesTotal = new Counter({
+      name: 'lockring_ws_messages_total', help: 'WebSocket frames by direction.', labelNames: ['direction'], registers,
+    });
+    this.limitExceededTotal = new Counter({
+      name: 'lockring_limit_exceeded_total', help: 'Requests refused by a limit, by limit name.', labelNames: ['limit'], registers,
+    });
+    this.httpRequestSeconds = new Histogram({
+      name: 'lockring_http_request_duration_seconds', help: 'HTTP request duration by route pattern.',
+      labelNames: ['route', 'method', 'status'], buckets: waitBuckets, registers,
+    });
+    this.walFsyncSeconds = new Histogram({
+      name: 'lockring_wal_fsync_seconds', help: 'Duration of write-ahead log write+fsync batches.', buckets: latenessBuckets, registers,
+    });
+    this.walBatchRecords = new Histogram({
+      name: 'lockring_wal_batch_records', help: 'Records per write-ahead log fsync (group commit).',
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000], registers,
+    });
+    this.epoch = new Gauge({ name: 'lockring_epoch', help: 'Restart counter of the data directory (0 without one).', registers });
+    machine.subscribe((event) => this.observe(event));
+  }
+
+  private observe(event: DomainEvent): void {
+    switch (event.type) {
+      case 'lease_ended':
+        if (event.reason === 'expired') {
+          this.leaseExpiredTotal.inc();
+          this.expiryLatenessSeconds.observe(event.latenessMs / 1000);
+        }
+        return;
+      case 'lock_acquired':
+        this.waitSeconds.observe(event.waitedMs / 1000);
+        return;
+      case 'lock_released':
+        this.holdSeconds.observe(event.heldMs / 1000);
+        return;
+      default:
+        return;
+    }
+  }
+}

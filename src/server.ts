@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { type Clock, systemClock } from './domain/clock.js';
+import { LockringError } from './domain/errors.js';
+import type { Hashing } from './domain/hashing.js';
+import { StateMachine } from './domain/state-machine.js';
+import { installErrorHandling, sendError } from './http/error-handler.js';
+import { leaseRoutes } from './http/lease-routes.js';
+import { lockRoutes } from './http/lock-routes.js';
+import { type Health, opsRoutes } from './http/ops-routes.js';
+import { ringRoutes } from './http/ring-routes.js';
+import { makeSchemas } from './http/schemas.js';
+import { ExpiryLoop } from './ops/expiry-loop.js';
+import { createLogger } from './ops/logger.js';
+import { Metrics } from './ops/metrics.js';
+import { LockringService } from './service.js';
+import { type Durability, memoryOnly } from './store/durability.js';
+import { loadHashing } from './xxhash.js';
+
+export interface ServerDeps {
+  readonly clock?: Clock;
+  readonly hashing?: Hashing;
+  readonly logger?: Logger;
+  readonly newLeaseId?: () => string;
+  /** Opens durable storage and recovers into the machine; memory only when absent. */
+  readonly openDurability?: (machine: StateMachine, logger: Logger, metrics: Metrics) => Promise<Durability & { epoch: number }>;
+}
+
+export interface Lockring {
+  readonly app: FastifyInstance;
+  readonly machine: StateMachine;
+  readonly service: LockringService;
+  readonly metrics: Metrics;
+  readonly health: Health;
+  readonly config: Config;
+  /** Recovers state (when durable) and starts serving `/v1`. */
+  start(): Promise<void>;
+  /** Stops the expiry loop, closes the server and flushes the log. */
+  close(): Promise<void>;
+}
+
+/** Wires lockring together; never listens, so tests can `inject()`. */
+export async function buildServer(config: Config, deps: ServerDeps = {}): Promise<Lockring> {
+  const logger = deps.logger ?? createLogger(config.logLevel);
+  const machine = new StateMachine({
+    clock: deps.clock ?? systemClock,
+    limits: config.limits,
+    hashing: deps.hashing ?? (await loadHashing()),
+    newLeaseId: deps.newLeaseId ?? randomUUID,
+  });
+  const metrics = new Metrics(machine);
+  const expiry = new ExpiryLoop(machine);
+  const service = new LockringService(machine, memoryOnly, metrics, expiry);
+  const health: Health = { ready: false, epoch: 0, startedAtMs: Date.now() };
+  const app = createApp(config, logger);
+  installErrorHandling(app);
+  app.addHook('onRequest', async (request, reply) => {
+    if (!health.ready && request.url.startsWith('/v1')) {
+      return sendError(reply, new LockringError('not_ready', 'recovering state from the data directory'));
+    }
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpRequestSeconds.observe(
+      { route, method: request.method, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    if (reply.statusCode >= 500) request.log.error({ route, status: reply.statusCode }, 'request failed');
+    else request.log.debug({ route, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+  });
+  const context = { service, limits: config.limits, schemas: makeSchemas(config.limits) };
+  opsRoutes(app, health, metrics);
+  leaseRoutes(app, context);
+  lockRoutes(app, context);
+  ringRoutes(app, context);
+
+  let durability: Durability = memoryOnly;
+  return {
+    app, machine, service, metrics, health, config,
+    async start() {
+      if (deps.openDurability !== undefined) {
+        const opened = await deps.openDurability(machine, logger, metrics);
+        durability = opened;
+        service.durability = opened;
+        health.epoch = opened.epoch;
+        metrics.epoch.set(opened.epoch);
+      }
+      expiry.poke();
+      health.ready = true;
+    },
+    async close() {
+      expiry.stop();
+      await app.close();
+      await durability.close();
+    },
+  };
+}
+
+function createApp(config: Config, logger: Logger): FastifyInstance {
+  return Fastify({
+    loggerInstance: logger,
+    // One line per request at most, written by our onResponse hook at debug level.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.limits.bodyBytesMax,
+    routerOptions: { maxParamLength: 4 * 1024 },
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, verbose: true } },
+    frameworkErrors: (error, request, reply) => {
+      request.log.debug({ err: error }, 'framework error');
+      const mapped = error.statusCode === 413
+        ? new LockringError('payload_too_large', 'request body is too large')
+        : new LockringError('invalid_request', `bad request URL: ${error.message}`, { field: 'path' });
+      return sendError(reply, mapped);
+    },
+  }) as unknown as FastifyInstance;
+}

@@ -1,0 +1,11 @@
+import xxhash from 'xxhash-wasm';
+import type { Hashing } from './domain/hashing.js';
+
+/** xxHash32 (seed 0) for placement, xxHash64 for ring fingerprints. Loads WASM once. */
+export async function loadHashing(): Promise<Hashing> {
+  const { h32, h64 } = await xxhash();
+  return {
+    h32: (text) => h32(text, 0),
+    fingerprint: (text) => h64(text).toString(16).padStart(16, '0'),
+  };
+}
