@@ -5,7 +5,7 @@ import { LockringError, invalid, limitExceeded } from './errors.js';
 import type { HoldRef } from './events.js';
 import { type LeaseEnd, Leases } from './leases.js';
 import type { Grant, Hold, HoldEnd, Lease, Lock, Waiter, WaiterOutcome } from './model.js';
-import { compareUtf8 } from './names.js';
+import { checkLabel, checkName, compareUtf8 } from './names.js';
 
 // sorted-btree is CommonJS: Node hands its module.exports over as the default import.
 const BTree = BTreeModule.default;
@@ -46,6 +46,14 @@ export interface LockPage {
 const lockNotFound = (name: string): LockringError =>
   new LockringError('lock_not_found', `lock ${JSON.stringify(name)} does not exist`, { name });
 
+/** An optional integer field within [min, max], or invalid_request naming it. */
+function checkRange(field: string, value: number | undefined, min: number, max: number): void {
+  if (value === undefined) return;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw invalid(`${field} must be an integer from ${min} to ${max}`, { field });
+  }
+}
+
 /**
  * Locks and semaphores: holders by token, a FIFO queue of waiters per name, lock-delay
  * after an expiry. A name exists only while it has holders, waiters or a running
@@ -70,6 +78,7 @@ export class Locks {
 
   acquire(request: AcquireRequest): AcquireResult {
     const { limits } = this.ctx;
+    this.checkRequest(request);
     const lease = this.leaseFor(request);
     const lock = this.reaped(request.name);
     if (lock !== undefined && request.limit !== undefined && request.limit !== lock.limit) {
@@ -110,11 +119,11 @@ export class Locks {
   check(name: string, token: number): boolean {
     const hold = this.byName.get(name)?.holders.get(token);
     if (hold === undefined) return false;
-    if (this.leases.isDead(hold.lease)) {
-      this.leases.expire(hold.lease);
-      return false;
-    }
-    return true;
+    if (!this.leases.isDead(hold.lease)) return true;
+    this.leases.expire(hold.lease);
+    // A check may come outside `run`; nothing else would hand the freed permits on.
+    this.flush();
+    return false;
   }
 
   inspect(name: string): LockView {
@@ -124,23 +133,18 @@ export class Locks {
   }
 
   list(prefix: string, after: string | undefined, pageMax: number): LockPage {
-    const names: string[] = [];
-    let key: string | undefined = after !== undefined && compareUtf8(after, prefix) >= 0 ? after : undefined;
-    if (key === undefined && this.index.has(prefix)) names.push(prefix);
-    key ??= prefix;
-    while (names.length <= pageMax) {
-      key = this.index.nextHigherKey(key);
-      if (key === undefined || !key.startsWith(prefix)) break;
-      names.push(key);
-    }
-    const more = names.length > pageMax;
-    const page = names.slice(0, pageMax);
+    checkRange('limit', pageMax, 1, this.ctx.limits.listPageMax);
     const locks: LockView[] = [];
-    for (const name of page) {
-      const lock = this.reaped(name);
-      if (lock !== undefined) locks.push(this.view(lock));
+    let key = this.firstKey(prefix, after);
+    for (; key !== undefined && key.startsWith(prefix); key = this.index.nextHigherKey(key)) {
+      // Reaped before counted: a name whose holders all died is neither listed nor a
+      // reason to promise another page.
+      const lock = this.reaped(key);
+      if (lock === undefined) continue;
+      if (locks.length === pageMax) return { locks, next: locks[pageMax - 1]!.name };
+      locks.push(this.view(lock));
     }
-    return more ? { locks, next: page[page.length - 1]! } : { locks };
+    return { locks };
   }
 
   /** Removes a waiter whose client went away (HTTP close, socket close). */
@@ -199,6 +203,22 @@ export class Locks {
     lock.holders.set(hold.token, restored);
     hold.lease.holds.add(restored);
     this.holdCount += 1;
+  }
+
+  /** Bad input gets a clear error and changes nothing, whichever transport sent it. */
+  private checkRequest(request: AcquireRequest): void {
+    const { limits } = this.ctx;
+    checkName('name', request.name, limits.nameBytesMax);
+    if (request.owner !== undefined) checkLabel('owner', request.owner, limits.ownerBytesMax);
+    checkRange('limit', request.limit, 1, limits.permitsMax);
+    checkRange('waitMs', request.waitMs, 0, limits.waitMsMax);
+    checkRange('lockDelayMs', request.lockDelayMs, 0, limits.lockDelayMsMax);
+  }
+
+  /** Where a listing page starts: the first name after `after`, within `prefix`. */
+  private firstKey(prefix: string, after: string | undefined): string | undefined {
+    if (after !== undefined && compareUtf8(after, prefix) >= 0) return this.index.nextHigherKey(after);
+    return this.index.has(prefix) ? prefix : this.index.nextHigherKey(prefix);
   }
 
   private leaseFor(request: AcquireRequest): Lease | null {

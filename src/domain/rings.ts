@@ -1,5 +1,5 @@
 import type { DomainContext } from './context.js';
-import { LockringError, invalid, limitExceeded } from './errors.js';
+import { LockringError, assert, invalid, limitExceeded } from './errors.js';
 import type { MemberRef } from './events.js';
 import type { Leases } from './leases.js';
 import type { Lease, Member } from './model.js';
@@ -12,6 +12,14 @@ export interface MemberRequest {
   readonly weight?: number | undefined;
   readonly meta?: Readonly<Record<string, unknown>> | undefined;
   readonly leaseId?: string | undefined;
+}
+
+/** A member as the log recorded it (recovery). */
+export interface RestoredMember {
+  readonly id: string;
+  readonly weight: number;
+  readonly meta: Readonly<Record<string, unknown>>;
+  readonly leaseId: string | null;
 }
 
 export type PutStatus = 'created' | 'changed' | 'unchanged';
@@ -46,7 +54,8 @@ export class Rings {
     const existing = this.byName.get(name);
     if (existing === undefined) return { status: 'created', ring: this.create(name, vnodes) };
     if (existing.vnodes === vnodes) return { status: 'unchanged', ring: existing };
-    const pointsAfter = [...existing.members.values()].reduce((sum, m) => sum + existing.pointsFor(m.weight), 0);
+    // Counted at the new vnodes: the limits must see the ring as it will be.
+    const pointsAfter = [...existing.members.values()].reduce((sum, m) => sum + Placement.pointCount(vnodes, m.weight), 0);
     this.checkPoints(existing, pointsAfter);
     this.pointsTotal += pointsAfter - existing.placement.size;
     existing.reconfigure(vnodes);
@@ -137,6 +146,28 @@ export class Rings {
       nodes[i] = out;
     }
     return { ring: ringName, version: ring.version, nodes };
+  }
+
+  /**
+   * Restores a ring with its exact version and members from the log (recovery).
+   * Emits nothing and checks no limit: the state was valid when it was logged.
+   * Lease-bound members need their lease restored first.
+   */
+  restore(name: string, vnodes: number, version: number, members: readonly RestoredMember[]): Ring {
+    assert(!this.byName.has(name), 'ring restored twice');
+    const ring = new Ring(name, vnodes, this.ctx.hashing);
+    for (const { id, weight, meta, leaseId } of members) {
+      const lease = leaseId === null ? null : this.leases.byId.get(leaseId);
+      assert(lease !== undefined, 'restored member names a lease that was not restored');
+      const member: Member = { ring, id, weight, meta, metaJson: JSON.stringify(meta), lease };
+      lease?.members.add(member);
+      ring.members.set(id, member);
+      ring.place(member);
+      this.pointsTotal += ring.pointsFor(weight);
+    }
+    ring.version = version;
+    this.byName.set(name, ring);
+    return ring;
   }
 
   private checkVersion(ring: Ring, version: number | undefined): void {

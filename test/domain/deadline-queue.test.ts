@@ -1,0 +1,127 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { DeadlineQueue, type DeadlineEntry } from '../../src/domain/deadline-queue.js';
+
+interface Item extends DeadlineEntry {
+  readonly label: number;
+}
+
+const item = (label: number): Item => ({ label, deadlineMs: 0, seq: 0, heapIndex: -1 });
+
+function drain(queue: DeadlineQueue<Item>, nowMs = Number.MAX_SAFE_INTEGER): number[] {
+  const labels: number[] = [];
+  for (let next = queue.popDue(nowMs); next !== undefined; next = queue.popDue(nowMs)) {
+    assert.equal(next.heapIndex, -1, 'a popped entry is no longer queued');
+    labels.push(next.label);
+  }
+  return labels;
+}
+
+describe('DeadlineQueue', () => {
+  test('pops in deadline order', () => {
+    const queue = new DeadlineQueue<Item>();
+    const deadlines = [50, 10, 40, 30, 20, 60, 0];
+    deadlines.forEach((deadline, i) => queue.schedule(item(i), deadline));
+    assert.equal(queue.size, 7);
+    assert.equal(queue.peek()!.deadlineMs, 0);
+    assert.deepEqual(drain(queue), [6, 1, 4, 3, 2, 0, 5]);
+    assert.equal(queue.size, 0);
+    assert.equal(queue.peek(), undefined);
+  });
+
+  test('popDue returns only entries due at now, inclusive', () => {
+    const queue = new DeadlineQueue<Item>();
+    queue.schedule(item(1), 100);
+    queue.schedule(item(2), 101);
+    assert.equal(queue.popDue(99), undefined);
+    assert.equal(queue.popDue(100)!.label, 1);
+    assert.equal(queue.popDue(100), undefined);
+    assert.equal(queue.size, 1);
+  });
+
+  test('equal deadlines fire in the order they were scheduled', () => {
+    const queue = new DeadlineQueue<Item>();
+    for (let i = 0; i < 20; i++) queue.schedule(item(i), 5);
+    assert.deepEqual(drain(queue), Array.from({ length: 20 }, (_, i) => i));
+  });
+
+  test('rescheduling moves an entry, and to the back of its new deadline', () => {
+    const queue = new DeadlineQueue<Item>();
+    const entries = [item(0), item(1), item(2), item(3)];
+    entries.forEach((entry, i) => queue.schedule(entry, 10 * (i + 1)));
+    queue.schedule(entries[3]!, 5);
+    queue.schedule(entries[0]!, 30);
+    assert.equal(queue.size, 4, 'rescheduling does not duplicate');
+    assert.deepEqual(drain(queue), [3, 1, 2, 0]);
+  });
+
+  test('remove takes an entry out wherever it is; removing twice is a no-op', () => {
+    const queue = new DeadlineQueue<Item>();
+    const entries = Array.from({ length: 10 }, (_, i) => item(i));
+    entries.forEach((entry, i) => queue.schedule(entry, (i * 7) % 10));
+    queue.remove(entries[4]!);
+    queue.remove(entries[4]!);
+    queue.remove(entries[0]!);
+    assert.equal(entries[4]!.heapIndex, -1);
+    assert.equal(queue.size, 8);
+    const expected = entries.filter((_, i) => i !== 4 && i !== 0).sort((a, b) => a.deadlineMs - b.deadlineMs).map((e) => e.label);
+    assert.deepEqual(drain(queue), expected);
+    queue.remove(item(99));
+    assert.equal(queue.size, 0);
+  });
+
+  test('an entry removed and scheduled again is queued once', () => {
+    const queue = new DeadlineQueue<Item>();
+    const entry = item(1);
+    queue.schedule(entry, 10);
+    queue.remove(entry);
+    queue.schedule(entry, 20);
+    assert.equal(queue.size, 1);
+    assert.deepEqual(drain(queue), [1]);
+  });
+
+  test('property: any mix of schedule, reschedule, remove and pop matches a sorted model', () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('schedule' as const), label: fc.integer({ min: 0, max: 15 }), deadline: fc.integer({ min: 0, max: 20 }) }),
+      fc.record({ kind: fc.constant('remove' as const), label: fc.integer({ min: 0, max: 15 }) }),
+      fc.record({ kind: fc.constant('pop' as const), now: fc.integer({ min: 0, max: 20 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
+        const queue = new DeadlineQueue<Item>();
+        const entries = Array.from({ length: 16 }, (_, i) => item(i));
+        // The model: label -> [deadline, order of its last schedule].
+        const model = new Map<number, [number, number]>();
+        let order = 0;
+        const earliest = (): number | undefined => {
+          let best: [number, [number, number]] | undefined;
+          for (const entry of model) {
+            if (best === undefined || entry[1][0] < best[1][0] || (entry[1][0] === best[1][0] && entry[1][1] < best[1][1])) best = entry;
+          }
+          return best?.[0];
+        };
+        for (const step of ops) {
+          if (step.kind === 'schedule') {
+            queue.schedule(entries[step.label]!, step.deadline);
+            model.set(step.label, [step.deadline, order++]);
+          } else if (step.kind === 'remove') {
+            queue.remove(entries[step.label]!);
+            model.delete(step.label);
+          } else {
+            const want = earliest();
+            const due = want !== undefined && model.get(want)![0] <= step.now ? want : undefined;
+            assert.equal(queue.popDue(step.now)?.label, due);
+            if (due !== undefined) model.delete(due);
+          }
+          assert.equal(queue.size, model.size);
+          assert.equal(queue.peek()?.label, earliest());
+          for (const entry of entries) assert.equal(entry.heapIndex >= 0, model.has(entry.label));
+        }
+        const rest = [...model].sort((a, b) => a[1][0] - b[1][0] || a[1][1] - b[1][1]).map(([label]) => label);
+        assert.deepEqual(drain(queue), rest);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
