@@ -6,17 +6,23 @@ import { type Clock, systemClock } from './domain/clock.js';
 import { LockringError } from './domain/errors.js';
 import type { Hashing } from './domain/hashing.js';
 import { StateMachine } from './domain/state-machine.js';
-import { installErrorHandling, sendError } from './http/error-handler.js';
+import { installErrorHandling, routingError, sendError } from './http/error-handler.js';
+import { installJsonBody } from './http/json-body.js';
 import { leaseRoutes } from './http/lease-routes.js';
 import { lockRoutes } from './http/lock-routes.js';
 import { type Health, opsRoutes } from './http/ops-routes.js';
 import { ringRoutes } from './http/ring-routes.js';
 import { makeSchemas } from './http/schemas.js';
+import { parseQuery } from './http/validation.js';
+import { logDomainEvents } from './ops/event-log.js';
 import { ExpiryLoop } from './ops/expiry-loop.js';
 import { createLogger } from './ops/logger.js';
 import { Metrics } from './ops/metrics.js';
+import { registerOpenApi } from './ops/openapi.js';
+import { answerWaiters } from './ops/shutdown.js';
 import { LockringService } from './service.js';
 import { type Durability, memoryOnly } from './store/durability.js';
+import { registerWebSocket } from './ws/plugin.js';
 import { loadHashing } from './xxhash.js';
 
 export interface ServerDeps {
@@ -37,7 +43,12 @@ export interface Lockring {
   readonly config: Config;
   /** Recovers state (when durable) and starts serving `/v1`. */
   start(): Promise<void>;
-  /** Stops the expiry loop, closes the server and flushes the log. */
+  /**
+   * Graceful stop: refuses new requests (503 not_ready), answers queued acquires
+   * (503 not_ready), lets in-flight requests finish, closes the server and flushes
+   * the log. Transports that hold connections open (WebSocket) register a fastify
+   * `preClose` hook to close them (code 1001), so the drain stays bounded.
+   */
   close(): Promise<void>;
 }
 
@@ -56,10 +67,20 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
   const health: Health = { ready: false, epoch: 0, startedAtMs: Date.now() };
   const app = createApp(config, logger);
   installErrorHandling(app);
+  installJsonBody(app);
+  logDomainEvents(machine, logger);
+  let closing = false;
   app.addHook('onRequest', async (request, reply) => {
+    if (closing) return sendError(reply, new LockringError('not_ready', 'server is shutting down'));
     if (!health.ready && request.url.startsWith('/v1')) {
       return sendError(reply, new LockringError('not_ready', 'recovering state from the data directory'));
     }
+  });
+  app.addHook('preClose', async () => {
+    closing = true;
+    health.ready = false;
+    const answered = answerWaiters(machine);
+    if (answered > 0) logger.info({ waiters: answered }, 'answered queued acquires: shutting down');
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -71,10 +92,12 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     else request.log.debug({ route, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
   });
   const context = { service, limits: config.limits, schemas: makeSchemas(config.limits) };
+  await registerOpenApi(app);
   opsRoutes(app, health, metrics);
   leaseRoutes(app, context);
   lockRoutes(app, context);
   ringRoutes(app, context);
+  registerWebSocket(app, { service, metrics, limits: config.limits });
 
   let durability: Durability = memoryOnly;
   return {
@@ -104,18 +127,14 @@ function createApp(config: Config, logger: Logger): FastifyInstance {
     // One line per request at most, written by our onResponse hook at debug level.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.limits.bodyBytesMax,
-    routerOptions: { maxParamLength: 4 * 1024 },
-    onProtoPoisoning: 'error',
-    onConstructorPoisoning: 'error',
-    return503OnClosing: true,
+    routerOptions: { maxParamLength: 4 * 1024, querystringParser: parseQuery },
+    // Our onRequest hook answers in the contract's error shape instead.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, verbose: true } },
     frameworkErrors: (error, request, reply) => {
       request.log.debug({ err: error }, 'framework error');
-      const mapped = error.statusCode === 413
-        ? new LockringError('payload_too_large', 'request body is too large')
-        : new LockringError('invalid_request', `bad request URL: ${error.message}`, { field: 'path' });
-      return sendError(reply, mapped);
+      return sendError(reply, routingError(error));
     },
   }) as unknown as FastifyInstance;
 }

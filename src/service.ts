@@ -65,7 +65,12 @@ export class LockringService {
 
   keepalive(id: string, ttlMs?: number): LeaseBody {
     // Keepalives are not logged: after a restart every lease gets its full TTL anyway.
-    return this.machine.run((m) => this.leaseBody(m.leases.keepalive(id, ttlMs)));
+    try {
+      return this.machine.run((m) => this.leaseBody(m.leases.keepalive(id, ttlMs)));
+    } finally {
+      // A smaller ttlMs moves the deadline earlier than the timer may be armed for.
+      this.expiry.poke();
+    }
   }
 
   revokeLease(id: string): Durable<{ id: string; released: HoldRef[]; removed: MemberRef[] }> {

@@ -27,6 +27,19 @@ export function toLockringError(error: unknown): LockringError | null {
   return null;
 }
 
+/**
+ * Errors fastify raises before a route is chosen: a path that does not decode
+ * (`%ZZ`, invalid UTF-8) or a segment longer than the router allows. The URL is
+ * not echoed: it may be kilobytes long.
+ */
+export function routingError(error: Partial<FastifyError>): LockringError {
+  if (error.statusCode === 413) return new LockringError('payload_too_large', 'request body is too large');
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    return invalid('a path segment is longer than any name may be', { field: 'path' });
+  }
+  return invalid('the request path must be valid percent-encoded UTF-8', { field: 'path' });
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const mapped = toLockringError(error);

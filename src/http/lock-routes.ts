@@ -55,7 +55,8 @@ export function lockRoutes(app: FastifyInstance, { service, schemas, limits }: R
     const pageMax = queryInt(query, 'limit', 1, limits.listPageMax, 100);
     const prefix = query['prefix'] ?? '';
     if (prefix !== '') nameParam('prefix', prefix, limits);
-    const after = query['after'];
+    // An empty cursor means "from the start": every name is after ''.
+    const after = query['after'] === '' ? undefined : query['after'];
     if (after !== undefined) nameParam('after', after, limits);
     return service.listLocks(prefix, after, pageMax);
   });

@@ -7,6 +7,7 @@ interface SchemaLike {
   type?: string;
   minimum?: number;
   maximum?: number;
+  minLength?: number;
   maxLength?: number;
   maxItems?: number;
 }
@@ -21,7 +22,10 @@ function describe(schema: SchemaLike | undefined): string {
     case 'number':
       return `a number${range}`;
     case 'string':
-      return schema.maxLength !== undefined ? `a string of at most ${schema.maxLength} characters` : 'a string';
+      if (schema.maxLength === undefined) return 'a string';
+      return schema.minLength !== undefined && schema.minLength > 0
+        ? `a string of ${schema.minLength} to ${schema.maxLength} characters`
+        : `a string of at most ${schema.maxLength} characters`;
     case 'object':
       return 'a JSON object';
     case 'array':
@@ -58,8 +62,47 @@ export function validationError(errors: FastifySchemaValidationError[], context:
   }
 }
 
-/** Strict query strings: only the named parameters, each at most once. */
+// Marks a query string that was not valid percent-encoded UTF-8; holds the field.
+const badEncoding = Symbol('badEncoding');
+
+type ParsedQuery = Record<string, string | string[]> & { [badEncoding]?: string };
+
+function decodeQueryPart(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text.replaceAll('+', ' '));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The router's query parser. Unlike the default it never guesses: `%ZZ` or `%FF`
+ * (bad percent-encoding, invalid UTF-8) is remembered so `checkQuery` can refuse
+ * the request naming the field, instead of a prefix or key silently becoming
+ * something the client did not send. Null prototype: `?__proto__=` is just a key.
+ */
+export function parseQuery(text: string): ParsedQuery {
+  const query = Object.create(null) as ParsedQuery;
+  for (const part of text.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const rawKey = eq < 0 ? part : part.slice(0, eq);
+    const key = decodeQueryPart(rawKey);
+    const value = decodeQueryPart(eq < 0 ? '' : part.slice(eq + 1));
+    if (key === undefined || value === undefined) {
+      query[badEncoding] ??= key ?? rawKey;
+      continue;
+    }
+    const seen = query[key];
+    query[key] = seen === undefined ? value : [...(Array.isArray(seen) ? seen : [seen]), value];
+  }
+  return query;
+}
+
+/** Strict query strings: only the named parameters, each at most once, well encoded. */
 export function checkQuery(query: unknown, allowed: readonly string[]): Record<string, string> {
+  const bad = (query as ParsedQuery | undefined)?.[badEncoding];
+  if (bad !== undefined) throw invalid(`query parameter ${bad} must be valid percent-encoded UTF-8`, { field: bad });
   const result: Record<string, string> = {};
   for (const [key, value] of Object.entries((query ?? {}) as Record<string, unknown>)) {
     if (!allowed.includes(key)) throw invalid(`unknown query parameter ${key}`, { field: key });

@@ -1,5 +1,5 @@
 import { pino, type Logger } from 'pino';
-import type { LogLevel } from '../config.js';
+import type { LogFormat, LogLevel } from '../config.js';
 
 /**
  * Structured JSON logs. Secrets never reach a log line: the authorization header
@@ -12,5 +12,19 @@ export function createLogger(level: LogLevel, destination?: pino.DestinationStre
     redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.token', 'tokens[*].token'], censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  return destination === undefined ? pino(options) : pino(options, destination);
+  // Synchronous writes to stdout: nothing is lost at exit, and a closed stdout (EPIPE)
+  // just stops the logging. pino's default asynchronous stream flushes at exit with a
+  // loop that retries EPIPE forever, which hung shutdown when the log reader was gone.
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: true }));
+}
+
+/**
+ * Where the server logs: JSON lines, or pino-pretty when asked or (`auto`) when
+ * stdout is a terminal. pino-pretty is loaded only then, and runs in this thread
+ * (synchronous writes) so nothing is lost at exit.
+ */
+export async function logDestination(format: LogFormat, isTty: boolean = process.stdout.isTTY === true): Promise<pino.DestinationStream | undefined> {
+  if (format === 'json' || (format === 'auto' && !isTty)) return undefined;
+  const { default: pretty } = await import('pino-pretty');
+  return pretty({ colorize: isTty, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' });
 }

@@ -1,0 +1,110 @@
+import type { Logger } from 'pino';
+import { type LoadedConfig, type SettingKey, isLoopbackHost, loadConfig, printableConfig, settings } from '../config.js';
+import { createLogger, logDestination } from '../ops/logger.js';
+import { buildServer } from '../server.js';
+import { UsageError, parseCommandArgs } from './args.js';
+import { exitCodes } from './exit-codes.js';
+import { stopOnSignals } from './graceful-stop.js';
+import { helpFor } from './help.js';
+import { print, printJson, say } from './output.js';
+import { serverDeps } from './server-deps.js';
+
+type OptionSpec = { type: 'string' | 'boolean'; multiple?: boolean; short?: string };
+
+/** One flag per setting (generated, so flags and config keys cannot drift), plus a few. */
+const options: Record<string, OptionSpec> = {
+  config: { type: 'string' },
+  limit: { type: 'string', multiple: true },
+  'print-config': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+};
+for (const setting of settings) options[setting.flag] = { type: setting.kind === 'bool' ? 'boolean' : 'string' };
+
+/**
+ * `lockring serve` (and `npm start`): configuration from flags, environment and
+ * file, validated in full (exit 2 when bad), then the server until SIGTERM/SIGINT.
+ */
+export async function serveCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { values, positionals } = parseCommandArgs('serve', argv, options);
+  if (values['help'] === true) {
+    print(helpFor('serve'));
+    return exitCodes.ok;
+  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`, 'serve');
+  const flags: Partial<Record<SettingKey, string | boolean>> = {};
+  for (const setting of settings) {
+    const value = values[setting.flag];
+    if (typeof value === 'string' || typeof value === 'boolean') flags[setting.key] = value;
+  }
+  const configFile = typeof values['config'] === 'string' ? values['config'] : undefined;
+  const limit = values['limit'];
+  const limitFlags = Array.isArray(limit) ? limit.filter((v): v is string => typeof v === 'string') : [];
+  const loaded = loadConfig({ flags, limitFlags, env, ...(configFile !== undefined ? { configFile } : {}) });
+  if (values['print-config'] === true) {
+    printJson(printableConfig(loaded.config));
+    return exitCodes.ok;
+  }
+  return runServer(loaded);
+}
+
+async function runServer(loaded: LoadedConfig): Promise<number> {
+  const { config } = loaded;
+  // Until auth lands (issue 7), an auth file would be silently ignored: refuse instead.
+  if (config.authFile !== null) {
+    say('configuration error: --auth-file / LOCKRING_AUTH_FILE: authentication is not implemented in this build yet; refusing to start without the protection the file asks for');
+    return exitCodes.usage;
+  }
+  const logger = createLogger(config.logLevel, await logDestination(config.logFormat));
+  logStartup(logger, loaded);
+  const lockring = await buildServer(config, { logger, ...serverDeps(config, logger) });
+  const onCrash = (error: unknown): void => {
+    logger.fatal({ err: error }, 'uncaught error: exiting');
+    logger.flush();
+    process.exit(exitCodes.failure);
+  };
+  process.on('uncaughtException', onCrash);
+  process.on('unhandledRejection', onCrash);
+  const stopper = stopOnSignals(() => lockring.close(), logger, config.shutdownGraceMs);
+  try {
+    await lockring.app.listen({
+      host: config.host,
+      port: config.port,
+      listenTextResolver: (address) => `lockring listening on ${address}`,
+    });
+  } catch (error) {
+    logger.fatal({ err: error, host: config.host, port: config.port }, 'cannot listen');
+    stopper.dispose();
+    await lockring.close().catch(() => {});
+    await flush(logger);
+    return exitCodes.failure;
+  }
+  await lockring.start();
+  logger.info({ epoch: lockring.health.epoch }, 'ready');
+  const code = await stopper.exitCode;
+  await flush(logger);
+  return code;
+}
+
+function logStartup(logger: Logger, loaded: LoadedConfig): void {
+  const from = Object.fromEntries(Object.entries(loaded.origins).filter(([, origin]) => origin !== 'default'));
+  logger.info({ config: printableConfig(loaded.config), from, configFile: loaded.configFile }, 'configuration');
+  for (const warning of loaded.warnings) logger.warn(warning);
+  if (!isLoopbackHost(loaded.config.host)) {
+    logger.warn(
+      { host: loaded.config.host },
+      'SERVING WITHOUT AUTH ON A NON-LOOPBACK ADDRESS (--insecure-no-auth-on-public-address): anyone who can reach it can take or release any lock',
+    );
+  }
+}
+
+/** Flushes the log; gives up after a second (stdout may be a closed pipe). */
+function flush(logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    setTimeout(resolve, 1_000).unref();
+    try {
+      logger.flush(() => resolve());
+    } catch {
+      resolve();
+    }
+  });
+}

@@ -1,0 +1,69 @@
+import { ApiClient, describeApiError, segment } from './api-client.js';
+import { parseCommandArgs, takePositionals } from './args.js';
+import { exitCodes } from './exit-codes.js';
+import { helpFor } from './help.js';
+import { print, printJson, relativeTime, say, table } from './output.js';
+
+const options = {
+  url: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+interface Holder {
+  readonly token: number;
+  readonly owner: string;
+  readonly leaseId: string;
+  readonly acquiredAt: number;
+  readonly expiresAt: number | null;
+}
+
+interface LockView {
+  readonly name: string;
+  readonly limit?: number;
+  readonly holders: readonly Holder[];
+  readonly waiters: number;
+  readonly retryAfterMs?: number;
+}
+
+/**
+ * `lockring status NAME`: who holds a lock, who waits. A name nobody holds or waits
+ * for is free (the server keeps no record of it): shown as such, exit 0.
+ */
+export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { values, positionals } = parseCommandArgs('status', argv, options);
+  if (values.help === true) {
+    print(helpFor('status'));
+    return exitCodes.ok;
+  }
+  const [name] = takePositionals('status', positionals, ['NAME']);
+  const client = ApiClient.fromOptions('status', values.url, env);
+  const response = await client.call<LockView>('GET', `/v1/locks/${segment(name!)}`);
+  let view: LockView;
+  if (response.ok) view = response.body;
+  else if (response.error.code === 'lock_not_found') view = { name: name!, holders: [], waiters: 0 };
+  else {
+    say(describeApiError(response.error));
+    return exitCodes.failure;
+  }
+  if (values.json === true) printJson(view);
+  else print(describeLock(view));
+  return exitCodes.ok;
+}
+
+export function describeLock(view: LockView, nowMs: number = Date.now()): string {
+  if (view.holders.length === 0 && view.waiters === 0 && view.retryAfterMs === undefined) {
+    return `lock ${JSON.stringify(view.name)} is free`;
+  }
+  const permits = view.limit !== undefined && view.limit > 1 ? `${view.holders.length} of ${view.limit} permits held` : view.holders.length > 0 ? 'held' : 'not held';
+  const lines = [`lock ${JSON.stringify(view.name)}: ${permits}, ${view.waiters} waiting`];
+  if (view.retryAfterMs !== undefined) lines.push(`lock-delay: no grant for another ${(view.retryAfterMs / 1000).toFixed(1)}s`);
+  if (view.holders.length > 0) {
+    const rows = [['TOKEN', 'OWNER', 'LEASE', 'ACQUIRED', 'EXPIRES']];
+    for (const h of view.holders) {
+      rows.push([String(h.token), h.owner === '' ? '-' : h.owner, h.leaseId, relativeTime(h.acquiredAt, nowMs), relativeTime(h.expiresAt, nowMs)]);
+    }
+    lines.push('', table(rows));
+  }
+  return lines.join('\n');
+}

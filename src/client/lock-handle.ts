@@ -1,0 +1,167 @@
+import type { Grant } from '../domain/model.js';
+import { LockLostError, type LostReason, asClientError } from './errors.js';
+
+/**
+ * A held lock (or semaphore permit): the grant (`token` is the fencing token: pass it
+ * to the resource with every write) without `expiresAt`, which only the server's clock
+ * can make sense of; `remainingMs()` is the client's view.
+ */
+export interface LockHandle extends Omit<Grant, 'expiresAt'> {
+  /**
+   * Fires the moment the lock may no longer be held (its `reason` is a
+   * LockLostError): the server said the lease ended, a keepalive was refused, or the
+   * local deadline passed without a confirmed keepalive, whichever comes first. The
+   * deadline is counted from when the last confirmed keepalive was *sent*, minus a
+   * safety margin, so it passes before the server can grant the lock to anyone else.
+   */
+  readonly signal: AbortSignal;
+  /** Milliseconds until the local deadline; 0 once the lock is lost. */
+  remainingMs(): number;
+  /** Releases the lock (fires `signal` with reason `released`). Idempotent. */
+  release(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export interface HoldDeps {
+  /** Renews the lease; resolves when the server confirmed it. */
+  keepalive(leaseId: string, timeoutMs: number): Promise<unknown>;
+  release(name: string, token: number): Promise<unknown>;
+  /** The hold stopped (lost or released): forget it. */
+  ended(hold: Hold): void;
+}
+
+export interface HoldTiming {
+  /** Monotonic time the acquire was sent: the server's lease started no earlier. */
+  readonly sentAtMs: number;
+  /** Renew at this interval (a third of the TTL by default); 0: no keepalive. */
+  readonly keepaliveEveryMs: number;
+  /** The local deadline comes this much before the earliest moment the server may expire. */
+  readonly safetyMarginMs: number;
+}
+
+const now = (): number => performance.now();
+
+/** The default margin: 5% of the TTL, at least 10 ms, at most 2 s. */
+export function defaultSafetyMarginMs(ttlMs: number): number {
+  return Math.min(2_000, Math.max(10, Math.floor(ttlMs / 20)));
+}
+
+/**
+ * A lock handle that keeps its lease alive. Every confirmed keepalive moves the local
+ * deadline to (its send time + TTL - margin): the server set its own deadline when it
+ * received the keepalive, later, so the holder always stops first. A keepalive that
+ * fails for a transport reason is retried until the deadline; one refused with
+ * `lease_not_found` ends the hold at once.
+ */
+export class Hold implements LockHandle {
+  readonly name: string;
+  readonly token: number;
+  readonly leaseId: string;
+  readonly owner: string;
+  readonly limit: number;
+  readonly ttlMs: number;
+  private readonly controller = new AbortController();
+  private deadlineMs: number;
+  private deadlineTimer: NodeJS.Timeout | null = null;
+  private keepaliveTimer: NodeJS.Timeout | null = null;
+  private releasing: Promise<void> | null = null;
+
+  constructor(
+    grant: Grant,
+    private readonly timing: HoldTiming,
+    private readonly deps: HoldDeps,
+  ) {
+    this.name = grant.name;
+    this.token = grant.token;
+    this.leaseId = grant.leaseId;
+    this.owner = grant.owner;
+    this.limit = grant.limit;
+    this.ttlMs = grant.ttlMs;
+    this.deadlineMs = timing.sentAtMs + grant.ttlMs - timing.safetyMarginMs;
+    this.armDeadline();
+    if (timing.keepaliveEveryMs > 0) this.scheduleKeepalive(timing.sentAtMs + timing.keepaliveEveryMs);
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get lost(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  remainingMs(): number {
+    return this.lost ? 0 : Math.max(0, this.deadlineMs - now());
+  }
+
+  /** Ends the hold locally; the signal fires with `reason`. */
+  lose(reason: LostReason): void {
+    if (this.lost) return;
+    if (this.deadlineTimer !== null) clearTimeout(this.deadlineTimer);
+    if (this.keepaliveTimer !== null) clearTimeout(this.keepaliveTimer);
+    this.deadlineTimer = this.keepaliveTimer = null;
+    this.controller.abort(new LockLostError(reason, { name: this.name, token: this.token, leaseId: this.leaseId }));
+    this.deps.ended(this);
+    // Unconfirmed is not gone: a keepalive may merely be late, and the server may still
+    // count the hold. The holder has stopped, so hand it back now rather than at expiry.
+    if (reason === 'deadline') this.release().catch(() => {});
+  }
+
+  release(): Promise<void> {
+    this.releasing ??= this.releaseOnce();
+    return this.releasing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.release();
+  }
+
+  private async releaseOnce(): Promise<void> {
+    const wasLost = this.lost;
+    this.lose('released');
+    try {
+      await this.deps.release(this.name, this.token);
+    } catch (error) {
+      const code = asClientError(error).code;
+      // Already gone on the server: released is what the caller wanted.
+      if (code === 'not_holder' || code === 'lease_not_found') return;
+      if (wasLost && asClientError(error).transport) return;
+      throw error;
+    }
+  }
+
+  private armDeadline(): void {
+    if (this.deadlineTimer !== null) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = setTimeout(() => this.lose('deadline'), Math.max(0, this.deadlineMs - now()));
+    this.deadlineTimer.unref();
+  }
+
+  private scheduleKeepalive(atMs: number): void {
+    if (this.lost) return;
+    this.keepaliveTimer = setTimeout(() => void this.renew(), Math.max(0, atMs - now()));
+    this.keepaliveTimer.unref();
+  }
+
+  private async renew(): Promise<void> {
+    this.keepaliveTimer = null;
+    if (this.lost) return;
+    const sentAtMs = now();
+    try {
+      // Waiting past the deadline is pointless: by then the hold is lost anyway.
+      await this.deps.keepalive(this.leaseId, Math.max(1, Math.ceil(this.deadlineMs - sentAtMs)));
+    } catch (error) {
+      if (this.lost) return;
+      if (asClientError(error).code === 'lease_not_found') {
+        this.lose('keepalive_failed');
+        return;
+      }
+      // No answer (or a refusal that may pass): try again soon, until the deadline.
+      this.scheduleKeepalive(now() + Math.min(1_000, Math.max(10, this.timing.keepaliveEveryMs / 4)));
+      return;
+    }
+    if (this.lost) return;
+    this.deadlineMs = Math.max(this.deadlineMs, sentAtMs + this.ttlMs - this.timing.safetyMarginMs);
+    this.armDeadline();
+    this.scheduleKeepalive(sentAtMs + this.timing.keepaliveEveryMs);
+  }
+}

@@ -1,0 +1,279 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { RawData, WebSocket } from 'ws';
+import { LockringError, invalid, limitExceeded } from '../domain/errors.js';
+import type { Limits } from '../limits.js';
+import type { LockringService } from '../service.js';
+import type { LeaseAudience, Listener, Session } from './lease-audience.js';
+import type { OpSocket, Operations } from './operations.js';
+import { type FrameParser, type RequestId, errorReply, okReply } from './protocol.js';
+import type { Watch, WatchRegistry, WatchTarget } from './watch-registry.js';
+
+/** What every socket shares: the server's parts and the hub's counters. */
+export interface ConnectionDeps {
+  readonly service: LockringService;
+  readonly limits: Limits;
+  readonly parser: FrameParser;
+  readonly operations: Operations;
+  readonly audience: LeaseAudience;
+  readonly watches: WatchRegistry;
+  readonly counters: {
+    readonly framesIn: { inc(): void };
+    readonly framesOut: { inc(): void };
+    readonly slowClosed: { inc(): void };
+    limitExceeded(limit: string): void;
+  };
+  /** How often to ping a socket with this session (or none). */
+  pingIntervalMs(session: Session | null): number;
+  /** How long a closing socket may take to finish its close handshake. */
+  readonly closeGraceMs: number;
+  closed(connection: WsConnection): void;
+}
+
+/**
+ * One WebSocket: parses frames, runs ops (many in flight, a waiting acquire never
+ * blocking the rest), replies by `id`, and enforces the per-socket bounds: in-flight
+ * requests, watches, bad frames, send buffer. It pings at an interval shortened by
+ * its session's TTL and terminates a socket that did not answer the previous ping.
+ * When it closes, its waiters leave their queues at once, its watches go, and its
+ * session lease starts counting down its TTL.
+ */
+export class WsConnection implements OpSocket, Listener {
+  readonly listening = new Set<string>();
+  session: Session | null = null;
+  closed = false;
+  private closing = false;
+  private inFlight = 0;
+  private badFrames = 0;
+  private watchSeq = 0;
+  private readonly watchesById = new Map<number, Watch>();
+  private readonly waiting = new Set<AbortController>();
+  private readonly waitingById = new Map<RequestId, AbortController>();
+  private alive = true;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private terminateTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly deps: ConnectionDeps,
+    private readonly log: FastifyBaseLogger,
+  ) {
+    ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
+    ws.on('pong', () => {
+      this.alive = true;
+    });
+    ws.on('close', (code) => {
+      this.log.debug({ code }, 'websocket closed');
+      this.closing = true;
+      if (this.terminateTimer !== null) clearTimeout(this.terminateTimer);
+      this.cleanup();
+    });
+    this.beatLater();
+  }
+
+  get listener(): Listener {
+    return this.session ?? this;
+  }
+
+  /**
+   * Sends a reply or push, unless closing. A reader whose unsent backlog is already
+   * past the limit is closed (1013) instead: measured before the send, so one large
+   * reply to a reader that keeps up is not mistaken for a slow reader.
+   */
+  sendText(text: string): void {
+    if (this.closing) return;
+    const backlog = this.ws.bufferedAmount;
+    if (backlog > this.deps.limits.wsSendBufferBytesMax) {
+      this.deps.counters.slowClosed.inc();
+      this.log.info({ bufferedBytes: backlog }, 'closing a slow websocket reader');
+      this.closeWith(1013, 'send buffer over wsSendBufferBytesMax');
+      return;
+    }
+    this.ws.send(text);
+    this.deps.counters.framesOut.inc();
+  }
+
+  notify(text: string): void {
+    this.sendText(text);
+  }
+
+  setSession(session: Session): void {
+    this.session = session;
+    this.beatLater();
+  }
+
+  sessionGone(session: Session): void {
+    if (this.session !== session) return;
+    this.session = null;
+    this.beatLater();
+  }
+
+  addWatch(target: WatchTarget): number {
+    const { wsWatchesPerSocketMax } = this.deps.limits;
+    if (this.watchesById.size >= wsWatchesPerSocketMax) {
+      this.deps.counters.limitExceeded('wsWatchesPerSocketMax');
+      throw limitExceeded('wsWatchesPerSocketMax', wsWatchesPerSocketMax);
+    }
+    const watch: Watch = { id: ++this.watchSeq, sink: this, target };
+    try {
+      this.deps.watches.add(watch);
+    } catch (error) {
+      if (error instanceof LockringError && error.code === 'limit_exceeded') this.deps.counters.limitExceeded('wsWatchesMax');
+      throw error;
+    }
+    this.watchesById.set(watch.id, watch);
+    return watch.id;
+  }
+
+  removeWatch(watchId: number): boolean {
+    const watch = this.watchesById.get(watchId);
+    if (watch === undefined) return false;
+    this.deps.watches.remove(watch);
+    this.watchesById.delete(watchId);
+    return true;
+  }
+
+  waitSignal(requestId: RequestId | null): { signal: AbortSignal; done(): void } {
+    const controller = new AbortController();
+    this.waiting.add(controller);
+    if (requestId !== null) this.waitingById.set(requestId, controller);
+    return {
+      signal: controller.signal,
+      done: () => {
+        this.waiting.delete(controller);
+        if (requestId !== null && this.waitingById.get(requestId) === controller) this.waitingById.delete(requestId);
+      },
+    };
+  }
+
+  cancel(requestId: RequestId): boolean {
+    const controller = this.waitingById.get(requestId);
+    if (controller === undefined) return false;
+    controller.abort('cancel');
+    return true;
+  }
+
+  /** Starts closing with `code`; the socket is cut if the peer does not finish within the grace. */
+  closeWith(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.ws.close(code, reason);
+    this.terminateTimer = setTimeout(() => this.ws.terminate(), this.deps.closeGraceMs);
+    this.terminateTimer.unref();
+    // Maybe inside a command (a push from a domain event): touch the machine after it.
+    process.nextTick(() => this.cleanup());
+  }
+
+  private onFrame(data: RawData, isBinary: boolean): void {
+    if (this.closing) return;
+    this.alive = true;
+    this.deps.counters.framesIn.inc();
+    if (isBinary) {
+      this.badFrame(null, invalid('frames must be text frames holding one JSON object', { field: 'frame' }));
+      return;
+    }
+    const request = this.deps.parser.parse(textOf(data));
+    if ('error' in request) {
+      this.badFrame(request.id, request.error);
+      return;
+    }
+    const { wsInFlightPerSocketMax } = this.deps.limits;
+    if (this.inFlight >= wsInFlightPerSocketMax) {
+      this.deps.counters.limitExceeded('wsInFlightPerSocketMax');
+      this.sendText(errorReply(request.id, limitExceeded('wsInFlightPerSocketMax', wsInFlightPerSocketMax)));
+      return;
+    }
+    let result;
+    try {
+      result = this.deps.operations.run(this, request);
+    } catch (error) {
+      this.fail(request.id, error, true);
+      return;
+    }
+    if (!(result instanceof Promise)) {
+      this.sendText(okReply(request.id, result));
+      return;
+    }
+    this.inFlight += 1;
+    result.then(
+      (value) => {
+        this.inFlight -= 1;
+        this.sendText(okReply(request.id, value));
+      },
+      (error: unknown) => {
+        this.inFlight -= 1;
+        this.fail(request.id, error, false);
+      },
+    );
+  }
+
+  /** Replies with the error; a bad request counts toward the flood limit. */
+  private fail(id: RequestId | null, error: unknown, synchronous: boolean): void {
+    if (!(error instanceof LockringError)) {
+      this.log.error({ err: error }, 'websocket request failed');
+      this.sendText(JSON.stringify({ id, ok: false, error: { code: 'internal', message: 'internal error' } }));
+      return;
+    }
+    if (synchronous && error.code === 'invalid_request') this.badFrame(id, error);
+    else this.sendText(errorReply(id, error));
+  }
+
+  private badFrame(id: RequestId | null, error: LockringError): void {
+    this.badFrames += 1;
+    this.sendText(errorReply(id, error));
+    if (this.badFrames > this.deps.limits.wsBadFramesPerSocketMax) {
+      this.deps.counters.limitExceeded('wsBadFramesPerSocketMax');
+      this.closeWith(1008, 'too many bad frames (wsBadFramesPerSocketMax)');
+    }
+  }
+
+  private beatLater(): void {
+    if (this.heartbeat !== null) clearTimeout(this.heartbeat);
+    if (this.closed) return;
+    this.heartbeat = setTimeout(() => this.beat(), this.deps.pingIntervalMs(this.session));
+    this.heartbeat.unref();
+  }
+
+  /** No pong (nor frame) since the last ping: the peer is gone, or frozen. */
+  private beat(): void {
+    this.heartbeat = null;
+    if (this.closing) return;
+    if (!this.alive) {
+      this.log.info('terminating a websocket that stopped answering pings');
+      this.closing = true;
+      this.ws.terminate();
+      this.cleanup();
+      return;
+    }
+    this.alive = false;
+    this.ws.ping();
+    this.beatLater();
+  }
+
+  private cleanup(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.heartbeat !== null) clearTimeout(this.heartbeat);
+    this.heartbeat = null;
+    const waiting = [...this.waiting];
+    this.waiting.clear();
+    this.waitingById.clear();
+    for (const controller of waiting) controller.abort('closed');
+    for (const watch of this.watchesById.values()) this.deps.watches.remove(watch);
+    this.watchesById.clear();
+    const session = this.session;
+    if (session !== null) {
+      this.session = null;
+      this.deps.audience.detach(session);
+      this.deps.service.detachSession(session.leaseId);
+    } else {
+      this.deps.audience.forget(this);
+    }
+    this.deps.closed(this);
+  }
+}
+
+function textOf(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}

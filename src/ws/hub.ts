@@ -1,0 +1,125 @@
+import { EventEmitter } from 'node:events';
+import type { FastifyBaseLogger } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { DomainEvent } from '../domain/events.js';
+import type { Limits } from '../limits.js';
+import type { Metrics } from '../ops/metrics.js';
+import type { LockringService } from '../service.js';
+import { type ConnectionDeps, WsConnection } from './connection.js';
+import { LeaseAudience, type Session } from './lease-audience.js';
+import { Operations } from './operations.js';
+import { FrameParser } from './protocol.js';
+import { WatchRegistry } from './watch-registry.js';
+
+export interface WsHubDeps {
+  readonly service: LockringService;
+  readonly metrics: Metrics;
+  readonly limits: Limits;
+}
+
+export interface WsOptions {
+  /** Ping interval of a socket without a session (a session's TTL may shorten it). */
+  readonly pingIntervalMs?: number;
+  /** The shortest ping interval, whatever the session TTL. */
+  readonly pingIntervalMinMs?: number;
+  /** How long a closing socket gets to finish the close handshake before it is cut. */
+  readonly closeGraceMs?: number;
+}
+
+export const wsDefaults = { pingIntervalMs: 10_000, pingIntervalMinMs: 50, closeGraceMs: 1_000 } as const;
+
+interface HubEvents {
+  connection: [WsConnection];
+  disconnection: [WsConnection];
+}
+
+/**
+ * Every live socket and what they share: frame parser, ops, watches, the lease
+ * audience. Domain events come in here, in order, and leave as pushes. Emits
+ * `connection` and `disconnection` (for tests and operations tooling).
+ */
+export class WsHub extends EventEmitter<HubEvents> {
+  readonly connections = new Set<WsConnection>();
+  readonly watches: WatchRegistry;
+  readonly audience = new LeaseAudience();
+  private readonly connectionDeps: ConnectionDeps;
+  private readonly metrics: Metrics;
+
+  constructor(deps: WsHubDeps, options: WsOptions = {}) {
+    super();
+    const { service, metrics, limits } = deps;
+    this.metrics = metrics;
+    const pingIntervalMs = options.pingIntervalMs ?? wsDefaults.pingIntervalMs;
+    const pingIntervalMinMs = options.pingIntervalMinMs ?? wsDefaults.pingIntervalMinMs;
+    this.watches = new WatchRegistry(service.machine.rings, limits.wsWatchesMax);
+    this.connectionDeps = {
+      service,
+      limits,
+      parser: new FrameParser(limits),
+      operations: new Operations({ service, limits, audience: this.audience }),
+      audience: this.audience,
+      watches: this.watches,
+      counters: {
+        framesIn: metrics.wsMessagesTotal.labels('in'),
+        framesOut: metrics.wsMessagesTotal.labels('out'),
+        slowClosed: metrics.wsSlowClosedTotal,
+        limitExceeded: (limit) => metrics.limitExceededTotal.inc({ limit }),
+      },
+      // A session's socket is pinged often enough that a dead peer is noticed within its TTL.
+      pingIntervalMs: (session: Session | null) =>
+        session === null ? pingIntervalMs : Math.min(pingIntervalMs, Math.max(pingIntervalMinMs, Math.floor(session.ttlMs / 2))),
+      closeGraceMs: options.closeGraceMs ?? wsDefaults.closeGraceMs,
+      closed: (connection) => {
+        if (!this.connections.delete(connection)) return;
+        metrics.wsConnections.dec();
+        this.emit('disconnection', connection);
+      },
+    };
+  }
+
+  attach(ws: WebSocket, log: FastifyBaseLogger): WsConnection {
+    const connection = new WsConnection(ws, this.connectionDeps, log);
+    this.connections.add(connection);
+    this.metrics.wsConnections.inc();
+    this.emit('connection', connection);
+    return connection;
+  }
+
+  /** The machine's event sink: lock and ring changes to watches, lease ends to their audience. */
+  onEvent(event: DomainEvent): void {
+    switch (event.type) {
+      case 'lock_acquired':
+        this.watches.lockEvent('acquired', event.name, event.token, event.owner);
+        return;
+      case 'lock_released':
+        this.watches.lockEvent(event.reason, event.name, event.token, event.owner);
+        return;
+      case 'ring_configured':
+      case 'member_put':
+      case 'member_removed':
+      case 'ring_deleted':
+        this.watches.ringEvent(event.ring);
+        return;
+      case 'lease_ended':
+        this.audience.leaseEnded(event);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Closes every socket with `code`; resolves once all are gone (cut after the grace). */
+  async closeAll(code: number, reason: string): Promise<void> {
+    if (this.connections.size === 0) return;
+    const gone = new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (this.connections.size > 0) return;
+        this.off('disconnection', check);
+        resolve();
+      };
+      this.on('disconnection', check);
+    });
+    for (const connection of this.connections) connection.closeWith(code, reason);
+    await gone;
+  }
+}

@@ -1,0 +1,169 @@
+import type { DomainEvent } from '../domain/events.js';
+
+/**
+ * Who hears that a lease ended. A socket that created a lease (`lease.grant`,
+ * `session.open`, `lock.acquire` with `ttlMs`), kept it alive, acquired on it or
+ * resumed it becomes one of its listeners; when the lease expires or is revoked each
+ * listener gets one `lease_expired` push, at that moment (it is driven by the
+ * domain event).
+ *
+ * A socket with a session listens through its session, so what it listens to
+ * outlives the socket: after a reconnect, `session.resume` hands it all to the new
+ * socket. Notices that come while a session has no socket wait in its mailbox and
+ * are pushed on resume; when the session lease itself ends without a socket, its
+ * mailbox is kept (for the last `endedSessionsRemembered` sessions) and pushed to a
+ * socket that tries to resume it, just before the `lease_not_found` reply.
+ */
+
+/** Notices kept for one session while it has no socket; older ones are dropped past this. */
+export const sessionNoticesMax = 1_024;
+/** Ended sessions whose undelivered notices are kept for a late resume. */
+export const endedSessionsRemembered = 1_000;
+
+/** Something that listens to leases: a bare socket, or a session. */
+export interface Listener {
+  readonly listening: Set<string>;
+  notify(text: string): void;
+}
+
+/** A socket as the audience sees it. */
+export interface NoticeSocket extends Listener {
+  sendText(text: string): void;
+  /** Called when the socket's session ends (revoked) or is taken by another socket. */
+  sessionGone(session: Session): void;
+}
+
+export class Session implements Listener {
+  readonly listening = new Set<string>();
+  readonly mailbox: string[] = [];
+
+  constructor(
+    readonly leaseId: string,
+    readonly ttlMs: number,
+    public socket: NoticeSocket | null,
+  ) {}
+
+  notify(text: string): void {
+    if (this.socket !== null) {
+      this.socket.sendText(text);
+      return;
+    }
+    if (this.mailbox.length >= sessionNoticesMax) this.mailbox.shift();
+    this.mailbox.push(text);
+  }
+}
+
+export class LeaseAudience {
+  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly sessions = new Map<string, Session>();
+  private readonly ended = new Map<string, string[]>();
+
+  /** `listener` hears when `leaseId` ends. */
+  listen(listener: Listener, leaseId: string): void {
+    if (listener.listening.has(leaseId)) return;
+    let set = this.listeners.get(leaseId);
+    if (set === undefined) {
+      set = new Set();
+      this.listeners.set(leaseId, set);
+    }
+    set.add(listener);
+    listener.listening.add(leaseId);
+  }
+
+  /** `listener` (a socket without session that closed) hears nothing more. */
+  forget(listener: Listener): void {
+    for (const leaseId of listener.listening) this.unlisten(listener, leaseId);
+    listener.listening.clear();
+  }
+
+  /** A new session on `socket`; what the socket listened to passes to the session. */
+  open(leaseId: string, ttlMs: number, socket: NoticeSocket): Session {
+    const session = new Session(leaseId, ttlMs, socket);
+    this.sessions.set(leaseId, session);
+    this.move(socket, session);
+    this.listen(session, leaseId);
+    return session;
+  }
+
+  /**
+   * `socket` takes session `leaseId` (from another socket, or none); its mailbox is
+   * pushed to it. A session the server does not know yet (recovered after a
+   * restart) starts empty.
+   */
+  resume(leaseId: string, ttlMs: number, socket: NoticeSocket): Session {
+    let session = this.sessions.get(leaseId);
+    if (session === undefined) {
+      session = new Session(leaseId, ttlMs, null);
+      this.sessions.set(leaseId, session);
+      this.listen(session, leaseId);
+    }
+    const previous = session.socket;
+    session.socket = socket;
+    if (previous !== null && previous !== socket) previous.sessionGone(session);
+    this.move(socket, session);
+    for (const text of session.mailbox.splice(0)) socket.sendText(text);
+    return session;
+  }
+
+  /** The session's socket went away: notices now wait in its mailbox. */
+  detach(session: Session): void {
+    session.socket = null;
+  }
+
+  /** Notices left by an ended session, once (for a socket trying to resume it). */
+  takeEnded(leaseId: string): string[] | undefined {
+    const mailbox = this.ended.get(leaseId);
+    this.ended.delete(leaseId);
+    return mailbox;
+  }
+
+  /** The domain's `lease_ended`: notify, then drop everything about that lease. */
+  leaseEnded(event: Extract<DomainEvent, { type: 'lease_ended' }>): void {
+    const listeners = this.listeners.get(event.leaseId);
+    this.listeners.delete(event.leaseId);
+    if (listeners !== undefined) {
+      const notice = event.reason === 'released' ? null : JSON.stringify({
+        event: 'lease_expired', leaseId: event.leaseId, reason: event.reason, released: event.released,
+      });
+      for (const listener of listeners) {
+        listener.listening.delete(event.leaseId);
+        if (notice !== null) listener.notify(notice);
+      }
+    }
+    const session = this.sessions.get(event.leaseId);
+    if (session !== undefined) this.endSession(session);
+  }
+
+  private endSession(session: Session): void {
+    this.sessions.delete(session.leaseId);
+    const socket = session.socket;
+    if (socket !== null) {
+      // Revoked under a live socket: the socket keeps listening on its own.
+      session.socket = null;
+      this.move(session, socket);
+      socket.sessionGone(session);
+      return;
+    }
+    for (const leaseId of session.listening) this.unlisten(session, leaseId);
+    session.listening.clear();
+    if (session.mailbox.length === 0) return;
+    if (this.ended.size >= endedSessionsRemembered) this.ended.delete(this.ended.keys().next().value!);
+    this.ended.set(session.leaseId, session.mailbox);
+  }
+
+  /** Hands what `from` listens to over to `to`. */
+  move(from: Listener, to: Listener): void {
+    for (const leaseId of from.listening) {
+      this.unlisten(from, leaseId);
+      this.listen(to, leaseId);
+    }
+    from.listening.clear();
+  }
+
+  private unlisten(listener: Listener, leaseId: string): void {
+    const set = this.listeners.get(leaseId);
+    if (set === undefined) return;
+    set.delete(listener);
+    if (set.size === 0) this.listeners.delete(leaseId);
+  }
+}

@@ -1,0 +1,73 @@
+import fastifyWebsocket from '@fastify/websocket';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { invalid, limitExceeded } from '../domain/errors.js';
+import { sendError } from '../http/error-handler.js';
+import { type WsHubDeps, type WsOptions, WsHub } from './hub.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The WebSocket side of the server: live sockets, watches, sessions. */
+    wsHub: WsHub;
+  }
+}
+
+/**
+ * Serves `GET /v1/ws`. The upgrade is an ordinary fastify request first, so every
+ * onRequest hook (readiness, auth) runs before a socket exists; the socket bound
+ * (`wsSocketsMax`) is checked there too and answered `429 limit_exceeded`. Frames
+ * above `wsFrameBytesMax` are refused by `ws` itself (close 1009). Domain events are
+ * taken from the machine in order and turned into pushes.
+ */
+export function registerWebSocket(app: FastifyInstance, deps: WsHubDeps, options: WsOptions = {}): WsHub {
+  const { limits, metrics, service } = deps;
+  const hub = new WsHub(deps, options);
+  const unsubscribe = service.machine.subscribe((event) => hub.onEvent(event));
+  app.decorate('wsHub', hub);
+  // An upgrade refused by a hook that ran before @fastify/websocket's own (not_ready,
+  // auth) is answered on the raw socket, which nothing else would close.
+  app.addHook('onResponse', async (request) => {
+    const { upgrade, connection } = request.raw.headers;
+    if (upgrade === undefined || !/\bupgrade\b/i.test(connection ?? '')) return;
+    const socket = request.raw.socket;
+    socket.end(() => socket.destroy());
+  });
+
+  app.register(fastifyWebsocket, {
+    options: { maxPayload: limits.wsFrameBytesMax, perMessageDeflate: false },
+    errorHandler: (error, _socket, request) => {
+      // Protocol errors (oversized or invalid frames): ws closes with the right code itself.
+      request.log.debug({ err: error }, 'websocket error');
+    },
+    preClose: async () => {
+      unsubscribe();
+      await hub.closeAll(1001, 'server shutting down');
+    },
+  });
+
+  app.register(async (scope) => {
+    scope.route({
+      method: 'GET',
+      url: '/v1/ws',
+      // The OpenAPI document covers HTTP; the protocol is in docs/websocket.md.
+      schema: { hide: true },
+      preHandler: async (request: FastifyRequest, reply: FastifyReply) => {
+        if (request.ws && hub.connections.size >= limits.wsSocketsMax) {
+          metrics.limitExceededTotal.inc({ limit: 'wsSocketsMax' });
+          return sendError(reply, limitExceeded('wsSocketsMax', limits.wsSocketsMax));
+        }
+      },
+      handler: async (_request: FastifyRequest, reply: FastifyReply) =>
+        sendError(reply, invalid('GET /v1/ws takes a WebSocket upgrade (Upgrade: websocket)', { field: 'upgrade' })),
+      wsHandler: (socket, request) => {
+        // Upgrades that passed the check together may overshoot it: the last ones go.
+        if (hub.connections.size >= limits.wsSocketsMax) {
+          metrics.limitExceededTotal.inc({ limit: 'wsSocketsMax' });
+          socket.close(1013, 'limit wsSocketsMax reached');
+          return;
+        }
+        hub.attach(socket, request.log);
+      },
+    });
+  });
+  return hub;
+}

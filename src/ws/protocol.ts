@@ -1,0 +1,252 @@
+import { Type, type Static, type TSchema } from 'typebox';
+import { Compile } from 'typebox/compile';
+import type { FastifySchemaValidationError } from 'fastify/types/schema.js';
+import { LockringError, invalid } from '../domain/errors.js';
+import type { HoldRef, MemberRef } from '../domain/events.js';
+import type { Grant } from '../domain/model.js';
+import { makeSchemas } from '../http/schemas.js';
+import { validationError } from '../http/validation.js';
+import type { Limits } from '../limits.js';
+
+/**
+ * The WebSocket protocol: one JSON object per text frame. Requests carry `op` and an
+ * optional `id` echoed in the reply; pushes carry `event` and no `id`. Argument
+ * schemas reuse the HTTP body schemas (same bounds, same strictness: closed objects,
+ * no coercion) and add the name that HTTP carries in the path.
+ */
+
+/** A request id: an integer or a short string. Anything else is answered with id null. */
+export type RequestId = number | string;
+export const requestIdCharsMax = 256;
+
+export function makeFrameSchemas(limits: Limits) {
+  const http = makeSchemas(limits);
+  const closed = { additionalProperties: false } as const;
+  // `id` is checked before the schema (an error reply needs it); `op` picked the schema.
+  const head = { id: Type.Optional(Type.Unknown()), op: Type.String() };
+  // A cheap bound only: names are checked in bytes (and for control characters) by checkName.
+  const name = Type.String({ maxLength: limits.nameBytesMax });
+  const prefix = Type.String({ maxLength: limits.nameBytesMax });
+  // The HTTP acquire body has leaseId optional; the lease ops require it, same bounds.
+  const { leaseId } = Type.Required(Type.Object({ leaseId: http.acquire.properties.leaseId })).properties;
+  const ttlMs = http.leaseGrant.properties.ttlMs;
+  const token = http.tokenBody.properties.token;
+  const tokenArgs = Type.Object({ ...head, name, token }, closed);
+  return {
+    'session.open': Type.Object({ ...head, ttlMs }, closed),
+    'session.resume': Type.Object({ ...head, leaseId }, closed),
+    'lease.grant': Type.Object({ ...head, ttlMs }, closed),
+    'lease.keepalive': Type.Object({ ...head, leaseId, ttlMs: Type.Optional(ttlMs) }, closed),
+    'lease.revoke': Type.Object({ ...head, leaseId }, closed),
+    'lock.acquire': Type.Object({ ...head, name, ...http.acquire.properties }, closed),
+    'lock.release': tokenArgs,
+    'lock.check': tokenArgs,
+    'ring.lookup': Type.Object(
+      {
+        ...head,
+        ring: name,
+        key: Type.Optional(Type.String({ maxLength: limits.keyBytesMax })),
+        keys: Type.Optional(http.lookupBatch.properties.keys),
+        n: http.lookupBatch.properties.n,
+        version: http.lookupBatch.properties.version,
+      },
+      closed,
+    ),
+    watch: Type.Object(
+      {
+        ...head,
+        // Checked by the op, which can say which combinations are allowed.
+        topic: Type.String(),
+        name: Type.Optional(name),
+        prefix: Type.Optional(prefix),
+        ring: Type.Optional(name),
+      },
+      closed,
+    ),
+    unwatch: Type.Object({ ...head, watchId: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) }, closed),
+    // An addition to the contract: withdraws a waiting lock.acquire sent on this socket.
+    cancel: Type.Object({ ...head, requestId: Type.Unknown() }, closed),
+  };
+}
+
+export type FrameSchemas = ReturnType<typeof makeFrameSchemas>;
+export type OpName = keyof FrameSchemas;
+// A record, so the compiler checks the list is complete.
+const opTable: Record<OpName, true> = {
+  'session.open': true, 'session.resume': true, 'lease.grant': true, 'lease.keepalive': true, 'lease.revoke': true,
+  'lock.acquire': true, 'lock.release': true, 'lock.check': true, 'ring.lookup': true, watch: true, unwatch: true,
+  cancel: true,
+};
+export const opNames = Object.keys(opTable) as OpName[];
+
+/** The arguments of `op`, as a client writes them (no `id`, no `op`). */
+export type OpArgs<Op extends OpName> = Omit<Static<FrameSchemas[Op]>, 'id' | 'op'>;
+
+export interface LeaseResult {
+  readonly leaseId: string;
+  readonly ttlMs: number;
+  readonly expiresAt: number | null;
+}
+
+export interface LookupOneResult {
+  readonly ring: string;
+  readonly version: number;
+  readonly key: string;
+  readonly nodes: string[];
+}
+
+export interface LookupManyResult {
+  readonly ring: string;
+  readonly version: number;
+  readonly nodes: string[][];
+}
+
+/** What each op answers, beside `id` and `ok`. */
+export interface OpResults {
+  'session.open': LeaseResult;
+  'session.resume': LeaseResult;
+  'lease.grant': LeaseResult;
+  'lease.keepalive': LeaseResult;
+  'lease.revoke': { readonly leaseId: string; readonly released: HoldRef[]; readonly removed: MemberRef[] };
+  'lock.acquire': Grant;
+  'lock.release': { readonly name: string; readonly token: number; readonly released: true };
+  'lock.check': { readonly name: string; readonly token: number; readonly held: boolean };
+  'ring.lookup': LookupOneResult | LookupManyResult;
+  watch: { readonly watchId: number };
+  unwatch: Record<string, never>;
+  cancel: { readonly cancelled: boolean };
+}
+
+export type LockEventType = 'acquired' | 'released' | 'expired' | 'revoked';
+
+export interface LockPush {
+  readonly event: 'lock';
+  readonly watchId: number;
+  readonly type: LockEventType;
+  readonly name: string;
+  readonly token: number;
+  readonly owner: string;
+}
+
+export interface RingPush {
+  readonly event: 'ring';
+  readonly watchId: number;
+  readonly ring: string;
+  readonly type: 'changed' | 'deleted';
+  readonly version: number;
+  readonly nodes: { id: string; weight: number }[];
+}
+
+export interface LeaseExpiredPush {
+  readonly event: 'lease_expired';
+  readonly leaseId: string;
+  readonly reason: 'expired' | 'revoked';
+  readonly released: HoldRef[];
+}
+
+export type Push = LockPush | RingPush | LeaseExpiredPush;
+
+/** A frame that passed its schema; `args` is typed by `op`. */
+export type Request = { [Op in OpName]: { readonly id: RequestId | null; readonly op: Op; readonly args: Static<FrameSchemas[Op]> } }[OpName];
+
+/** A frame that did not: the error reply and the id it goes to. */
+export interface FrameError {
+  readonly id: RequestId | null;
+  readonly error: LockringError;
+}
+
+type Validator = { Check(value: unknown): boolean; Errors(value: unknown): Iterable<TypeBoxError> };
+
+interface TypeBoxError {
+  readonly keyword: string;
+  readonly schemaPath: string;
+  readonly instancePath: string;
+  readonly params: Record<string, unknown>;
+}
+
+/** Parses and validates frames with validators compiled once per server. */
+export class FrameParser {
+  private readonly validators: Map<string, { schema: TSchema; validator: Validator }>;
+
+  constructor(limits: Limits) {
+    const schemas = makeFrameSchemas(limits);
+    this.validators = new Map(
+      Object.entries(schemas).map(([op, schema]) => [op, { schema, validator: Compile(schema) as Validator }]),
+    );
+  }
+
+  parse(text: string): Request | FrameError {
+    let frame: unknown;
+    try {
+      frame = JSON.parse(text);
+    } catch {
+      return { id: null, error: invalid('frame is not valid JSON', { field: 'frame' }) };
+    }
+    if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) {
+      return { id: null, error: invalid('frame must be a JSON object', { field: 'frame' }) };
+    }
+    const record = frame as Record<string, unknown>;
+    const id = record['id'] ?? null;
+    if (!isRequestId(id)) {
+      return { id: null, error: invalid(`id must be an integer or a string of at most ${requestIdCharsMax} characters`, { field: 'id' }) };
+    }
+    const op = record['op'];
+    if (op === undefined) return { id, error: invalid('op is required', { field: 'op' }) };
+    const entry = typeof op === 'string' ? this.validators.get(op) : undefined;
+    if (entry === undefined) {
+      return { id, error: invalid(`unknown op ${JSON.stringify(op)}; known ops: ${opNames.join(', ')}`, { field: 'op' }) };
+    }
+    if (!entry.validator.Check(frame)) return { id, error: describeErrors(entry.schema, entry.validator.Errors(frame)) };
+    return { id, op, args: frame } as Request;
+  }
+}
+
+export function isRequestId(value: unknown): value is RequestId | null {
+  if (value === null) return true;
+  if (typeof value === 'number') return Number.isSafeInteger(value);
+  return typeof value === 'string' && value.length <= requestIdCharsMax;
+}
+
+/**
+ * Words the first schema error the way HTTP does (field named, range given), by
+ * handing it to the HTTP validation module in Ajv's shape.
+ */
+function describeErrors(schema: TSchema, errors: Iterable<TypeBoxError>): LockringError {
+  let first: TypeBoxError | undefined;
+  for (const error of errors) {
+    if (error.keyword === 'boolean' || error.keyword === 'anyOf') continue;
+    first = error;
+    break;
+  }
+  if (first === undefined) return invalid('frame does not match its op', { field: 'frame' });
+  const params: Record<string, unknown> = { ...first.params };
+  if (first.keyword === 'required') params['missingProperty'] = (first.params['requiredProperties'] as string[])[0];
+  if (first.keyword === 'additionalProperties') params['additionalProperty'] = (first.params['additionalProperties'] as string[])[0];
+  const shaped = {
+    keyword: first.keyword,
+    instancePath: first.instancePath,
+    schemaPath: first.schemaPath,
+    params,
+    message: '',
+    parentSchema: resolvePointer(schema, first.schemaPath),
+  } as FastifySchemaValidationError & { parentSchema: unknown };
+  return validationError([shaped], 'frame');
+}
+
+/** The sub-schema at a `#/properties/x/anyOf/0` pointer: the one the error is about. */
+function resolvePointer(schema: TSchema, pointer: string): unknown {
+  let node: unknown = schema;
+  for (const part of pointer.replace(/^#\/?/, '').split('/')) {
+    if (part === '' || typeof node !== 'object' || node === null) continue;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}
+
+export function errorReply(id: RequestId | null, error: LockringError): string {
+  return JSON.stringify({ id, ok: false, error: error.toBody() });
+}
+
+export function okReply(id: RequestId | null, result: object): string {
+  return JSON.stringify({ id, ok: true, ...result });
+}

@@ -1,0 +1,266 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { after, before, describe, test } from 'node:test';
+import { LockLostError, LockringClient, LockringClientError } from '../../src/index.js';
+import { startServerProcess } from '../helpers/server-process.js';
+import { BlackholeProxy, type TestServer, eventually, startServer, within } from '../ws/helpers.js';
+
+const lostReason = (signal: AbortSignal): string => (signal.reason as LockLostError).reason;
+const aborted = (signal: AbortSignal, ms = 5_000): Promise<number> =>
+  within(
+    new Promise<number>((resolve) => {
+      if (signal.aborted) resolve(performance.now());
+      else signal.addEventListener('abort', () => resolve(performance.now()), { once: true });
+    }),
+    ms,
+    'the handle signal',
+  );
+
+describe('client: locks', () => {
+  let server: TestServer;
+  const clients: LockringClient[] = [];
+  const client = (options: Partial<ConstructorParameters<typeof LockringClient>[0]> = {}): LockringClient => {
+    const made = new LockringClient({ url: server.base, ...options });
+    clients.push(made);
+    return made;
+  };
+  before(async () => {
+    server = await startServer();
+  });
+  after(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await server.close();
+  });
+
+  test('acquire returns a handle; release frees the name and fires the signal (released)', async () => {
+    const lockring = client();
+    const handle = await lockring.acquire('c/basic', { ttlMs: 2_000, owner: 'sdk' });
+    assert.ok(lockring.connected, 'the first acquire opened the socket');
+    assert.equal(handle.name, 'c/basic');
+    assert.equal(handle.owner, 'sdk');
+    assert.equal(handle.ttlMs, 2_000);
+    assert.ok(handle.remainingMs() > 1_500 && handle.remainingMs() <= 2_000);
+    assert.equal((await lockring.check('c/basic', handle.token)).held, true);
+    await assert.rejects(lockring.acquire('c/basic', { ttlMs: 1_000 }), (e: LockringClientError) => e.code === 'lock_held' && e.status === 409);
+    await handle.release();
+    assert.equal(lostReason(handle.signal), 'released');
+    assert.equal((await lockring.check('c/basic', handle.token)).held, false);
+    await handle.release(); // idempotent
+  });
+
+  test('keepalives hold the lock well past its TTL', async () => {
+    const lockring = client();
+    const handle = await lockring.acquire('c/keep', { ttlMs: 900 });
+    const other = client({ websocket: false });
+    // This waiter would be granted at ~900 ms if keepalives stopped; it times out instead.
+    await assert.rejects(other.acquire('c/keep', { ttlMs: 1_000, waitMs: 2_000 }), (e: LockringClientError) => e.code === 'lock_held');
+    assert.equal(handle.signal.aborted, false);
+    assert.equal((await lockring.check('c/keep', handle.token)).held, true);
+    await handle.release();
+  });
+
+  test('withLock releases after fn, also when fn throws', async () => {
+    const lockring = client();
+    const value = await lockring.withLock('c/with', async (signal, token) => {
+      assert.equal(signal.aborted, false);
+      assert.equal((await lockring.check('c/with', token)).held, true);
+      return 42;
+    }, { ttlMs: 1_000 });
+    assert.equal(value, 42);
+    let seenToken = 0;
+    await assert.rejects(
+      lockring.withLock('c/with', (_signal, token) => {
+        seenToken = token;
+        throw new Error('boom');
+      }, { ttlMs: 1_000 }),
+      /boom/,
+    );
+    assert.equal((await lockring.check('c/with', seenToken)).held, false);
+    assert.equal((await server.http('GET', '/v1/locks/c%2Fwith')).status, 404);
+  });
+
+  test('over HTTP only, the same calls work', async () => {
+    const lockring = client({ websocket: false });
+    const lease = await lockring.grantLease(1_000);
+    assert.equal(typeof lease.leaseId, 'string');
+    assert.equal((await lockring.keepalive(lease.leaseId, 2_000)).ttlMs, 2_000);
+    const handle = await lockring.acquire('c/http', { ttlMs: 900 });
+    assert.equal(lockring.connected, false);
+    const first = (await lockring.getLease(handle.leaseId)).expiresAt!;
+    await eventually(async () => (await lockring.getLease(handle.leaseId)).expiresAt! > first, 'a keepalive over HTTP');
+    assert.equal(handle.signal.aborted, false);
+    await handle.release();
+    assert.deepEqual((await lockring.revokeLease(lease.leaseId)).released, []);
+    await assert.rejects(lockring.watchLock({ name: 'x' }, () => {}), (e: LockringClientError) => e.code === 'closed');
+  });
+
+  test('aborting a waiting acquire takes it out of the queue', async () => {
+    const holder = client();
+    const held = await holder.acquire('c/abort', { ttlMs: 5_000 });
+    for (const websocket of [true, false]) {
+      const lockring = client({ websocket });
+      const controller = new AbortController();
+      const waiting = lockring.acquire('c/abort', { ttlMs: 1_000, waitMs: 10_000, signal: controller.signal });
+      await eventually(async () => (await server.http('GET', '/v1/locks/c%2Fabort')).body.waiters === 1, 'the waiter to queue');
+      controller.abort(new Error('no longer needed'));
+      await assert.rejects(waiting, /no longer needed/);
+      await eventually(async () => (await server.http('GET', '/v1/locks/c%2Fabort')).body.waiters === 0, 'the waiter to leave');
+    }
+    await held.release();
+  });
+
+  test('the signal fires on the server notice when the lease is revoked', async () => {
+    const lockring = client();
+    const handle = await lockring.acquire('c/revoked', { ttlMs: 5_000 });
+    const notices: string[] = [];
+    lockring.on('lease_expired', (push) => notices.push(push.reason));
+    const revokedAt = performance.now();
+    await server.http('DELETE', `/v1/leases/${handle.leaseId}`);
+    const firedAt = await aborted(handle.signal);
+    assert.equal(lostReason(handle.signal), 'revoked');
+    assert.ok(firedAt - revokedAt < 1_000);
+    assert.deepEqual(notices, ['revoked']);
+    assert.equal(handle.remainingMs(), 0);
+    await handle.release(); // not_holder is swallowed: the lock is gone either way
+  });
+
+  test('the signal fires when a keepalive is refused (no notices over HTTP)', async () => {
+    const lockring = client({ websocket: false });
+    const handle = await lockring.acquire('c/refused', { ttlMs: 600 });
+    await server.http('DELETE', `/v1/leases/${handle.leaseId}`);
+    await aborted(handle.signal);
+    assert.equal(lostReason(handle.signal), 'keepalive_failed');
+  });
+
+  test('closing the client fires the signals of its holds', async () => {
+    const lockring = new LockringClient({ url: server.base });
+    const handle = await lockring.acquire('c/closing', { ttlMs: 1_000 });
+    await lockring.close();
+    assert.equal(lostReason(handle.signal), 'client_closed');
+    await assert.rejects(lockring.check('c/closing', handle.token), (e: LockringClientError) => e.code === 'closed');
+  });
+});
+
+describe('client: the signal fires before anyone else can be granted', () => {
+  test('keepalives stop (server unreachable): the holder stops before the waiter is granted', async () => {
+    const server = await startServer();
+    const proxy = await BlackholeProxy.start(Number(new URL(server.base).port));
+    const holderClient = new LockringClient({ url: `http://127.0.0.1:${proxy.port}`, heartbeatMs: 200, requestTimeoutMs: 2_000 });
+    const waiterClient = new LockringClient({ url: server.base });
+    try {
+      const handle = await holderClient.acquire('fenced', { ttlMs: 600 });
+      const waiting = waiterClient.acquire('fenced', { ttlMs: 5_000, waitMs: 10_000 });
+      await eventually(async () => (await server.http('GET', '/v1/locks/fenced')).body.waiters === 1, 'the waiter to queue');
+      proxy.blocked = true;
+      const cutAt = performance.now();
+      const [abortedAt, granted] = await Promise.all([
+        aborted(handle.signal, 5_000),
+        waiting.then((grant) => ({ grant, at: performance.now() })),
+      ]);
+      assert.equal(lostReason(handle.signal), 'deadline');
+      assert.ok(abortedAt < granted.at, `holder stopped at +${(abortedAt - cutAt).toFixed(0)} ms, waiter granted at +${(granted.at - cutAt).toFixed(0)} ms`);
+      assert.ok(abortedAt - cutAt < 1_000, 'the holder stopped about one TTL after its last keepalive');
+      assert.ok(granted.grant.token > handle.token);
+      await granted.grant.release();
+    } finally {
+      await Promise.all([holderClient.close(), waiterClient.close()]);
+      await proxy.close();
+      await server.close();
+    }
+  });
+});
+
+describe('client: the signal fires before anyone else can be granted (server paused)', () => {
+  test('SIGSTOP the server: the holder stops during the pause, the waiter is granted after SIGCONT', async () => {
+    const child = await startServerProcess({}, 30_000);
+    const holderClient = new LockringClient({ url: child.base, heartbeatMs: 200, requestTimeoutMs: 2_000 });
+    const waiterClient = new LockringClient({ url: child.base });
+    try {
+      const handle = await holderClient.acquire('paused', { ttlMs: 500 });
+      const waiting = waiterClient.acquire('paused', { ttlMs: 5_000, waitMs: 20_000 });
+      await eventually(async () => (await child.call('GET', '/v1/locks/paused')).body.waiters === 1, 'the waiter to queue');
+      child.child.kill('SIGSTOP');
+      const abortedAt = await aborted(handle.signal, 5_000);
+      assert.equal(lostReason(handle.signal), 'deadline');
+      child.child.kill('SIGCONT');
+      const grant = await waiting;
+      assert.ok(abortedAt < performance.now());
+      assert.ok(grant.token > handle.token);
+      await grant.release();
+    } finally {
+      child.child.kill('SIGCONT');
+      await Promise.all([holderClient.close(), waiterClient.close()]);
+      // Not a test of graceful shutdown (aborted fetches can hold that for undici's
+      // 4 s keep-alive): kill it.
+      const exited = once(child.child, 'exit');
+      child.child.kill('SIGKILL');
+      await exited;
+    }
+  });
+});
+
+describe('client: reconnects', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer();
+  });
+  after(() => server.close());
+
+  const dropAll = (): void => {
+    for (const connection of server.hub.connections) connection.closeWith(1012, 'test restart');
+  };
+
+  test('a dropped socket reconnects, resumes its session and its watches; holds keep their lock', async () => {
+    const lockring = new LockringClient({ url: server.base, reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });
+    try {
+      await lockring.connect();
+      const session = lockring.sessionId;
+      assert.equal(typeof session, 'string');
+      const seen: string[] = [];
+      await lockring.watchLock({ prefix: 'rc/' }, (push) => seen.push(`${push.type} ${push.name}`));
+      const handle = await lockring.acquire('rc/held', { ttlMs: 1_500 });
+
+      const reconnected = within(new Promise((resolve) => lockring.once('connected', resolve)), 5_000, 'reconnect');
+      dropAll();
+      const event = (await reconnected) as { sessionId: string; resumed: boolean };
+      assert.deepEqual(event, { sessionId: session, resumed: true });
+      assert.equal((await server.http('GET', `/v1/leases/${session}`)).body.expiresAt, null, 'attached again');
+
+      const other = new LockringClient({ url: server.base, websocket: false });
+      const grant = await other.acquire('rc/after', { ttlMs: 1_000 });
+      await eventually(() => seen.includes('acquired rc/after'), 'the watch to see an event after the reconnect');
+      await grant.release();
+      await other.close();
+      // The hold outlived the drop and is still renewed.
+      const renewedFrom = (await lockring.getLease(handle.leaseId)).expiresAt!;
+      await eventually(async () => (await lockring.getLease(handle.leaseId)).expiresAt! > renewedFrom, 'a keepalive after the reconnect');
+      assert.equal(handle.signal.aborted, false);
+      assert.equal((await lockring.check('rc/held', handle.token)).held, true);
+      await handle.release();
+    } finally {
+      await lockring.close();
+    }
+  });
+
+  test('a session that expired while disconnected is reported, with what it held, and replaced', async () => {
+    const lockring = new LockringClient({ url: server.base, sessionTtlMs: 150, reconnect: { initialDelayMs: 600, maxDelayMs: 600 } });
+    try {
+      await lockring.connect();
+      const session = lockring.sessionId!;
+      // A member bound to the session leaves with it.
+      await lockring.putNode('rc-ring', 'me', { leaseId: session });
+      const lost = within(new Promise<{ leaseId: string }>((resolve) => lockring.once('session_lost', resolve)), 5_000, 'session_lost');
+      const notice = within(new Promise((resolve) => lockring.once('lease_expired', resolve)), 5_000, 'lease_expired');
+      const reconnected = within(new Promise((resolve) => lockring.once('connected', resolve)), 5_000, 'reconnect');
+      dropAll();
+      assert.deepEqual(await notice, { event: 'lease_expired', leaseId: session, reason: 'expired', released: [] });
+      assert.deepEqual(await lost, { leaseId: session });
+      const event = (await reconnected) as { sessionId: string; resumed: boolean };
+      assert.equal(event.resumed, false);
+      assert.notEqual(event.sessionId, session);
+      assert.deepEqual((await lockring.getRing('rc-ring')).nodes, []);
+    } finally {
+      await lockring.close();
+    }
+  });
+});
