@@ -1,7 +1,7 @@
-import { readFileSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
-import { type Limits, defaultLimits, makeLimits } from './limits.js';
+import { type Limits, defaultLimits, makeLimits, offWhenZero } from './limits.js';
 import { parseBytes, parseDuration } from './units.js';
 
 /**
@@ -23,6 +23,11 @@ export interface Config {
   readonly authFile: string | null;
   /** The loudly named opt-out: serve a non-loopback address without auth. */
   readonly insecureNoAuthOnPublicAddress: boolean;
+  /** PEM certificate chain and private key: serve HTTPS/WSS. Both or neither. */
+  readonly tlsCert: string | null;
+  readonly tlsKey: string | null;
+  /** PEM CA bundle: clients must present a certificate it signed (mutual TLS). */
+  readonly tlsCa: string | null;
   readonly limits: Limits;
 }
 
@@ -40,6 +45,9 @@ export const defaultConfig: Config = Object.freeze({
   shutdownGraceMs: 10_000,
   authFile: null,
   insecureNoAuthOnPublicAddress: false,
+  tlsCert: null,
+  tlsKey: null,
+  tlsCa: null,
   limits: defaultLimits,
 });
 
@@ -77,10 +85,16 @@ export const settings: readonly Setting[] = [
   { key: 'shutdownGraceMs', flag: 'shutdown-grace', env: 'LOCKRING_SHUTDOWN_GRACE', kind: 'duration', valueName: 'DURATION',
     help: 'How long a SIGTERM/SIGINT shutdown may take before lockring gives up and exits 1.' },
   { key: 'authFile', flag: 'auth-file', env: 'LOCKRING_AUTH_FILE', kind: 'file', valueName: 'FILE',
-    help: 'JSON file of bearer tokens and their grants (see SECURITY.md once auth lands).' },
+    help: 'JSON file of bearer tokens and their grants (see SECURITY.md); SIGHUP reloads it.' },
   { key: 'insecureNoAuthOnPublicAddress', flag: 'insecure-no-auth-on-public-address',
     env: 'LOCKRING_INSECURE_NO_AUTH_ON_PUBLIC_ADDRESS', kind: 'bool', valueName: 'true|false',
     help: 'Serve a non-loopback address without auth: anyone who can reach it can take or release any lock.' },
+  { key: 'tlsCert', flag: 'tls-cert', env: 'LOCKRING_TLS_CERT', kind: 'file', valueName: 'FILE',
+    help: 'PEM certificate (chain) to serve HTTPS and WSS; needs --tls-key.' },
+  { key: 'tlsKey', flag: 'tls-key', env: 'LOCKRING_TLS_KEY', kind: 'file', valueName: 'FILE',
+    help: 'PEM private key of --tls-cert.' },
+  { key: 'tlsCa', flag: 'tls-ca', env: 'LOCKRING_TLS_CA', kind: 'file', valueName: 'FILE',
+    help: 'PEM CA bundle: require client certificates signed by it (mutual TLS); needs --tls-cert.' },
 ];
 
 /** `LOCKRING_*` variables read by the client commands and `lockring lock`'s child, not by `serve`. */
@@ -189,7 +203,18 @@ export function makeConfig(overrides: Partial<Settings> & { limits?: Partial<Lim
     throw new ConfigError(`shutdownGraceMs must be an integer from 0 to ${shutdownGraceMsMax}, got ${String(config.shutdownGraceMs)}`);
   }
   checkBindPolicy(config);
+  checkTlsFiles(config);
   return Object.freeze(config);
+}
+
+/** TLS needs a certificate and its key together; a client CA only makes sense with them. */
+export function checkTlsFiles(config: Pick<Config, 'tlsCert' | 'tlsKey' | 'tlsCa'>): void {
+  if ((config.tlsCert === null) !== (config.tlsKey === null)) {
+    throw new ConfigError('--tls-cert and --tls-key (LOCKRING_TLS_CERT, LOCKRING_TLS_KEY) go together: give both or neither');
+  }
+  if (config.tlsCa !== null && config.tlsCert === null) {
+    throw new ConfigError('--tls-ca (mutual TLS) needs --tls-cert and --tls-key: the server must serve TLS to ask for client certificates');
+  }
 }
 
 /**
@@ -302,6 +327,11 @@ function existingFile(path: string, label: string): string {
     throw new ConfigError(`${label}: cannot read ${JSON.stringify(path)}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
   if (!isFile) throw new ConfigError(`${label}: ${JSON.stringify(path)} is not a file`);
+  try {
+    accessSync(path, fsConstants.R_OK);
+  } catch (error) {
+    throw new ConfigError(`${label}: cannot read ${JSON.stringify(path)}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
   return path;
 }
 
@@ -319,9 +349,10 @@ function parseLimit(name: string, raw: unknown, label: string, json = false): nu
     else if (isDurationLimit(name)) value = parseDuration(raw);
     else if (isByteLimit(name)) value = parseBytes(raw);
   }
-  if (value === null || !Number.isSafeInteger(value) || value < 1) {
+  const off = offWhenZero.has(name as keyof Limits);
+  if (value === null || !Number.isSafeInteger(value) || value < (off ? 0 : 1)) {
     const unit = isDurationLimit(name) ? ' (or a duration such as 30s)' : isByteLimit(name) ? ' (or a size such as 64KiB)' : '';
-    throw new ConfigError(`${label}: expected a positive integer${unit}, got ${JSON.stringify(raw)}`);
+    throw new ConfigError(`${label}: expected ${off ? '0 (off) or ' : ''}a positive integer${unit}, got ${JSON.stringify(raw)}`);
   }
   return value;
 }

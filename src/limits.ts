@@ -40,6 +40,24 @@ export interface Limits {
   readonly wsWatchesMax: number;
   readonly wsSendBufferBytesMax: number;
   readonly wsBadFramesPerSocketMax: number;
+  /** How long a socket opened without a token has to send its `auth` frame. */
+  readonly wsAuthMsMax: number;
+  // Per auth token (only with auth configured): one client cannot take the whole server.
+  readonly wsSocketsPerTokenMax: number;
+  readonly wsWatchesPerTokenMax: number;
+  readonly waitersPerTokenMax: number;
+  readonly leasesPerTokenMax: number;
+  // Request rates (HTTP requests and WebSocket frames), 0 = off; a burst of one second's worth.
+  readonly requestsPerSecondPerIpMax: number;
+  readonly requestsPerSecondPerTokenMax: number;
+  /** Clients (addresses, tokens) the rate limiter tracks at once; the least recent go first. */
+  readonly rateLimitKeysMax: number;
+  // Slow clients (slowloris): how long the server waits for a request to arrive.
+  readonly httpHeadersMsMax: number;
+  readonly httpRequestMsMax: number;
+  readonly httpKeepAliveMsMax: number;
+  /** TCP connections (HTTP and WebSocket); past it new connections are dropped. */
+  readonly connectionsMax: number;
 }
 
 export const defaultLimits: Limits = Object.freeze({
@@ -79,7 +97,22 @@ export const defaultLimits: Limits = Object.freeze({
   wsWatchesMax: 100_000,
   wsSendBufferBytesMax: 4 * 1024 * 1024,
   wsBadFramesPerSocketMax: 100,
+  wsAuthMsMax: 5_000,
+  wsSocketsPerTokenMax: 1_000,
+  wsWatchesPerTokenMax: 10_000,
+  waitersPerTokenMax: 10_000,
+  leasesPerTokenMax: 100_000,
+  requestsPerSecondPerIpMax: 0,
+  requestsPerSecondPerTokenMax: 0,
+  rateLimitKeysMax: 100_000,
+  httpHeadersMsMax: 10_000,
+  httpRequestMsMax: 30_000,
+  httpKeepAliveMsMax: 72_000,
+  connectionsMax: 20_000,
 });
+
+/** Limits for which 0 means "no limit" (rates are off unless configured). */
+export const offWhenZero: ReadonlySet<keyof Limits> = new Set<keyof Limits>(['requestsPerSecondPerIpMax', 'requestsPerSecondPerTokenMax']);
 
 /** Contract floors: the API promises these, so configuration may not go below. */
 const floors: Partial<Record<keyof Limits, number>> = {
@@ -89,8 +122,9 @@ const floors: Partial<Record<keyof Limits, number>> = {
 
 export function checkLimits(limits: Limits): Limits {
   for (const [key, value] of Object.entries(limits) as [keyof Limits, number][]) {
-    if (!Number.isSafeInteger(value) || value < 1) {
-      throw new Error(`limit ${key} must be a positive integer, got ${String(value)}`);
+    const min = offWhenZero.has(key) ? 0 : 1;
+    if (!Number.isSafeInteger(value) || value < min) {
+      throw new Error(`limit ${key} must be ${min === 0 ? '0 (off) or ' : ''}a positive integer, got ${String(value)}`);
     }
     const floor = floors[key];
     if (floor !== undefined && value < floor) {
@@ -103,6 +137,14 @@ export function checkLimits(limits: Limits): Limits {
   }
   if (limits.pointsPerRingMax > limits.pointsTotalMax) {
     throw new Error('limit pointsPerRingMax exceeds pointsTotalMax');
+  }
+  // Node refuses a header deadline longer than the whole request's.
+  if (limits.httpHeadersMsMax > limits.httpRequestMsMax) {
+    throw new Error('limit httpHeadersMsMax exceeds httpRequestMsMax');
+  }
+  // WebSocket sockets are TCP connections too.
+  if (limits.wsSocketsMax >= limits.connectionsMax) {
+    throw new Error('limit wsSocketsMax must be below connectionsMax');
   }
   return Object.freeze({ ...limits });
 }

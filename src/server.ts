@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
+import { type Authenticator, openAuthenticator, reloadAuthFile } from './auth/authenticator.js';
+import { installAuth } from './auth/http-auth.js';
+import { RequestRates } from './auth/request-rates.js';
 import type { Config } from './config.js';
 import { type Clock, systemClock } from './domain/clock.js';
 import { LockringError } from './domain/errors.js';
@@ -18,6 +21,7 @@ import { logDomainEvents } from './ops/event-log.js';
 import { ExpiryLoop } from './ops/expiry-loop.js';
 import { createLogger } from './ops/logger.js';
 import { Metrics } from './ops/metrics.js';
+import { capConnections, networkOptions } from './ops/network.js';
 import { registerOpenApi } from './ops/openapi.js';
 import { answerWaiters } from './ops/shutdown.js';
 import { LockringService } from './service.js';
@@ -41,6 +45,10 @@ export interface Lockring {
   readonly metrics: Metrics;
   readonly health: Health;
   readonly config: Config;
+  /** The bearer tokens (null without an auth file). */
+  readonly auth: Authenticator | null;
+  /** SIGHUP: re-reads the auth file; a bad file keeps the old tokens. False when nothing changed. */
+  reloadAuth(): boolean;
   /** Recovers state (when durable) and starts serving `/v1`. */
   start(): Promise<void>;
   /**
@@ -55,6 +63,7 @@ export interface Lockring {
 /** Wires lockring together; never listens, so tests can `inject()`. */
 export async function buildServer(config: Config, deps: ServerDeps = {}): Promise<Lockring> {
   const logger = deps.logger ?? createLogger(config.logLevel);
+  const auth = openAuthenticator(config);
   const machine = new StateMachine({
     clock: deps.clock ?? systemClock,
     limits: config.limits,
@@ -65,7 +74,9 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
   const expiry = new ExpiryLoop(machine);
   const service = new LockringService(machine, memoryOnly, metrics, expiry);
   const health: Health = { ready: false, epoch: 0, startedAtMs: Date.now() };
-  const app = createApp(config, logger);
+  const app = createApp(config, logger, metrics);
+  capConnections(app.server, config.limits, metrics);
+  const rates = new RequestRates(config.limits, metrics);
   installErrorHandling(app);
   installJsonBody(app);
   logDomainEvents(machine, logger);
@@ -76,6 +87,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
       return sendError(reply, new LockringError('not_ready', 'recovering state from the data directory'));
     }
   });
+  installAuth(app, { authenticator: auth, rates, metrics });
   app.addHook('preClose', async () => {
     closing = true;
     health.ready = false;
@@ -89,7 +101,10 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
       reply.elapsedTime / 1000,
     );
     if (reply.statusCode >= 500) request.log.error({ route, status: reply.statusCode }, 'request failed');
-    else request.log.debug({ route, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+    else {
+      const principal = request.identity?.kind === 'token' ? request.identity.principal.name : undefined;
+      request.log.debug({ route, status: reply.statusCode, ms: reply.elapsedTime, principal }, 'request');
+    }
   });
   const context = { service, limits: config.limits, schemas: makeSchemas(config.limits) };
   await registerOpenApi(app);
@@ -97,11 +112,12 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
   leaseRoutes(app, context);
   lockRoutes(app, context);
   ringRoutes(app, context);
-  registerWebSocket(app, { service, metrics, limits: config.limits });
+  registerWebSocket(app, { service, metrics, limits: config.limits, authenticator: auth, rates });
 
   let durability: Durability = memoryOnly;
   return {
-    app, machine, service, metrics, health, config,
+    app, machine, service, metrics, health, config, auth,
+    reloadAuth: () => reloadAuthFile(auth, logger),
     async start() {
       if (deps.openDurability !== undefined) {
         const opened = await deps.openDurability(machine, logger, metrics);
@@ -121,8 +137,9 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
   };
 }
 
-function createApp(config: Config, logger: Logger): FastifyInstance {
+function createApp(config: Config, logger: Logger, metrics: Metrics): FastifyInstance {
   return Fastify({
+    ...networkOptions(config, metrics),
     loggerInstance: logger,
     // One line per request at most, written by our onResponse hook at debug level.
     logController: new LogController({ disableRequestLogging: true }),

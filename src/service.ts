@@ -1,4 +1,6 @@
-import { LockringError } from './domain/errors.js';
+import { type Caller, authorize, authorizeHold, authorizeLease, mayRead, readableScopes } from './auth/access.js';
+import { PrincipalUsage, type UsageKind } from './auth/usage.js';
+import { LockringError, limitExceeded } from './domain/errors.js';
 import type { HoldRef, MemberRef } from './domain/events.js';
 import type { AcquireRequest, LockPage, LockView } from './domain/locks.js';
 import { compareUtf8 } from './domain/names.js';
@@ -39,20 +41,37 @@ export type Durable<T> = T | Promise<T>;
  * The commands of lockring in wire shapes, shared by HTTP and WebSocket: each runs
  * through the state machine's one door, re-arms the expiry loop, counts metrics,
  * and answers only once what it changed is durable.
+ *
+ * Every command takes the `caller` (the auth token's principal, or null without
+ * auth) and checks it here, so both transports enforce the same rules: the grant
+ * for the action on the name (`403 forbidden`), lease ownership, and the per-token
+ * caps on leases and waiters (`429 limit_exceeded`).
  */
 export class LockringService {
+  readonly usage: PrincipalUsage;
+
   constructor(
     readonly machine: StateMachine,
     public durability: Durability,
     readonly metrics: Metrics,
     private readonly expiry: ExpiryLoop,
-  ) {}
-
-  grantLease(ttlMs: number): Durable<LeaseBody> {
-    return this.commit(() => this.leaseBody(this.machine.leases.grant(ttlMs)));
+  ) {
+    this.usage = new PrincipalUsage(machine.limits);
+    // Leases a token holds, counted from the events so that every way a lease ends counts.
+    machine.subscribe((event) => {
+      if (event.type === 'lease_granted' && event.principal !== undefined) this.usage.add(event.principal, 'leases', 1);
+      if (event.type === 'lease_ended' && event.principal !== undefined) this.usage.add(event.principal, 'leases', -1);
+    });
   }
 
-  inspectLease(id: string): LeaseDetail {
+  grantLease(ttlMs: number, caller: Caller = null): Durable<LeaseBody> {
+    authorize(caller, 'lease.write');
+    this.checkUsage(caller, 'leases');
+    return this.commit(() => this.leaseBody(this.machine.leases.grant(ttlMs, 'plain', caller?.name)));
+  }
+
+  inspectLease(id: string, caller: Caller = null): LeaseDetail {
+    this.ownLease(id, caller);
     return this.machine.run((m) => {
       const lease = m.leases.live(id);
       return {
@@ -63,7 +82,8 @@ export class LockringService {
     });
   }
 
-  keepalive(id: string, ttlMs?: number): LeaseBody {
+  keepalive(id: string, ttlMs?: number, caller: Caller = null): LeaseBody {
+    this.ownLease(id, caller);
     // Keepalives are not logged: after a restart every lease gets its full TTL anyway.
     try {
       return this.machine.run((m) => this.leaseBody(m.leases.keepalive(id, ttlMs)));
@@ -73,15 +93,19 @@ export class LockringService {
     }
   }
 
-  revokeLease(id: string): Durable<{ id: string; released: HoldRef[]; removed: MemberRef[] }> {
+  revokeLease(id: string, caller: Caller = null): Durable<{ id: string; released: HoldRef[]; removed: MemberRef[] }> {
+    this.ownLease(id, caller);
     return this.commit(() => ({ id, ...this.machine.leases.revoke(id) }));
   }
 
-  openSession(ttlMs: number): Durable<Lease> {
-    return this.commit(() => this.machine.leases.openSession(ttlMs));
+  openSession(ttlMs: number, caller: Caller = null): Durable<Lease> {
+    authorize(caller, 'lease.write');
+    this.checkUsage(caller, 'leases');
+    return this.commit(() => this.machine.leases.openSession(ttlMs, caller?.name));
   }
 
-  attachSession(id: string): Lease {
+  attachSession(id: string, caller: Caller = null): Lease {
+    this.ownLease(id, caller);
     return this.machine.run((m) => m.leases.attach(id));
   }
 
@@ -94,13 +118,21 @@ export class LockringService {
    * Grants now, or queues and resolves when granted; rejects with `lock_held` on
    * timeout. Aborting `signal` (the client went away) takes the waiter out at once.
    */
-  acquire(request: AcquireRequest, signal?: AbortSignal): Promise<Grant> | Grant {
+  acquire(request: AcquireRequest, signal?: AbortSignal, caller: Caller = null): Promise<Grant> | Grant {
     let result;
+    // At its cap of queued acquires a token may still take a free lock: try without
+    // queueing, and turn "it would have queued" into the per-token limit.
+    const waitCapped = caller !== null && (request.waitMs ?? 0) > 0 && this.usage.full(caller.name, 'waiters') !== null;
     try {
-      result = this.machine.run((m) => m.locks.acquire(request));
+      this.authorizeAcquire(request, caller);
+      const asked = caller === null ? request : { ...request, principal: caller.name, ...(waitCapped ? { waitMs: 0 } : {}) };
+      result = this.machine.run((m) => m.locks.acquire(asked));
     } catch (error) {
-      this.countRefusal(error);
-      throw error;
+      const refused = waitCapped && error instanceof LockringError && error.code === 'lock_held'
+        ? limitExceeded('waitersPerTokenMax', this.machine.limits.waitersPerTokenMax)
+        : error;
+      this.countRefusal(refused);
+      throw refused;
     } finally {
       this.expiry.poke();
     }
@@ -109,12 +141,20 @@ export class LockringService {
       return this.durable(result.granted);
     }
     const waiter = result.waiter;
+    let counted = caller !== null;
+    if (caller !== null) this.usage.add(caller.name, 'waiters', 1);
+    const uncount = (): void => {
+      if (counted) this.usage.add(caller!.name, 'waiters', -1);
+      counted = false;
+    };
     return new Promise<Grant>((resolve, reject) => {
       const onAbort = (): void => {
+        uncount();
         this.machine.run((m) => m.locks.cancel(waiter));
         reject(new LockringError('invalid_request', 'the client went away while waiting'));
       };
       waiter.onSettle = (outcome: WaiterOutcome) => {
+        uncount();
         signal?.removeEventListener('abort', onAbort);
         if (outcome.ok) {
           this.metrics.acquireTotal.inc({ result: 'granted' });
@@ -131,40 +171,65 @@ export class LockringService {
     });
   }
 
-  release(name: string, token: number): Durable<{ name: string; token: number; released: true }> {
+  release(name: string, token: number, caller: Caller = null): Durable<{ name: string; token: number; released: true }> {
+    authorize(caller, 'lock.write', name);
+    if (caller !== null) {
+      const hold = this.machine.locks.byName.get(name)?.holders.get(token);
+      if (hold !== undefined) authorizeHold(caller, name, token, hold.principal);
+    }
     return this.commit(() => {
       this.machine.locks.release(name, token);
       return { name, token, released: true as const };
     });
   }
 
-  check(name: string, token: number): { name: string; token: number; held: boolean } {
+  check(name: string, token: number, caller: Caller = null): { name: string; token: number; held: boolean } {
+    authorize(caller, 'lock.read', name);
     const held = this.machine.run((m) => m.locks.check(name, token));
     return { name, token, held };
   }
 
-  inspectLock(name: string): LockView {
+  inspectLock(name: string, caller: Caller = null): LockView {
+    authorize(caller, 'lock.read', name);
     return this.machine.run((m) => m.locks.inspect(name));
   }
 
-  listLocks(prefix: string, after: string | undefined, pageMax: number): LockPage {
-    return this.machine.run((m) => m.locks.list(prefix, after, pageMax));
+  /** A page of the locks under `prefix` that the caller may read, in name order. */
+  listLocks(prefix: string, after: string | undefined, pageMax: number, caller: Caller = null): LockPage {
+    const scopes = readableScopes(caller, 'lock.read', prefix);
+    if (scopes === null) return this.machine.run((m) => m.locks.list(prefix, after, pageMax));
+    return this.machine.run((m) => {
+      const locks: LockView[] = [];
+      for (let i = 0; i < scopes.length; i++) {
+        const page = m.locks.list(scopes[i]!, after, pageMax - locks.length);
+        locks.push(...page.locks);
+        if (page.next !== undefined) return { locks, next: page.next };
+        if (locks.length < pageMax) continue;
+        const more = scopes.slice(i + 1).some((scope) => m.locks.list(scope, after, 1).locks.length > 0);
+        return more ? { locks, next: locks[pageMax - 1]!.name } : { locks };
+      }
+      return { locks };
+    });
   }
 
-  putRing(name: string, vnodes?: number): Durable<{ status: PutStatus; body: RingSummary }> {
+  putRing(name: string, vnodes?: number, caller: Caller = null): Durable<{ status: PutStatus; body: RingSummary }> {
+    authorize(caller, 'ring.write', name);
     return this.commit(() => {
       const { status, ring } = this.machine.rings.put(name, vnodes);
       return { status, body: ringSummary(ring) };
     });
   }
 
-  listRings(): { rings: (RingSummary & { nodes: number })[] } {
-    const rings = [...this.machine.rings.byName.values()].map((ring) => ({ ...ringSummary(ring), nodes: ring.members.size }));
+  listRings(caller: Caller = null): { rings: (RingSummary & { nodes: number })[] } {
+    const rings = [...this.machine.rings.byName.values()]
+      .filter((ring) => mayRead(caller, 'ring.read', ring.name))
+      .map((ring) => ({ ...ringSummary(ring), nodes: ring.members.size }));
     rings.sort((a, b) => compareUtf8(a.name, b.name));
     return { rings };
   }
 
-  getRing(name: string): RingDetail {
+  getRing(name: string, caller: Caller = null): RingDetail {
+    authorize(caller, 'ring.read', name);
     const ring = this.machine.rings.get(name);
     return {
       ...ringSummary(ring),
@@ -173,28 +238,61 @@ export class LockringService {
     };
   }
 
-  deleteRing(name: string): Durable<{ name: string }> {
+  deleteRing(name: string, caller: Caller = null): Durable<{ name: string }> {
+    authorize(caller, 'ring.write', name);
     return this.commit(() => {
       this.machine.rings.delete(name);
       return { name };
     });
   }
 
-  putNode(ring: string, node: string, request: MemberRequest): Durable<{ status: PutStatus; body: { ring: string; node: string; version: number } }> {
+  putNode(
+    ring: string,
+    node: string,
+    request: MemberRequest,
+    caller: Caller = null,
+  ): Durable<{ status: PutStatus; body: { ring: string; node: string; version: number } }> {
+    authorize(caller, 'ring.write', ring);
+    if (request.leaseId !== undefined) this.ownLease(request.leaseId, caller);
     return this.commit(() => {
       const { status, ring: target } = this.machine.rings.putMember(ring, node, request);
       return { status, body: { ring, node, version: target.version } };
     });
   }
 
-  deleteNode(ring: string, node: string): Durable<{ ring: string; node: string; version: number }> {
+  deleteNode(ring: string, node: string, caller: Caller = null): Durable<{ ring: string; node: string; version: number }> {
+    authorize(caller, 'ring.write', ring);
     return this.commit(() => ({ ring, node, version: this.machine.rings.removeMember(ring, node).version }));
   }
 
-  lookup(ring: string, keys: readonly string[], n: number, version?: number): LookupResult {
+  lookup(ring: string, keys: readonly string[], n: number, version?: number, caller: Caller = null): LookupResult {
+    authorize(caller, 'ring.read', ring);
     const result = this.machine.rings.lookup(ring, keys, n, version);
     this.metrics.ringLookupsTotal.inc(keys.length);
     return result;
+  }
+
+  /** The caller may use lease `id`: it has lease rights and the lease is its own. */
+  private ownLease(id: string, caller: Caller): void {
+    if (caller === null) return;
+    authorize(caller, 'lease.write');
+    // A lease that does not exist is left to the command: 404 lease_not_found.
+    const lease = this.machine.leases.byId.get(id);
+    if (lease !== undefined) authorizeLease(caller, id, lease.principal);
+  }
+
+  private authorizeAcquire(request: AcquireRequest, caller: Caller): void {
+    if (caller === null) return;
+    authorize(caller, 'lock.write', request.name);
+    if (request.leaseId !== undefined) this.ownLease(request.leaseId, caller);
+    // Counted by countRefusal, as every limit an acquire runs into.
+    else this.usage.check(caller.name, 'leases');
+  }
+
+  /** 429 when the caller's token is at its cap of `kind`. */
+  private checkUsage(caller: Caller, kind: UsageKind): void {
+    if (caller === null) return;
+    this.usage.check(caller.name, kind, (limit) => this.metrics.limitExceededTotal.inc({ limit }));
   }
 
   /** Runs a state-changing command and answers once the log holds it. */

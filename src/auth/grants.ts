@@ -40,6 +40,11 @@ const allowedRoles: Record<Action, readonly Role[]> = {
   admin: ['admin'],
 };
 
+/** True when `role` allows `action` on the names its grant covers. */
+export function roleAllows(role: Role, action: Action): boolean {
+  return allowedRoles[action].includes(role);
+}
+
 /** True when some grant of `principal` allows `action` on `name`. */
 export function allows(principal: Principal, action: Action, name?: string): boolean {
   const wanted = allowedRoles[action];

@@ -54,11 +54,15 @@ Examples:
   lockring serve --port 8080 --data-dir off --log-level debug
   lockring serve --config /etc/lockring.json --limit waitersMax=50000
   LOCKRING_PORT=8080 LOCKRING_SHUTDOWN_GRACE=30s lockring serve
+  lockring serve --host 0.0.0.0 --auth-file /etc/lockring/tokens.json \
+    --tls-cert /etc/lockring/cert.pem --tls-key /etc/lockring/key.pem
   lockring serve --host 0.0.0.0 --insecure-no-auth-on-public-address   # no auth: trusted networks only
 
 Signals: SIGTERM or SIGINT stops gracefully (new requests and queued acquires get
 503 not_ready, in-flight requests finish, sockets close with 1001) and exits 0,
 or 1 if that takes longer than --shutdown-grace. A second signal exits 1 at once.
+SIGHUP reloads --auth-file without dropping connections (a file that does not
+validate is logged and the previous tokens stay). See SECURITY.md.
 
 Exit codes: 0 stopped cleanly, 1 runtime failure (listen failed, shutdown timed
 out), 2 bad configuration.`;

@@ -6,7 +6,7 @@ import { UsageError, parseCommandArgs } from './args.js';
 import { exitCodes } from './exit-codes.js';
 import { stopOnSignals } from './graceful-stop.js';
 import { helpFor } from './help.js';
-import { print, printJson, say } from './output.js';
+import { print, printJson } from './output.js';
 import { serverDeps } from './server-deps.js';
 
 type OptionSpec = { type: 'string' | 'boolean'; multiple?: boolean; short?: string };
@@ -49,11 +49,6 @@ export async function serveCommand(argv: string[], env: NodeJS.ProcessEnv): Prom
 
 async function runServer(loaded: LoadedConfig): Promise<number> {
   const { config } = loaded;
-  // Until auth lands (issue 7), an auth file would be silently ignored: refuse instead.
-  if (config.authFile !== null) {
-    say('configuration error: --auth-file / LOCKRING_AUTH_FILE: authentication is not implemented in this build yet; refusing to start without the protection the file asks for');
-    return exitCodes.usage;
-  }
   const logger = createLogger(config.logLevel, await logDestination(config.logFormat));
   logStartup(logger, loaded);
   const lockring = await buildServer(config, { logger, ...serverDeps(config, logger) });
@@ -65,6 +60,9 @@ async function runServer(loaded: LoadedConfig): Promise<number> {
   process.on('uncaughtException', onCrash);
   process.on('unhandledRejection', onCrash);
   const stopper = stopOnSignals(() => lockring.close(), logger, config.shutdownGraceMs);
+  // SIGHUP reloads the auth file; without a handler it would kill the server.
+  const onHangup = (): void => void lockring.reloadAuth();
+  process.on('SIGHUP', onHangup);
   try {
     await lockring.app.listen({
       host: config.host,
@@ -74,6 +72,7 @@ async function runServer(loaded: LoadedConfig): Promise<number> {
   } catch (error) {
     logger.fatal({ err: error, host: config.host, port: config.port }, 'cannot listen');
     stopper.dispose();
+    process.off('SIGHUP', onHangup);
     await lockring.close().catch(() => {});
     await flush(logger);
     return exitCodes.failure;
@@ -81,6 +80,7 @@ async function runServer(loaded: LoadedConfig): Promise<number> {
   await lockring.start();
   logger.info({ epoch: lockring.health.epoch }, 'ready');
   const code = await stopper.exitCode;
+  process.off('SIGHUP', onHangup);
   await flush(logger);
   return code;
 }
@@ -89,11 +89,15 @@ function logStartup(logger: Logger, loaded: LoadedConfig): void {
   const from = Object.fromEntries(Object.entries(loaded.origins).filter(([, origin]) => origin !== 'default'));
   logger.info({ config: printableConfig(loaded.config), from, configFile: loaded.configFile }, 'configuration');
   for (const warning of loaded.warnings) logger.warn(warning);
-  if (!isLoopbackHost(loaded.config.host)) {
+  const { host, authFile, tlsCert } = loaded.config;
+  if (isLoopbackHost(host)) return;
+  if (authFile === null) {
     logger.warn(
-      { host: loaded.config.host },
+      { host },
       'SERVING WITHOUT AUTH ON A NON-LOOPBACK ADDRESS (--insecure-no-auth-on-public-address): anyone who can reach it can take or release any lock',
     );
+  } else if (tlsCert === null) {
+    logger.warn({ host }, 'serving bearer-token auth without TLS on a non-loopback address: tokens cross the network in clear text (see --tls-cert)');
   }
 }
 

@@ -15,7 +15,12 @@ import { type Backoff, WsLink } from './ws-link.js';
 export interface LockringClientOptions {
   /** The server, e.g. `http://127.0.0.1:7420`. The WebSocket is `<url>/v1/ws`. */
   readonly url: string;
-  /** Bearer token sent with every request and the WebSocket upgrade. */
+  /**
+   * Bearer token of a server with auth: sent as `Authorization: Bearer <authToken>`
+   * with every HTTP request and on the WebSocket upgrade.
+   */
+  readonly authToken?: string;
+  /** @deprecated The old name of `authToken` (easily confused with fencing tokens). */
   readonly token?: string;
   /** Use the WebSocket (default true): lost-lock notices, watches, ring views, sessions. */
   readonly websocket?: boolean;
@@ -96,7 +101,8 @@ export class LockringClient extends EventEmitter<ClientEvents> {
   constructor(options: LockringClientOptions) {
     super();
     const base = options.url.replace(/\/+$/, '');
-    const headers: Record<string, string> = options.token === undefined ? {} : { authorization: `Bearer ${options.token}` };
+    const authToken = options.authToken ?? options.token;
+    const headers: Record<string, string> = authToken === undefined ? {} : { authorization: `Bearer ${authToken}` };
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     this.sessionTtlMs = options.sessionTtlMs ?? 15_000;
     this.http = new HttpApi(base, headers, this.requestTimeoutMs);

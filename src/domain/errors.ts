@@ -59,6 +59,13 @@ export const invalid = (message: string, details: ErrorDetails = {}): LockringEr
 export const limitExceeded = (limit: string, max: number): LockringError =>
   new LockringError('limit_exceeded', `limit ${limit} (${max}) reached`, { limit, max });
 
+/** No valid bearer token (auth on). The message never repeats what the client sent. */
+export const unauthorized = (message: string): LockringError => new LockringError('unauthorized', message);
+
+/** A valid token whose grants do not cover the action (or a lease of another token). */
+export const forbidden = (message: string, details: ErrorDetails = {}): LockringError =>
+  new LockringError('forbidden', message, details);
+
 /** Asserts an invariant; a failure is a bug in lockring, never a client error. */
 export function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(`lockring invariant violated: ${message}`);

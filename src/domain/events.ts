@@ -6,7 +6,14 @@ import type { HoldEnd, LeaseKind } from './model.js';
  * each carries everything needed to redo it.
  */
 export type DomainEvent =
-  | { readonly type: 'lease_granted'; readonly leaseId: string; readonly ttlMs: number; readonly kind: LeaseKind }
+  | {
+      readonly type: 'lease_granted';
+      readonly leaseId: string;
+      readonly ttlMs: number;
+      readonly kind: LeaseKind;
+      /** The auth token's name that created it; absent without auth. */
+      readonly principal?: string;
+    }
   | {
       readonly type: 'lease_ended';
       readonly leaseId: string;
@@ -17,6 +24,7 @@ export type DomainEvent =
       readonly removed: readonly MemberRef[];
       /** How long after its deadline the expiry ran (0 for a revoke). */
       readonly latenessMs: number;
+      readonly principal?: string;
     }
   | {
       readonly type: 'lock_acquired';
@@ -29,6 +37,7 @@ export type DomainEvent =
       readonly acquiredAtWallMs: number;
       /** Time spent queued, 0 for an immediate grant. */
       readonly waitedMs: number;
+      readonly principal?: string;
     }
   | {
       readonly type: 'lock_released';
@@ -38,6 +47,7 @@ export type DomainEvent =
       readonly leaseId: string;
       readonly reason: HoldEnd;
       readonly heldMs: number;
+      readonly principal?: string;
     }
   | { readonly type: 'lock_delay_started'; readonly name: string; readonly delayMs: number }
   | { readonly type: 'lock_delay_ended'; readonly name: string }
@@ -66,3 +76,8 @@ export interface MemberRef {
 }
 
 export type EventSink = (event: DomainEvent) => void;
+
+/** `{principal}` when there is one, else nothing: events without auth stay as they were. */
+export function principalField(principal: string | undefined): { readonly principal?: string } {
+  return principal === undefined ? {} : { principal };
+}

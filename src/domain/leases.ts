@@ -1,6 +1,6 @@
 import type { DomainContext } from './context.js';
 import { LockringError, assert, invalid, limitExceeded } from './errors.js';
-import type { HoldRef, MemberRef } from './events.js';
+import { type HoldRef, type MemberRef, principalField } from './events.js';
 import type { Lease, LeaseKind } from './model.js';
 
 /** Why a lease ended. `released`: a hold's own lease, ended by releasing that hold. */
@@ -41,7 +41,8 @@ export class Leases {
     if (this.byId.size >= this.ctx.limits.leasesMax) throw limitExceeded('leasesMax', this.ctx.limits.leasesMax);
   }
 
-  grant(ttlMs: number, kind: LeaseKind = 'plain'): Lease {
+  /** `principal`: the auth token's name that asks (auth on), recorded on the lease. */
+  grant(ttlMs: number, kind: LeaseKind = 'plain', principal?: string): Lease {
     this.checkTtl('ttlMs', ttlMs);
     this.checkRoom();
     const lease: Lease = {
@@ -54,6 +55,7 @@ export class Leases {
       holds: new Set(),
       members: new Set(),
       waiters: new Set(),
+      principal,
       deadlineMs: 0,
       seq: 0,
       heapIndex: -1,
@@ -61,7 +63,7 @@ export class Leases {
     assert(!this.byId.has(lease.id), 'lease id generated twice');
     this.byId.set(lease.id, lease);
     if (!lease.attached) this.ctx.deadlines.schedule(lease, this.ctx.clock.monoMs() + ttlMs);
-    this.ctx.emit({ type: 'lease_granted', leaseId: lease.id, ttlMs, kind });
+    this.ctx.emit({ type: 'lease_granted', leaseId: lease.id, ttlMs, kind, ...principalField(principal) });
     return lease;
   }
 
@@ -111,7 +113,9 @@ export class Leases {
     const dependents = this.dependents!;
     const released = dependents.dropLocks(lease, reason);
     const removed = dependents.dropMembers(lease);
-    this.ctx.emit({ type: 'lease_ended', leaseId: lease.id, kind: lease.kind, reason, released, removed, latenessMs });
+    this.ctx.emit({
+      type: 'lease_ended', leaseId: lease.id, kind: lease.kind, reason, released, removed, latenessMs, ...principalField(lease.principal),
+    });
     return { released, removed };
   }
 
@@ -122,8 +126,8 @@ export class Leases {
   }
 
   /** A session lease, kept alive by its socket until `detach`. */
-  openSession(ttlMs: number): Lease {
-    return this.grant(ttlMs, 'session');
+  openSession(ttlMs: number, principal?: string): Lease {
+    return this.grant(ttlMs, 'session', principal);
   }
 
   /** A socket takes over a session lease: it stops counting down. */
@@ -146,10 +150,10 @@ export class Leases {
   }
 
   /** Restores a lease from the log with its full TTL counted from now (recovery). */
-  restore(id: string, ttlMs: number, kind: LeaseKind): Lease {
+  restore(id: string, ttlMs: number, kind: LeaseKind, principal?: string): Lease {
     const lease: Lease = {
       type: 'lease', id, kind, ttlMs, attached: false, ended: false,
-      holds: new Set(), members: new Set(), waiters: new Set(),
+      holds: new Set(), members: new Set(), waiters: new Set(), principal,
       deadlineMs: 0, seq: 0, heapIndex: -1,
     };
     this.byId.set(id, lease);

@@ -2,7 +2,7 @@ import BTreeModule from 'sorted-btree';
 import type { DomainContext } from './context.js';
 import { EndedHolds } from './ended-holds.js';
 import { LockringError, invalid, limitExceeded } from './errors.js';
-import type { HoldRef } from './events.js';
+import { type HoldRef, principalField } from './events.js';
 import { type LeaseEnd, Leases } from './leases.js';
 import type { Grant, Hold, HoldEnd, Lease, Lock, Waiter, WaiterOutcome } from './model.js';
 import { checkLabel, checkName, compareUtf8 } from './names.js';
@@ -18,6 +18,8 @@ export interface AcquireRequest {
   readonly waitMs?: number | undefined;
   readonly limit?: number | undefined;
   readonly lockDelayMs?: number | undefined;
+  /** The auth token's name that asks (auth on): recorded on the hold, waiter and new lease. */
+  readonly principal?: string | undefined;
 }
 
 export type AcquireResult = { readonly granted: Grant } | { readonly waiter: Waiter };
@@ -28,6 +30,8 @@ export interface HolderView {
   readonly leaseId: string;
   readonly acquiredAt: number;
   readonly expiresAt: number | null;
+  /** The auth token's name that acquired it; only when auth is on. */
+  readonly principal?: string;
 }
 
 export interface LockView {
@@ -91,8 +95,8 @@ export class Locks {
     if (lock === undefined || this.grantable(lock)) {
       if (this.holdCount >= limits.holdsMax) throw limitExceeded('holdsMax', limits.holdsMax);
       const target = lock ?? this.create(request.name, request.limit ?? 1);
-      const holdLease = lease ?? this.leases.grant(request.ttlMs!, 'hold');
-      return { granted: this.grant(target, holdLease, request.owner ?? '', request.lockDelayMs ?? 0, 0) };
+      const holdLease = lease ?? this.leases.grant(request.ttlMs!, 'hold', request.principal);
+      return { granted: this.grant(target, holdLease, request.owner ?? '', request.lockDelayMs ?? 0, 0, request.principal) };
     }
     if ((request.waitMs ?? 0) === 0) throw this.held(lock);
     return { waiter: this.enqueue(lock, lease, request) };
@@ -262,10 +266,10 @@ export class Locks {
     return lock;
   }
 
-  private grant(lock: Lock, lease: Lease, owner: string, lockDelayMs: number, waitedMs: number): Grant {
+  private grant(lock: Lock, lease: Lease, owner: string, lockDelayMs: number, waitedMs: number, principal: string | undefined): Grant {
     const token = this.ctx.fencing.next();
     const hold: Hold = {
-      name: lock.name, token, owner, lease, lockDelayMs,
+      name: lock.name, token, owner, lease, lockDelayMs, principal,
       acquiredAtWallMs: this.ctx.clock.wallMs(),
       acquiredAtMonoMs: this.ctx.clock.monoMs(),
     };
@@ -274,7 +278,7 @@ export class Locks {
     this.holdCount += 1;
     this.ctx.emit({
       type: 'lock_acquired', name: lock.name, token, owner, leaseId: lease.id, limit: lock.limit,
-      lockDelayMs, acquiredAtWallMs: hold.acquiredAtWallMs, waitedMs,
+      lockDelayMs, acquiredAtWallMs: hold.acquiredAtWallMs, waitedMs, ...principalField(principal),
     });
     return this.grantView(hold, lock.limit);
   }
@@ -294,7 +298,7 @@ export class Locks {
     this.ended.remember(hold.token, hold.name, reason);
     this.ctx.emit({
       type: 'lock_released', name: hold.name, token: hold.token, owner: hold.owner, leaseId: hold.lease.id,
-      reason, heldMs: this.ctx.clock.monoMs() - hold.acquiredAtMonoMs,
+      reason, heldMs: this.ctx.clock.monoMs() - hold.acquiredAtMonoMs, ...principalField(hold.principal),
     });
     if (reason === 'expired' && hold.lockDelayMs > 0) this.startDelay(lock, hold.lockDelayMs);
     this.schedulePump(lock);
@@ -313,6 +317,7 @@ export class Locks {
       token: hold.token,
       owner: hold.owner,
       expiresAt: this.leases.expiresAt(hold.lease),
+      ...principalField(hold.principal),
     }));
     const details: Record<string, unknown> = { name: lock.name, holders, limit: lock.limit };
     const retryAfterMs = this.retryAfterMs(lock);
@@ -332,7 +337,7 @@ export class Locks {
     const now = this.ctx.clock.monoMs();
     const waiter: Waiter = {
       type: 'waiter', id: ++this.waiterSeq, lock, owner: request.owner ?? '', lease,
-      ttlMs: request.ttlMs ?? 0, lockDelayMs: request.lockDelayMs ?? 0, enqueuedAtMonoMs: now,
+      ttlMs: request.ttlMs ?? 0, lockDelayMs: request.lockDelayMs ?? 0, enqueuedAtMonoMs: now, principal: request.principal,
       prev: lock.waiterTail, next: null, queued: true, onSettle: null,
       deadlineMs: 0, seq: 0, heapIndex: -1,
     };
@@ -393,9 +398,9 @@ export class Locks {
     const { holdsMax } = this.ctx.limits;
     try {
       if (this.holdCount >= holdsMax) throw limitExceeded('holdsMax', holdsMax);
-      const lease = waiter.lease ?? this.leases.grant(waiter.ttlMs, 'hold');
+      const lease = waiter.lease ?? this.leases.grant(waiter.ttlMs, 'hold', waiter.principal);
       const waitedMs = this.ctx.clock.monoMs() - waiter.enqueuedAtMonoMs;
-      return { ok: true, grant: this.grant(lock, lease, waiter.owner, waiter.lockDelayMs, waitedMs) };
+      return { ok: true, grant: this.grant(lock, lease, waiter.owner, waiter.lockDelayMs, waitedMs, waiter.principal) };
     } catch (error) {
       if (error instanceof LockringError) return { ok: false, error };
       throw error;
@@ -403,12 +408,13 @@ export class Locks {
   }
 
   private view(lock: Lock): LockView {
-    const holders = [...lock.holders.values()].map((hold) => ({
+    const holders: HolderView[] = [...lock.holders.values()].map((hold) => ({
       token: hold.token,
       owner: hold.owner,
       leaseId: hold.lease.id,
       acquiredAt: hold.acquiredAtWallMs,
       expiresAt: this.leases.expiresAt(hold.lease),
+      ...principalField(hold.principal),
     }));
     const view: LockView = { name: lock.name, limit: lock.limit, holders, waiters: lock.waiterCount };
     const retryAfterMs = this.retryAfterMs(lock);

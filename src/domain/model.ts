@@ -22,6 +22,11 @@ export interface Lease extends DeadlineEntry {
   readonly holds: Set<Hold>;
   readonly members: Set<Member>;
   readonly waiters: Set<Waiter>;
+  /**
+   * Name of the auth token that created the lease, when auth is on: only it (or an
+   * unrestricted admin) may use the lease. A plain label to the domain.
+   */
+  readonly principal?: string | undefined;
 }
 
 export interface Hold {
@@ -32,6 +37,8 @@ export interface Hold {
   readonly acquiredAtWallMs: number;
   readonly acquiredAtMonoMs: number;
   readonly lockDelayMs: number;
+  /** Name of the auth token that acquired the hold (auth on); shown in listings. */
+  readonly principal?: string | undefined;
 }
 
 /** How a hold ended: what `not_holder` reports and what watchers see. */
@@ -73,6 +80,8 @@ export interface Waiter extends DeadlineEntry {
   readonly ttlMs: number;
   readonly lockDelayMs: number;
   readonly enqueuedAtMonoMs: number;
+  /** Name of the auth token that queued this acquire (auth on). */
+  readonly principal?: string | undefined;
   prev: Waiter | null;
   next: Waiter | null;
   queued: boolean;

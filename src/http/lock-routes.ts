@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Static } from 'typebox';
+import { callerOf } from '../auth/http-auth.js';
 import type { Grant } from '../domain/model.js';
 import type { RouteContext } from './context.js';
 import type { AcquireBody } from './schemas.js';
@@ -30,24 +31,24 @@ export function lockRoutes(app: FastifyInstance, { service, schemas, limits }: R
       const name = nameParam('name', request.params.name, limits);
       const owner = ownerField(body.owner, limits);
       const signal = (body.waitMs ?? 0) > 0 ? hangupSignal(reply) : undefined;
-      return service.acquire({ ...body, name, owner }, signal);
+      return service.acquire({ ...body, name, owner }, signal, callerOf(request));
     },
   );
 
   app.post<{ Params: NameParams; Body: Static<typeof schemas.tokenBody> }>(
     '/v1/locks/:name/release',
     { schema: { body: schemas.tokenBody } },
-    async (request) => service.release(nameParam('name', request.params.name, limits), request.body.token),
+    async (request) => service.release(nameParam('name', request.params.name, limits), request.body.token, callerOf(request)),
   );
 
   app.post<{ Params: NameParams; Body: Static<typeof schemas.tokenBody> }>(
     '/v1/locks/:name/check',
     { schema: { body: schemas.tokenBody } },
-    async (request) => service.check(nameParam('name', request.params.name, limits), request.body.token),
+    async (request) => service.check(nameParam('name', request.params.name, limits), request.body.token, callerOf(request)),
   );
 
   app.get<{ Params: NameParams }>('/v1/locks/:name', async (request) =>
-    service.inspectLock(nameParam('name', request.params.name, limits)),
+    service.inspectLock(nameParam('name', request.params.name, limits), callerOf(request)),
   );
 
   app.get('/v1/locks', async (request) => {
@@ -58,6 +59,6 @@ export function lockRoutes(app: FastifyInstance, { service, schemas, limits }: R
     // An empty cursor means "from the start": every name is after ''.
     const after = query['after'] === '' ? undefined : query['after'];
     if (after !== undefined) nameParam('after', after, limits);
-    return service.listLocks(prefix, after, pageMax);
+    return service.listLocks(prefix, after, pageMax, callerOf(request));
   });
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
+import { callerOf } from '../auth/http-auth.js';
 import { LockringError } from '../domain/errors.js';
 import { type RouteContext, emptyBodyAsObject } from './context.js';
 import type { LookupBatchBody, NodePutBody } from './schemas.js';
@@ -16,32 +17,32 @@ export function ringRoutes(app: FastifyInstance, { service, schemas, limits }: R
     '/v1/rings/:ring',
     { preValidation: emptyBodyAsObject, schema: { body: schemas.ringPut } },
     async (request, reply) => {
-      const { status, body } = await service.putRing(ringName(request.params), request.body.vnodes);
+      const { status, body } = await service.putRing(ringName(request.params), request.body.vnodes, callerOf(request));
       return reply.code(status === 'created' ? 201 : 200).send(body);
     },
   );
 
   app.get('/v1/rings', async (request) => {
     checkQuery(request.query, []);
-    return service.listRings();
+    return service.listRings(callerOf(request));
   });
 
-  app.get<{ Params: RingParams }>('/v1/rings/:ring', async (request) => service.getRing(ringName(request.params)));
+  app.get<{ Params: RingParams }>('/v1/rings/:ring', async (request) => service.getRing(ringName(request.params), callerOf(request)));
 
-  app.delete<{ Params: RingParams }>('/v1/rings/:ring', async (request) => service.deleteRing(ringName(request.params)));
+  app.delete<{ Params: RingParams }>('/v1/rings/:ring', async (request) => service.deleteRing(ringName(request.params), callerOf(request)));
 
   app.put<{ Params: NodeParams; Body: NodePutBody }>(
     '/v1/rings/:ring/nodes/:node',
     { preValidation: emptyBodyAsObject, schema: { body: schemas.nodePut } },
     async (request, reply) => {
       const node = nameParam('node', request.params.node, limits);
-      const { status, body } = await service.putNode(ringName(request.params), node, request.body);
+      const { status, body } = await service.putNode(ringName(request.params), node, request.body, callerOf(request));
       return reply.code(status === 'created' ? 201 : 200).send(body);
     },
   );
 
   app.delete<{ Params: NodeParams }>('/v1/rings/:ring/nodes/:node', async (request) =>
-    service.deleteNode(ringName(request.params), nameParam('node', request.params.node, limits)),
+    service.deleteNode(ringName(request.params), nameParam('node', request.params.node, limits), callerOf(request)),
   );
 
   app.get<{ Params: RingParams }>('/v1/rings/:ring/lookup', async (request) => {
@@ -52,7 +53,7 @@ export function ringRoutes(app: FastifyInstance, { service, schemas, limits }: R
     keyField('key', key, limits);
     const n = queryInt(query, 'n', 1, limits.replicasMax, 1);
     const version = queryInt(query, 'version', 1, Number.MAX_SAFE_INTEGER);
-    const result = service.lookup(ring, [key], n, version);
+    const result = service.lookup(ring, [key], n, version, callerOf(request));
     return { ring: result.ring, version: result.version, key, nodes: result.nodes[0] };
   });
 
@@ -70,7 +71,7 @@ export function ringRoutes(app: FastifyInstance, { service, schemas, limits }: R
         });
       }
       for (let i = 0; i < keys.length; i++) keyField(`keys.${i}`, keys[i]!, limits);
-      return service.lookup(ring, keys, n ?? 1, version);
+      return service.lookup(ring, keys, n ?? 1, version, callerOf(request));
     },
   );
 }

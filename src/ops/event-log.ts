@@ -16,13 +16,18 @@ export function logDomainEvents(machine: StateMachine, logger: Logger): void {
       case 'lease_ended':
         if (event.reason === 'expired') {
           log.debug(
-            { leaseId: event.leaseId, kind: event.kind, locks: event.released, members: event.removed, latenessMs: event.latenessMs },
+            {
+              leaseId: event.leaseId, kind: event.kind, locks: event.released, members: event.removed,
+              latenessMs: event.latenessMs, principal: event.principal,
+            },
             'lease expired',
           );
         }
         return;
       case 'lock_released':
-        if (event.reason === 'expired') log.debug({ lock: event.name, token: event.token, leaseId: event.leaseId }, 'hold expired');
+        if (event.reason === 'expired') {
+          log.debug({ lock: event.name, token: event.token, leaseId: event.leaseId, principal: event.principal }, 'hold expired');
+        }
         return;
       case 'lock_delay_started':
         log.debug({ lock: event.name, delayMs: event.delayMs }, 'lock-delay started');

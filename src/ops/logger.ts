@@ -9,7 +9,15 @@ export function createLogger(level: LogLevel, destination?: pino.DestinationStre
   const options: pino.LoggerOptions = {
     level,
     base: { service: 'lockring' },
-    redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.token', 'tokens[*].token'], censor: '[redacted]' },
+    // Bearer tokens: in headers wherever a request object is logged, and in the auth
+    // file's shape. The server never logs a WebSocket frame's arguments (auth frames).
+    redact: {
+      paths: [
+        'authorization', 'headers.authorization', 'req.headers.authorization', 'request.headers.authorization',
+        '*.headers.authorization', 'err.config.headers.authorization', '*.token', 'tokens[*].token',
+      ],
+      censor: '[redacted]',
+    },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   // Synchronous writes to stdout: nothing is lost at exit, and a closed stdout (EPIPE)

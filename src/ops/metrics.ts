@@ -28,6 +28,10 @@ export class Metrics {
   readonly wsMessagesTotal: Counter<'direction'>;
   readonly limitExceededTotal: Counter<'limit'>;
   readonly httpRequestSeconds: Histogram<'route' | 'method' | 'status'>;
+  readonly authFailuresTotal: Counter<'reason'>;
+  readonly rateLimitedTotal: Counter<'scope'>;
+  readonly httpClientErrorsTotal: Counter<'reason'>;
+  readonly connectionsDroppedTotal: Counter;
   readonly walFsyncSeconds: Histogram;
   readonly walBatchRecords: Histogram;
   readonly epoch: Gauge;
@@ -87,6 +91,26 @@ export class Metrics {
     this.httpRequestSeconds = new Histogram({
       name: 'lockring_http_request_duration_seconds', help: 'HTTP request duration by route pattern.',
       labelNames: ['route', 'method', 'status'], buckets: waitBuckets, registers,
+    });
+    this.authFailuresTotal = new Counter({
+      name: 'lockring_auth_failures_total',
+      help: 'Requests, upgrades and auth frames refused 401, by reason (missing, malformed, unknown token, timeout waiting for the auth frame).',
+      labelNames: ['reason'], registers,
+    });
+    for (const reason of ['missing', 'malformed', 'unknown', 'timeout'] as const) this.authFailuresTotal.inc({ reason }, 0);
+    this.rateLimitedTotal = new Counter({
+      name: 'lockring_rate_limited_total', help: 'Requests and frames refused 429 by a rate limit, by scope (ip, token).',
+      labelNames: ['scope'], registers,
+    });
+    for (const scope of ['ip', 'token'] as const) this.rateLimitedTotal.inc({ scope }, 0);
+    this.httpClientErrorsTotal = new Counter({
+      name: 'lockring_http_client_errors_total',
+      help: 'Connections cut before a request was read: timeout (slow headers or body), header_overflow, malformed.',
+      labelNames: ['reason'], registers,
+    });
+    for (const reason of ['timeout', 'header_overflow', 'malformed'] as const) this.httpClientErrorsTotal.inc({ reason }, 0);
+    this.connectionsDroppedTotal = new Counter({
+      name: 'lockring_connections_dropped_total', help: 'TCP connections dropped at once because connectionsMax were open.', registers,
     });
     this.walFsyncSeconds = new Histogram({
       name: 'lockring_wal_fsync_seconds', help: 'Duration of write-ahead log write+fsync batches.', buckets: latenessBuckets, registers,

@@ -1,11 +1,17 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
-import { LockringError, invalid, limitExceeded } from '../domain/errors.js';
+import type { Caller } from '../auth/access.js';
+import type { AuthFailure, Authenticator } from '../auth/authenticator.js';
+import { allows } from '../auth/grants.js';
+import { type Identity, authFailure } from '../auth/http-auth.js';
+import type { RequestRates } from '../auth/request-rates.js';
+import type { PrincipalUsage } from '../auth/usage.js';
+import { LockringError, invalid, limitExceeded, unauthorized } from '../domain/errors.js';
 import type { Limits } from '../limits.js';
 import type { LockringService } from '../service.js';
 import type { LeaseAudience, Listener, Session } from './lease-audience.js';
 import type { OpSocket, Operations } from './operations.js';
-import { type FrameParser, type RequestId, errorReply, okReply } from './protocol.js';
+import { type FrameParser, type OpResults, type RequestId, errorReply, okReply } from './protocol.js';
 import type { Watch, WatchRegistry, WatchTarget } from './watch-registry.js';
 
 /** What every socket shares: the server's parts and the hub's counters. */
@@ -16,11 +22,17 @@ export interface ConnectionDeps {
   readonly operations: Operations;
   readonly audience: LeaseAudience;
   readonly watches: WatchRegistry;
+  /** null: the server runs without auth. */
+  readonly authenticator: Authenticator | null;
+  readonly rates: RequestRates;
+  /** Sockets and watches per auth token (shared with the service's leases and waiters). */
+  readonly usage: PrincipalUsage;
   readonly counters: {
     readonly framesIn: { inc(): void };
     readonly framesOut: { inc(): void };
     readonly slowClosed: { inc(): void };
     limitExceeded(limit: string): void;
+    authFailed(reason: AuthFailure): void;
   };
   /** How often to ping a socket with this session (or none). */
   pingIntervalMs(session: Session | null): number;
@@ -36,6 +48,11 @@ export interface ConnectionDeps {
  * its session's TTL and terminates a socket that did not answer the previous ping.
  * When it closes, its waiters leave their queues at once, its watches go, and its
  * session lease starts counting down its TTL.
+ *
+ * With auth, a socket is its token: the upgrade's Authorization header, or else an
+ * `auth` frame within `wsAuthMsMax` (until then every other op is `unauthorized`).
+ * It keeps the token's digest, not its grants, and looks the grants up for every op
+ * and push, so a reload (SIGHUP) applies to open sockets at their next op.
  */
 export class WsConnection implements OpSocket, Listener {
   readonly listening = new Set<string>();
@@ -51,12 +68,24 @@ export class WsConnection implements OpSocket, Listener {
   private alive = true;
   private heartbeat: NodeJS.Timeout | null = null;
   private terminateTimer: NodeJS.Timeout | null = null;
+  private authTimer: NodeJS.Timeout | null = null;
+  /** The token's digest and name once authenticated; the name never changes after. */
+  private digest: string | null = null;
+  private principalName: string | null = null;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly deps: ConnectionDeps,
     private readonly log: FastifyBaseLogger,
+    identity: Identity = { kind: 'open' },
+    private readonly ip = '',
   ) {
+    if (identity.kind === 'token') this.become(identity.digest, identity.principal.name);
+    // With auth, anything but a token (pending, or a hook that did not run) must authenticate.
+    else if (deps.authenticator !== null) {
+      this.authTimer = setTimeout(() => this.authTimedOut(), deps.limits.wsAuthMsMax);
+      this.authTimer.unref();
+    }
     ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
     ws.on('pong', () => {
       this.alive = true;
@@ -113,6 +142,7 @@ export class WsConnection implements OpSocket, Listener {
       this.deps.counters.limitExceeded('wsWatchesPerSocketMax');
       throw limitExceeded('wsWatchesPerSocketMax', wsWatchesPerSocketMax);
     }
+    if (this.principalName !== null) this.deps.usage.check(this.principalName, 'watches', this.deps.counters.limitExceeded);
     const watch: Watch = { id: ++this.watchSeq, sink: this, target };
     try {
       this.deps.watches.add(watch);
@@ -121,6 +151,7 @@ export class WsConnection implements OpSocket, Listener {
       throw error;
     }
     this.watchesById.set(watch.id, watch);
+    if (this.principalName !== null) this.deps.usage.add(this.principalName, 'watches', 1);
     return watch.id;
   }
 
@@ -129,7 +160,45 @@ export class WsConnection implements OpSocket, Listener {
     if (watch === undefined) return false;
     this.deps.watches.remove(watch);
     this.watchesById.delete(watchId);
+    if (this.principalName !== null) this.deps.usage.add(this.principalName, 'watches', -1);
     return true;
+  }
+
+  /** Watch pushes go only where the socket's token may read now. */
+  mayRead(topic: 'lock' | 'ring', name: string): boolean {
+    if (this.deps.authenticator === null) return true;
+    const principal = this.currentPrincipal();
+    return principal !== undefined && allows(principal, topic === 'lock' ? 'lock.read' : 'ring.read', name);
+  }
+
+  /**
+   * The `auth` op. A bad token is answered `unauthorized` and the socket closed
+   * (1008): a socket is no place to guess tokens. A socket already authenticated
+   * may present a new token of the same name (rotation), not another identity.
+   */
+  authenticate(token: string): OpResults['auth'] {
+    const authenticator = this.deps.authenticator;
+    if (authenticator === null) return { name: null };
+    const auth = authenticator.authenticateToken(token);
+    if (!auth.ok) {
+      this.deps.counters.authFailed(auth.reason);
+      process.nextTick(() => this.closeWith(1008, 'authentication failed'));
+      throw authFailure(auth.reason);
+    }
+    const name = auth.principal.name;
+    if (this.principalName !== null && this.principalName !== name) {
+      throw invalid(`this socket is authenticated as ${JSON.stringify(this.principalName)}; open another socket for another token`, { field: 'token' });
+    }
+    if (this.principalName === null) {
+      const limit = this.deps.usage.full(name, 'sockets');
+      if (limit !== null) {
+        this.deps.counters.limitExceeded(limit);
+        process.nextTick(() => this.closeWith(1013, `limit ${limit} reached`));
+        throw limitExceeded(limit, this.deps.limits[limit]);
+      }
+    }
+    this.become(auth.digest, name);
+    return { name };
   }
 
   waitSignal(requestId: RequestId | null): { signal: AbortSignal; done(): void } {
@@ -176,15 +245,22 @@ export class WsConnection implements OpSocket, Listener {
       this.badFrame(request.id, request.error);
       return;
     }
+    const refusal = this.deps.rates.ip(this.ip) ?? (this.principalName === null ? null : this.deps.rates.token(this.principalName));
+    if (refusal !== null) {
+      this.sendText(errorReply(request.id, refusal));
+      return;
+    }
     const { wsInFlightPerSocketMax } = this.deps.limits;
     if (this.inFlight >= wsInFlightPerSocketMax) {
       this.deps.counters.limitExceeded('wsInFlightPerSocketMax');
       this.sendText(errorReply(request.id, limitExceeded('wsInFlightPerSocketMax', wsInFlightPerSocketMax)));
       return;
     }
+    // Never the frame's arguments: an auth frame carries a secret.
+    this.log.debug({ op: request.op, principal: this.principalName ?? undefined }, 'websocket op');
     let result;
     try {
-      result = this.deps.operations.run(this, request);
+      result = this.deps.operations.run(this, request, request.op === 'auth' ? null : this.caller());
     } catch (error) {
       this.fail(request.id, error, true);
       return;
@@ -226,6 +302,37 @@ export class WsConnection implements OpSocket, Listener {
     }
   }
 
+  /** Who this socket's ops run as now; 401 before authentication or once the token is gone. */
+  private caller(): Caller {
+    if (this.deps.authenticator === null) return null;
+    if (this.digest === null) throw unauthorized('authenticate first: send {"op": "auth", "token": "..."} or connect with Authorization: Bearer <token>');
+    const principal = this.currentPrincipal();
+    if (principal === undefined) throw unauthorized('the token of this socket is no longer valid: send an auth frame with a current token');
+    return principal;
+  }
+
+  /** The socket's principal as the auth file says now; undefined if its token left (or changed name). */
+  private currentPrincipal(): Exclude<Caller, null> | undefined {
+    if (this.digest === null) return undefined;
+    const principal = this.deps.authenticator?.principalOf(this.digest);
+    return principal !== undefined && principal.name === this.principalName ? principal : undefined;
+  }
+
+  private become(digest: string, name: string): void {
+    if (this.principalName === null) this.deps.usage.add(name, 'sockets', 1);
+    this.digest = digest;
+    this.principalName = name;
+    if (this.authTimer !== null) clearTimeout(this.authTimer);
+    this.authTimer = null;
+  }
+
+  private authTimedOut(): void {
+    this.authTimer = null;
+    if (this.digest !== null || this.closing) return;
+    this.deps.counters.authFailed('timeout');
+    this.closeWith(1008, 'no auth frame within wsAuthMsMax');
+  }
+
   private beatLater(): void {
     if (this.heartbeat !== null) clearTimeout(this.heartbeat);
     if (this.closed) return;
@@ -254,11 +361,17 @@ export class WsConnection implements OpSocket, Listener {
     this.closed = true;
     if (this.heartbeat !== null) clearTimeout(this.heartbeat);
     this.heartbeat = null;
+    if (this.authTimer !== null) clearTimeout(this.authTimer);
+    this.authTimer = null;
     const waiting = [...this.waiting];
     this.waiting.clear();
     this.waitingById.clear();
     for (const controller of waiting) controller.abort('closed');
     for (const watch of this.watchesById.values()) this.deps.watches.remove(watch);
+    if (this.principalName !== null) {
+      this.deps.usage.add(this.principalName, 'watches', -this.watchesById.size);
+      this.deps.usage.add(this.principalName, 'sockets', -1);
+    }
     this.watchesById.clear();
     const session = this.session;
     if (session !== null) {

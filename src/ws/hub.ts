@@ -1,6 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { Identity } from '../auth/http-auth.js';
+import { RequestRates } from '../auth/request-rates.js';
 import type { DomainEvent } from '../domain/events.js';
 import type { Limits } from '../limits.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -15,6 +18,10 @@ export interface WsHubDeps {
   readonly service: LockringService;
   readonly metrics: Metrics;
   readonly limits: Limits;
+  /** null or absent: the server runs without auth. */
+  readonly authenticator?: Authenticator | null;
+  /** The server's request rate limits (shared with HTTP); a fresh set when absent. */
+  readonly rates?: RequestRates;
 }
 
 export interface WsOptions {
@@ -59,11 +66,15 @@ export class WsHub extends EventEmitter<HubEvents> {
       operations: new Operations({ service, limits, audience: this.audience }),
       audience: this.audience,
       watches: this.watches,
+      authenticator: deps.authenticator ?? null,
+      rates: deps.rates ?? new RequestRates(limits, metrics),
+      usage: service.usage,
       counters: {
         framesIn: metrics.wsMessagesTotal.labels('in'),
         framesOut: metrics.wsMessagesTotal.labels('out'),
         slowClosed: metrics.wsSlowClosedTotal,
         limitExceeded: (limit) => metrics.limitExceededTotal.inc({ limit }),
+        authFailed: (reason) => metrics.authFailuresTotal.inc({ reason }),
       },
       // A session's socket is pinged often enough that a dead peer is noticed within its TTL.
       pingIntervalMs: (session: Session | null) =>
@@ -77,8 +88,9 @@ export class WsHub extends EventEmitter<HubEvents> {
     };
   }
 
-  attach(ws: WebSocket, log: FastifyBaseLogger): WsConnection {
-    const connection = new WsConnection(ws, this.connectionDeps, log);
+  /** `identity`: what the upgrade's auth hook decided; `ip`: the client's address (rate limit). */
+  attach(ws: WebSocket, log: FastifyBaseLogger, identity: Identity = { kind: 'open' }, ip = ''): WsConnection {
+    const connection = new WsConnection(ws, this.connectionDeps, log, identity, ip);
     this.connections.add(connection);
     this.metrics.wsConnections.inc();
     this.emit('connection', connection);

@@ -41,6 +41,8 @@ export class Session implements Listener {
     readonly leaseId: string,
     readonly ttlMs: number,
     public socket: NoticeSocket | null,
+    /** The auth token's name that owns the session lease (auth on). */
+    readonly principal?: string,
   ) {}
 
   notify(text: string): void {
@@ -56,7 +58,7 @@ export class Session implements Listener {
 export class LeaseAudience {
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly sessions = new Map<string, Session>();
-  private readonly ended = new Map<string, string[]>();
+  private readonly ended = new Map<string, { readonly principal: string | undefined; readonly notices: string[] }>();
 
   /** `listener` hears when `leaseId` ends. */
   listen(listener: Listener, leaseId: string): void {
@@ -77,8 +79,8 @@ export class LeaseAudience {
   }
 
   /** A new session on `socket`; what the socket listened to passes to the session. */
-  open(leaseId: string, ttlMs: number, socket: NoticeSocket): Session {
-    const session = new Session(leaseId, ttlMs, socket);
+  open(leaseId: string, ttlMs: number, socket: NoticeSocket, principal?: string): Session {
+    const session = new Session(leaseId, ttlMs, socket, principal);
     this.sessions.set(leaseId, session);
     this.move(socket, session);
     this.listen(session, leaseId);
@@ -90,10 +92,10 @@ export class LeaseAudience {
    * pushed to it. A session the server does not know yet (recovered after a
    * restart) starts empty.
    */
-  resume(leaseId: string, ttlMs: number, socket: NoticeSocket): Session {
+  resume(leaseId: string, ttlMs: number, socket: NoticeSocket, principal?: string): Session {
     let session = this.sessions.get(leaseId);
     if (session === undefined) {
-      session = new Session(leaseId, ttlMs, null);
+      session = new Session(leaseId, ttlMs, null, principal);
       this.sessions.set(leaseId, session);
       this.listen(session, leaseId);
     }
@@ -110,11 +112,15 @@ export class LeaseAudience {
     session.socket = null;
   }
 
-  /** Notices left by an ended session, once (for a socket trying to resume it). */
-  takeEnded(leaseId: string): string[] | undefined {
-    const mailbox = this.ended.get(leaseId);
+  /**
+   * Notices left by an ended session, once (for a socket trying to resume it), if
+   * `mayTake` accepts the session's owner: another token's notices stay where they are.
+   */
+  takeEnded(leaseId: string, mayTake: (principal: string | undefined) => boolean = () => true): string[] | undefined {
+    const ended = this.ended.get(leaseId);
+    if (ended === undefined || !mayTake(ended.principal)) return undefined;
     this.ended.delete(leaseId);
-    return mailbox;
+    return ended.notices;
   }
 
   /** The domain's `lease_ended`: notify, then drop everything about that lease. */
@@ -148,7 +154,7 @@ export class LeaseAudience {
     session.listening.clear();
     if (session.mailbox.length === 0) return;
     if (this.ended.size >= endedSessionsRemembered) this.ended.delete(this.ended.keys().next().value!);
-    this.ended.set(session.leaseId, session.mailbox);
+    this.ended.set(session.leaseId, { principal: session.principal, notices: session.mailbox });
   }
 
   /** Hands what `from` listens to over to `to`. */

@@ -1,5 +1,6 @@
 import type { Static } from 'typebox';
-import { LockringError, invalid } from '../domain/errors.js';
+import { type Caller, authorize, ownsLease, readableScopes } from '../auth/access.js';
+import { LockringError, forbidden, invalid } from '../domain/errors.js';
 import { leaseNotFound } from '../domain/leases.js';
 import type { Grant } from '../domain/model.js';
 import { keyField, nameParam, ownerField } from '../http/validation.js';
@@ -16,6 +17,8 @@ export interface OpSocket extends NoticeSocket {
   /** The session if there is one, else the socket itself. */
   readonly listener: Listener;
   setSession(session: Session): void;
+  /** Checks a token (the `auth` op) and makes it this socket's identity; throws 401. */
+  authenticate(token: string): OpResults['auth'];
   addWatch(target: WatchTarget): number;
   removeWatch(watchId: number): boolean;
   /** A signal for a waiting acquire: fires when the socket closes or `cancel` names it. */
@@ -30,7 +33,7 @@ export interface OpDeps {
 }
 
 type Args<Op extends OpName> = Static<FrameSchemas[Op]>;
-type Handler<Op extends OpName> = (socket: OpSocket, args: Args<Op>, id: RequestId | null) => Durable<OpResults[Op]>;
+type Handler<Op extends OpName> = (socket: OpSocket, args: Args<Op>, id: RequestId | null, caller: Caller) => Durable<OpResults[Op]>;
 
 /**
  * Each op of the protocol in terms of the shared service: the same commands, the
@@ -47,21 +50,25 @@ export class Operations {
       return value;
     };
     this.handlers = {
-      'session.open': (socket, args) => this.openSession(socket, args.ttlMs),
-      'session.resume': (socket, args) => this.resumeSession(socket, args.leaseId),
-      'lease.grant': (socket, args) =>
-        mapDurable(service.grantLease(args.ttlMs), (lease) => heard(socket, lease.id, leaseResult(lease))),
-      'lease.keepalive': (socket, args) => {
-        const lease = service.keepalive(args.leaseId, args.ttlMs);
+      'session.open': (socket, args, _id, caller) => this.openSession(socket, args.ttlMs, caller),
+      'session.resume': (socket, args, _id, caller) => this.resumeSession(socket, args.leaseId, caller),
+      'lease.grant': (socket, args, _id, caller) =>
+        mapDurable(service.grantLease(args.ttlMs, caller), (lease) => heard(socket, lease.id, leaseResult(lease))),
+      'lease.keepalive': (socket, args, _id, caller) => {
+        const lease = service.keepalive(args.leaseId, args.ttlMs, caller);
         return heard(socket, lease.id, leaseResult(lease));
       },
-      'lease.revoke': (_socket, args) =>
-        mapDurable(service.revokeLease(args.leaseId), ({ id, released, removed }) => ({ leaseId: id, released, removed })),
-      'lock.acquire': (socket, args, id) => this.acquire(socket, args, id),
-      'lock.release': (_socket, args) => service.release(nameParam('name', args.name, limits), args.token),
-      'lock.check': (_socket, args) => service.check(nameParam('name', args.name, limits), args.token),
-      'ring.lookup': (_socket, args) => this.lookup(args),
-      watch: (socket, args) => ({ watchId: socket.addWatch(watchTarget(args, limits)) }),
+      'lease.revoke': (_socket, args, _id, caller) =>
+        mapDurable(service.revokeLease(args.leaseId, caller), ({ id, released, removed }) => ({ leaseId: id, released, removed })),
+      'lock.acquire': (socket, args, id, caller) => this.acquire(socket, args, id, caller),
+      'lock.release': (_socket, args, _id, caller) => service.release(nameParam('name', args.name, limits), args.token, caller),
+      'lock.check': (_socket, args, _id, caller) => service.check(nameParam('name', args.name, limits), args.token, caller),
+      'ring.lookup': (_socket, args, _id, caller) => this.lookup(args, caller),
+      watch: (socket, args, _id, caller) => {
+        const target = watchTarget(args, limits);
+        authorizeWatch(caller, target);
+        return { watchId: socket.addWatch(target) };
+      },
       unwatch: (socket, args) => {
         if (!socket.removeWatch(args.watchId)) {
           throw invalid(`watchId ${args.watchId} is not a watch of this socket`, { field: 'watchId' });
@@ -74,47 +81,51 @@ export class Operations {
         }
         return { cancelled: socket.cancel(args.requestId) };
       },
+      auth: (socket, args) => socket.authenticate(args.token),
     };
   }
 
-  run(socket: OpSocket, request: Request): Durable<object> {
+  /** Runs one request as `caller` (null without auth; the connection resolved it). */
+  run(socket: OpSocket, request: Request, caller: Caller): Durable<object> {
     const handler = this.handlers[request.op] as Handler<OpName>;
-    return handler(socket, request.args, request.id);
+    return handler(socket, request.args, request.id, caller);
   }
 
-  private openSession(socket: OpSocket, ttlMs: number): Durable<OpResults['session.open']> {
+  private openSession(socket: OpSocket, ttlMs: number, caller: Caller): Durable<OpResults['session.open']> {
     if (socket.session !== null) {
       throw invalid(`this socket already has session ${JSON.stringify(socket.session.leaseId)}`, { field: 'op' });
     }
-    return mapDurable(this.deps.service.openSession(ttlMs), (lease) => {
+    return mapDurable(this.deps.service.openSession(ttlMs, caller), (lease) => {
       if (socket.closed || socket.session !== null) {
         // The socket went away (or opened another) while the log was written.
         this.deps.service.detachSession(lease.id);
         throw invalid('the socket closed while the session was opening', { field: 'op' });
       }
-      socket.setSession(this.deps.audience.open(lease.id, lease.ttlMs, socket));
+      socket.setSession(this.deps.audience.open(lease.id, lease.ttlMs, socket, lease.principal));
       return { leaseId: lease.id, ttlMs: lease.ttlMs, expiresAt: null };
     });
   }
 
-  private resumeSession(socket: OpSocket, leaseId: string): OpResults['session.resume'] {
+  private resumeSession(socket: OpSocket, leaseId: string, caller: Caller): OpResults['session.resume'] {
     const { service, audience } = this.deps;
     const current = socket.session;
     if (current !== null && current.leaseId !== leaseId) {
       throw invalid(`this socket already has session ${JSON.stringify(current.leaseId)}`, { field: 'leaseId' });
     }
-    const ended = audience.takeEnded(leaseId);
+    authorize(caller, 'lease.write');
+    // Another token's lost-lock notices stay put: to it the session simply does not exist.
+    const ended = audience.takeEnded(leaseId, (owner) => ownsLease(caller, owner));
     if (ended !== undefined) {
       // Tell a late client what it lost before saying the session is gone.
       for (const text of ended) socket.sendText(text);
       throw leaseNotFound(leaseId);
     }
-    const lease = service.attachSession(leaseId);
-    if (current === null) socket.setSession(audience.resume(lease.id, lease.ttlMs, socket));
+    const lease = service.attachSession(leaseId, caller);
+    if (current === null) socket.setSession(audience.resume(lease.id, lease.ttlMs, socket, lease.principal));
     return { leaseId: lease.id, ttlMs: lease.ttlMs, expiresAt: null };
   }
 
-  private acquire(socket: OpSocket, args: Args<'lock.acquire'>, id: RequestId | null): Durable<Grant> {
+  private acquire(socket: OpSocket, args: Args<'lock.acquire'>, id: RequestId | null, caller: Caller): Durable<Grant> {
     const { service, limits, audience } = this.deps;
     const { id: _id, op: _op, ...body } = args;
     const request = { ...body, name: nameParam('name', args.name, limits), owner: ownerField(args.owner, limits) };
@@ -123,11 +134,11 @@ export class Operations {
       if (!socket.closed) audience.listen(socket.listener, grant.leaseId);
       return grant;
     };
-    if ((args.waitMs ?? 0) === 0) return mapDurable(service.acquire(request), listen);
+    if ((args.waitMs ?? 0) === 0) return mapDurable(service.acquire(request, undefined, caller), listen);
     const wait = socket.waitSignal(id);
     let result: Promise<Grant> | Grant;
     try {
-      result = service.acquire(request, wait.signal);
+      result = service.acquire(request, wait.signal, caller);
     } catch (error) {
       wait.done();
       throw error;
@@ -151,7 +162,7 @@ export class Operations {
     );
   }
 
-  private lookup(args: Args<'ring.lookup'>): OpResults['ring.lookup'] {
+  private lookup(args: Args<'ring.lookup'>, caller: Caller): OpResults['ring.lookup'] {
     const { service, limits } = this.deps;
     const ring = nameParam('ring', args.ring, limits);
     const n = args.n ?? 1;
@@ -160,7 +171,7 @@ export class Operations {
     }
     if (args.key !== undefined) {
       keyField('key', args.key, limits);
-      const result = service.lookup(ring, [args.key], n, args.version);
+      const result = service.lookup(ring, [args.key], n, args.version, caller);
       return { ring: result.ring, version: result.version, key: args.key, nodes: result.nodes[0]! };
     }
     const keys = args.keys!;
@@ -170,7 +181,24 @@ export class Operations {
       });
     }
     for (let i = 0; i < keys.length; i++) keyField(`keys.${i}`, keys[i]!, limits);
-    return service.lookup(ring, keys, n, args.version);
+    return service.lookup(ring, keys, n, args.version, caller);
+  }
+}
+
+/**
+ * A watch needs read access to what it follows. A prefix watch is allowed when some
+ * read grant overlaps the prefix; its pushes are then filtered name by name.
+ */
+function authorizeWatch(caller: Caller, target: WatchTarget): void {
+  if (caller === null) return;
+  if (target.topic === 'ring') return authorize(caller, 'ring.read', target.ring);
+  if ('name' in target) return authorize(caller, 'lock.read', target.name);
+  const scopes = readableScopes(caller, 'lock.read', target.prefix);
+  if (scopes !== null && scopes.length === 0) {
+    throw forbidden(`token ${JSON.stringify(caller.name)} may not read any lock under prefix ${JSON.stringify(target.prefix)}`, {
+      action: 'lock.read',
+      prefix: target.prefix,
+    });
   }
 }
 

@@ -51,23 +51,37 @@ export function registerWebSocket(app: FastifyInstance, deps: WsHubDeps, options
       // The OpenAPI document covers HTTP; the protocol is in docs/websocket.md.
       schema: { hide: true },
       preHandler: async (request: FastifyRequest, reply: FastifyReply) => {
-        if (request.ws && hub.connections.size >= limits.wsSocketsMax) {
+        if (!request.ws) return;
+        if (hub.connections.size >= limits.wsSocketsMax) {
           metrics.limitExceededTotal.inc({ limit: 'wsSocketsMax' });
           return sendError(reply, limitExceeded('wsSocketsMax', limits.wsSocketsMax));
+        }
+        const perToken = socketsFull(request);
+        if (perToken !== null) {
+          metrics.limitExceededTotal.inc({ limit: perToken });
+          return sendError(reply, limitExceeded(perToken, limits[perToken]));
         }
       },
       handler: async (_request: FastifyRequest, reply: FastifyReply) =>
         sendError(reply, invalid('GET /v1/ws takes a WebSocket upgrade (Upgrade: websocket)', { field: 'upgrade' })),
       wsHandler: (socket, request) => {
         // Upgrades that passed the check together may overshoot it: the last ones go.
-        if (hub.connections.size >= limits.wsSocketsMax) {
-          metrics.limitExceededTotal.inc({ limit: 'wsSocketsMax' });
-          socket.close(1013, 'limit wsSocketsMax reached');
+        const full = hub.connections.size >= limits.wsSocketsMax ? 'wsSocketsMax' : socketsFull(request);
+        if (full !== null) {
+          metrics.limitExceededTotal.inc({ limit: full });
+          socket.close(1013, `limit ${full} reached`);
           return;
         }
-        hub.attach(socket, request.log);
+        hub.attach(socket, request.log, request.identity ?? { kind: 'open' }, request.ip);
       },
     });
   });
   return hub;
+
+  /** The per-token socket limit, when the upgrade's token is at it. */
+  function socketsFull(request: FastifyRequest): 'wsSocketsPerTokenMax' | null {
+    const identity = request.identity;
+    if (identity?.kind !== 'token') return null;
+    return service.usage.full(identity.principal.name, 'sockets') === null ? null : 'wsSocketsPerTokenMax';
+  }
 }

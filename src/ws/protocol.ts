@@ -18,6 +18,8 @@ import type { Limits } from '../limits.js';
 /** A request id: an integer or a short string. Anything else is answered with id null. */
 export type RequestId = number | string;
 export const requestIdCharsMax = 256;
+/** The longest bearer token an `auth` frame may carry (the auth file allows no longer). */
+export const authTokenCharsMax = 4096;
 
 export function makeFrameSchemas(limits: Limits) {
   const http = makeSchemas(limits);
@@ -66,6 +68,8 @@ export function makeFrameSchemas(limits: Limits) {
     unwatch: Type.Object({ ...head, watchId: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) }, closed),
     // An addition to the contract: withdraws a waiting lock.acquire sent on this socket.
     cancel: Type.Object({ ...head, requestId: Type.Unknown() }, closed),
+    // Authenticates a socket whose upgrade carried no Authorization header (browsers).
+    auth: Type.Object({ ...head, token: Type.String({ minLength: 1, maxLength: authTokenCharsMax }) }, closed),
   };
 }
 
@@ -75,7 +79,7 @@ export type OpName = keyof FrameSchemas;
 const opTable: Record<OpName, true> = {
   'session.open': true, 'session.resume': true, 'lease.grant': true, 'lease.keepalive': true, 'lease.revoke': true,
   'lock.acquire': true, 'lock.release': true, 'lock.check': true, 'ring.lookup': true, watch: true, unwatch: true,
-  cancel: true,
+  cancel: true, auth: true,
 };
 export const opNames = Object.keys(opTable) as OpName[];
 
@@ -115,6 +119,8 @@ export interface OpResults {
   watch: { readonly watchId: number };
   unwatch: Record<string, never>;
   cancel: { readonly cancelled: boolean };
+  /** The token's name; null when the server runs without auth (the frame is then a no-op). */
+  auth: { readonly name: string | null };
 }
 
 export type LockEventType = 'acquired' | 'released' | 'expired' | 'revoked';

@@ -11,6 +11,11 @@ export type WatchTarget =
 /** Where a watch's pushes go (a socket). */
 export interface WatchSink {
   sendText(text: string): void;
+  /**
+   * Whether the sink may see this lock or ring now (auth: its token's read grants,
+   * as they are after any reload). Absent: everything.
+   */
+  mayRead?(topic: 'lock' | 'ring', name: string): boolean;
 }
 
 export interface Watch {
@@ -87,11 +92,11 @@ export class WatchRegistry {
     const exact = this.byName.get(name);
     if (exact === undefined && this.prefixLengths.size === 0) return;
     const tail = `,"type":"${type}","name":${JSON.stringify(name)},"token":${token},"owner":${JSON.stringify(owner)}}`;
-    if (exact !== undefined) send(exact, '{"event":"lock","watchId":', tail);
+    if (exact !== undefined) send(exact, '{"event":"lock","watchId":', tail, 'lock', name);
     for (const length of this.prefixLengths.keys()) {
       if (length > name.length) continue;
       const watches = this.byPrefix.get(length === name.length ? name : name.slice(0, length));
-      if (watches !== undefined) send(watches, '{"event":"lock","watchId":', tail);
+      if (watches !== undefined) send(watches, '{"event":"lock","watchId":', tail, 'lock', name);
     }
   }
 
@@ -112,12 +117,15 @@ export class WatchRegistry {
       const nodes = ring.sortedMembers().map((member) => ({ id: member.id, weight: member.weight }));
       tail = `,"ring":${JSON.stringify(name)},"type":"changed","version":${ring.version},"nodes":${JSON.stringify(nodes)}}`;
     }
-    send(watches, '{"event":"ring","watchId":', tail);
+    send(watches, '{"event":"ring","watchId":', tail, 'ring', name);
   }
 }
 
-function send(watches: Set<Watch>, head: string, tail: string): void {
-  for (const watch of watches) watch.sink.sendText(head + watch.id + tail);
+function send(watches: Set<Watch>, head: string, tail: string, topic: 'lock' | 'ring', name: string): void {
+  for (const watch of watches) {
+    if (watch.sink.mayRead !== undefined && !watch.sink.mayRead(topic, name)) continue;
+    watch.sink.sendText(head + watch.id + tail);
+  }
 }
 
 function addTo(index: Map<string, Set<Watch>>, key: string, watch: Watch): void {

@@ -183,10 +183,18 @@ describe('lockring serve: configuration errors exit 2 with a clear message', () 
     assert.equal(printed.limits.ringsMax, 123);
   });
 
-  it('refuses an auth file until authentication is implemented, rather than ignore it', async () => {
-    const tokens = configFile('tokens-serve.json', { tokens: [] });
-    const run = await runCli(['serve', '--port', '0', '--data-dir', 'off', '--auth-file', tokens]);
+  it('an auth file that does not validate stops the server with exit 2, naming the problem (issue 7)', async () => {
+    const empty = configFile('tokens-serve.json', { tokens: [] });
+    const secret = 's3cret-'.repeat(4);
+    const badRole = configFile('tokens-bad-role.json', { tokens: [{ name: 'x', token: secret, grants: [{ role: 'root' }] }] });
+    const [run, role] = await Promise.all([
+      runCli(['serve', '--port', '0', '--data-dir', 'off', '--auth-file', empty]),
+      runCli(['serve', '--port', '0', '--data-dir', 'off', '--auth-file', badRole]),
+    ]);
     assert.equal(run.code, 2);
-    assert.match(run.stderr, /authentication is not implemented in this build yet/);
+    assert.match(run.stderr, /configuration error: --auth-file: .*tokens must be a non-empty array/);
+    assert.equal(role.code, 2);
+    assert.match(role.stderr, /grants\[0\]\.role must be one of read, lock, ring-admin, admin/);
+    assert.ok(!role.stderr.includes(secret), 'the error does not print the token');
   });
 });

@@ -1,0 +1,233 @@
+import type { DomainEvent } from '../domain/events.js';
+import type { LeaseKind } from '../domain/model.js';
+import { type ByteReader, type ByteWriter, DecodeError } from './byte-buffer.js';
+
+/**
+ * The binary records of the log and of snapshots. Each is a type byte and its
+ * fields; every record sets state absolutely (no deltas), so replaying a record
+ * over a state that already holds it changes nothing. That is what lets a
+ * snapshot be taken while the log keeps moving (a fuzzy snapshot, as ZooKeeper's).
+ *
+ * A lease's end is logged after the ends of its holds and members (the domain
+ * emits them in that order), so `lease_ended` carries only the lease id.
+ */
+export const RecordType = {
+  leaseGranted: 1,
+  leaseEnded: 2,
+  lockAcquired: 3,
+  lockReleased: 4,
+  ringConfigured: 5,
+  memberPut: 6,
+  memberRemoved: 7,
+  ringDeleted: 8,
+  /** Last record of a snapshot file. */
+  snapshotEnd: 9,
+} as const;
+
+const leaseKinds: readonly LeaseKind[] = ['plain', 'session', 'hold'];
+const kindCode: Readonly<Record<LeaseKind, number>> = { plain: 0, session: 1, hold: 2 };
+
+export interface SnapshotEnd {
+  /** Every record up to this sequence number is reflected in the snapshot. */
+  readonly startSeq: number;
+  /** The log was durable through this sequence number when the snapshot was installed. */
+  readonly endSeq: number;
+  readonly lastToken: number;
+  readonly leases: number;
+  readonly holds: number;
+  readonly members: number;
+}
+
+/** What a decoded record does; recovery's image implements it. */
+export interface RecordVisitor {
+  leaseGranted(leaseId: string, ttlMs: number, kind: LeaseKind, principal: string | undefined): void;
+  leaseEnded(leaseId: string): void;
+  lockAcquired(
+    name: string,
+    token: number,
+    owner: string,
+    leaseId: string,
+    limit: number,
+    lockDelayMs: number,
+    acquiredAtWallMs: number,
+    principal: string | undefined,
+  ): void;
+  lockReleased(token: number): void;
+  ringConfigured(ring: string, vnodes: number, version: number): void;
+  memberPut(ring: string, node: string, weight: number, metaJson: string, leaseId: string | null, version: number): void;
+  memberRemoved(ring: string, node: string, version: number): void;
+  ringDeleted(ring: string): void;
+  snapshotEnd(end: SnapshotEnd): void;
+}
+
+/**
+ * Appends the record for `event` to `out`. Returns false (writing nothing) for
+ * events that change no durable state: waits and lock-delays.
+ */
+export function encodeEvent(out: ByteWriter, event: DomainEvent): boolean {
+  switch (event.type) {
+    case 'lease_granted':
+      encodeLease(out, event.leaseId, event.ttlMs, event.kind, event.principal);
+      return true;
+    case 'lease_ended':
+      out.u8(RecordType.leaseEnded);
+      out.string(event.leaseId);
+      return true;
+    case 'lock_acquired':
+      encodeHold(out, event.name, event.token, event.owner, event.leaseId, event.limit, event.lockDelayMs, event.acquiredAtWallMs, event.principal);
+      return true;
+    case 'lock_released':
+      out.u8(RecordType.lockReleased);
+      out.varint(event.token);
+      return true;
+    case 'ring_configured':
+      encodeRing(out, event.ring, event.vnodes, event.version);
+      return true;
+    case 'member_put':
+      encodeMember(out, event.ring, event.node, event.weight, JSON.stringify(event.meta), event.leaseId, event.version);
+      return true;
+    case 'member_removed':
+      out.u8(RecordType.memberRemoved);
+      out.string(event.ring);
+      out.string(event.node);
+      out.varint(event.version);
+      return true;
+    case 'ring_deleted':
+      out.u8(RecordType.ringDeleted);
+      out.string(event.ring);
+      return true;
+    case 'lock_delay_started':
+    case 'lock_delay_ended':
+    case 'waiter_left':
+      return false;
+  }
+}
+
+export function encodeLease(out: ByteWriter, leaseId: string, ttlMs: number, kind: LeaseKind, principal: string | undefined): void {
+  out.u8(RecordType.leaseGranted);
+  out.string(leaseId);
+  out.varint(ttlMs);
+  out.u8(kindCode[kind]);
+  optionalString(out, principal);
+}
+
+/** A presence byte, then the string if present (auth principals, lease ids of members). */
+function optionalString(out: ByteWriter, value: string | null | undefined): void {
+  if (value === null || value === undefined) {
+    out.u8(0);
+    return;
+  }
+  out.u8(1);
+  out.string(value);
+}
+
+export function encodeHold(
+  out: ByteWriter,
+  name: string,
+  token: number,
+  owner: string,
+  leaseId: string,
+  limit: number,
+  lockDelayMs: number,
+  acquiredAtWallMs: number,
+  principal: string | undefined,
+): void {
+  out.u8(RecordType.lockAcquired);
+  out.string(name);
+  out.varint(token);
+  out.string(owner);
+  out.string(leaseId);
+  out.varint(limit);
+  out.varint(lockDelayMs);
+  out.varint(acquiredAtWallMs);
+  optionalString(out, principal);
+}
+
+export function encodeRing(out: ByteWriter, ring: string, vnodes: number, version: number): void {
+  out.u8(RecordType.ringConfigured);
+  out.string(ring);
+  out.varint(vnodes);
+  out.varint(version);
+}
+
+export function encodeMember(
+  out: ByteWriter,
+  ring: string,
+  node: string,
+  weight: number,
+  metaJson: string,
+  leaseId: string | null,
+  version: number,
+): void {
+  out.u8(RecordType.memberPut);
+  out.string(ring);
+  out.string(node);
+  out.f64(weight);
+  out.string(metaJson);
+  optionalString(out, leaseId);
+  out.varint(version);
+}
+
+export function encodeSnapshotEnd(out: ByteWriter, end: SnapshotEnd): void {
+  out.u8(RecordType.snapshotEnd);
+  out.varint(end.startSeq);
+  out.varint(end.endSeq);
+  out.varint(end.lastToken);
+  out.varint(end.leases);
+  out.varint(end.holds);
+  out.varint(end.members);
+}
+
+/** Decodes one record at the reader's position, hands it to `visitor`, returns its type. */
+export function decodeRecord(input: ByteReader, visitor: RecordVisitor): number {
+  const at = input.pos;
+  const type = input.u8();
+  switch (type) {
+    case RecordType.leaseGranted: {
+      const leaseId = input.string();
+      const ttlMs = input.varint();
+      const kind = leaseKinds[input.u8()];
+      if (kind === undefined) throw new DecodeError('unknown lease kind', at);
+      visitor.leaseGranted(leaseId, ttlMs, kind, input.u8() === 0 ? undefined : input.string());
+      return type;
+    }
+    case RecordType.leaseEnded:
+      visitor.leaseEnded(input.string());
+      return type;
+    case RecordType.lockAcquired:
+      visitor.lockAcquired(
+        input.string(), input.varint(), input.string(), input.string(),
+        input.varint(), input.varint(), input.varint(), input.u8() === 0 ? undefined : input.string(),
+      );
+      return type;
+    case RecordType.lockReleased:
+      visitor.lockReleased(input.varint());
+      return type;
+    case RecordType.ringConfigured:
+      visitor.ringConfigured(input.string(), input.varint(), input.varint());
+      return type;
+    case RecordType.memberPut: {
+      const ring = input.string();
+      const node = input.string();
+      const weight = input.f64();
+      const metaJson = input.string();
+      const leaseId = input.u8() === 0 ? null : input.string();
+      visitor.memberPut(ring, node, weight, metaJson, leaseId, input.varint());
+      return type;
+    }
+    case RecordType.memberRemoved:
+      visitor.memberRemoved(input.string(), input.string(), input.varint());
+      return type;
+    case RecordType.ringDeleted:
+      visitor.ringDeleted(input.string());
+      return type;
+    case RecordType.snapshotEnd:
+      visitor.snapshotEnd({
+        startSeq: input.varint(), endSeq: input.varint(), lastToken: input.varint(),
+        leases: input.varint(), holds: input.varint(), members: input.varint(),
+      });
+      return type;
+    default:
+      throw new DecodeError(`unknown record type ${type}`, at);
+  }
+}

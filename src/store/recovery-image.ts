@@ -1,0 +1,171 @@
+import type { LeaseKind } from '../domain/model.js';
+import type { RestoredMember } from '../domain/rings.js';
+import type { StateMachine } from '../domain/state-machine.js';
+import type { RecordVisitor, SnapshotEnd } from './record-codec.js';
+import { StoreError } from './store-errors.js';
+
+const leaseKinds: readonly LeaseKind[] = ['plain', 'session', 'hold'];
+const kindCode: Readonly<Record<LeaseKind, number>> = { plain: 0, session: 1, hold: 2 };
+
+interface ImageHold {
+  readonly name: string;
+  readonly owner: string;
+  readonly leaseId: string;
+  readonly limit: number;
+  readonly lockDelayMs: number;
+  readonly acquiredAtWallMs: number;
+  readonly principal: string | undefined;
+}
+
+interface ImageMember {
+  readonly weight: number;
+  readonly metaJson: string;
+  readonly leaseId: string | null;
+}
+
+interface ImageRing {
+  /** 0 while only members of it have been seen (see memberPut). */
+  vnodes: number;
+  version: number;
+  readonly members: Map<string, ImageMember>;
+}
+
+export interface RestoredCounts {
+  readonly leases: number;
+  readonly holds: number;
+  readonly members: number;
+  readonly rings: number;
+}
+
+/**
+ * The durable state as plain data, built by replaying the snapshot and then the
+ * log. Records are applied by id, absolutely, and deletes of what is missing are
+ * no-ops: a fuzzy snapshot may already hold the effect of a replayed record, or
+ * lack an object a replayed record refers to (it was ended before the snapshot
+ * reached it, and the records that end it follow). Once the whole log is applied
+ * the image must be consistent again; `check` makes sure before anything is
+ * handed to the state machine.
+ */
+export class RecoveryImage implements RecordVisitor {
+  /** ttlMs * 4 + kind code: a million leases without a million objects. */
+  readonly leases = new Map<string, number>();
+  /** Auth principals of the leases that have one (few, or none without auth). */
+  readonly principals = new Map<string, string>();
+  readonly holds = new Map<number, ImageHold>();
+  readonly rings = new Map<string, ImageRing>();
+  maxToken = 0;
+  snapshot: SnapshotEnd | null = null;
+
+  leaseGranted(leaseId: string, ttlMs: number, kind: LeaseKind, principal: string | undefined): void {
+    this.leases.set(leaseId, ttlMs * 4 + kindCode[kind]);
+    if (principal !== undefined) this.principals.set(leaseId, principal);
+    else if (this.principals.size > 0) this.principals.delete(leaseId);
+  }
+
+  leaseEnded(leaseId: string): void {
+    this.leases.delete(leaseId);
+    if (this.principals.size > 0) this.principals.delete(leaseId);
+  }
+
+  lockAcquired(
+    name: string,
+    token: number,
+    owner: string,
+    leaseId: string,
+    limit: number,
+    lockDelayMs: number,
+    acquiredAtWallMs: number,
+    principal: string | undefined,
+  ): void {
+    this.holds.set(token, { name, owner, leaseId, limit, lockDelayMs, acquiredAtWallMs, principal });
+    if (token > this.maxToken) this.maxToken = token;
+  }
+
+  lockReleased(token: number): void {
+    this.holds.delete(token);
+  }
+
+  ringConfigured(ring: string, vnodes: number, version: number): void {
+    const existing = this.rings.get(ring);
+    if (existing === undefined) {
+      this.rings.set(ring, { vnodes, version, members: new Map() });
+      return;
+    }
+    existing.vnodes = vnodes;
+    existing.version = version;
+  }
+
+  memberPut(ring: string, node: string, weight: number, metaJson: string, leaseId: string | null, version: number): void {
+    let target = this.rings.get(ring);
+    if (target === undefined) {
+      // Fuzzy snapshot: a ring deleted before the snapshot reached it; its
+      // ring_deleted record follows, and `check` fails if it does not.
+      target = { vnodes: 0, version, members: new Map() };
+      this.rings.set(ring, target);
+    }
+    target.members.set(node, { weight, metaJson, leaseId });
+    target.version = version;
+  }
+
+  memberRemoved(ring: string, node: string, version: number): void {
+    const target = this.rings.get(ring);
+    if (target === undefined) return;
+    target.members.delete(node);
+    target.version = version;
+  }
+
+  ringDeleted(ring: string): void {
+    this.rings.delete(ring);
+  }
+
+  snapshotEnd(end: SnapshotEnd): void {
+    this.snapshot = end;
+    if (end.lastToken > this.maxToken) this.maxToken = end.lastToken;
+  }
+
+  /**
+   * Hands the image to a fresh machine through its restore paths (no events):
+   * leases with their full TTL from now, rings and members with their exact
+   * versions, holds with their tokens, and the fencing counter past every token
+   * seen. Throws, leaving the machine to be discarded, if a hold or member hangs
+   * on a lease the log ended or never granted, or a ring was never created.
+   */
+  restoreInto(machine: StateMachine): RestoredCounts {
+    const principals = this.principals;
+    for (const [id, packed] of this.leases) {
+      machine.leases.restore(id, Math.floor(packed / 4), leaseKinds[packed % 4]!, principals.size > 0 ? principals.get(id) : undefined);
+    }
+    const leases = machine.leases.byId;
+    let members = 0;
+    for (const [name, ring] of this.rings) {
+      if (ring.vnodes < 1) throw inconsistent(`ring ${JSON.stringify(name)} has members but was never created`);
+      const restored: RestoredMember[] = [];
+      for (const [id, member] of ring.members) {
+        if (member.leaseId !== null && !leases.has(member.leaseId)) {
+          throw inconsistent(`member ${JSON.stringify(id)} of ring ${JSON.stringify(name)} is on lease ${JSON.stringify(member.leaseId)}, which is not live`);
+        }
+        restored.push({ id, weight: member.weight, meta: parseMeta(member.metaJson), leaseId: member.leaseId });
+      }
+      machine.rings.restore(name, ring.vnodes, ring.version, restored);
+      members += restored.length;
+    }
+    for (const [token, hold] of this.holds) {
+      const lease = leases.get(hold.leaseId);
+      if (lease === undefined) {
+        throw inconsistent(`hold ${token} of lock ${JSON.stringify(hold.name)} is on lease ${JSON.stringify(hold.leaseId)}, which is not live`);
+      }
+      const { name, owner, acquiredAtWallMs, lockDelayMs, principal } = hold;
+      machine.locks.restore({ name, token, owner, lease, acquiredAtWallMs, lockDelayMs, principal }, hold.limit);
+    }
+    machine.ctx.fencing.advanceTo(this.maxToken);
+    return { leases: this.leases.size, holds: this.holds.size, members, rings: this.rings.size };
+  }
+}
+
+function parseMeta(metaJson: string): Readonly<Record<string, unknown>> {
+  return JSON.parse(metaJson) as Readonly<Record<string, unknown>>;
+}
+
+function inconsistent(detail: string): StoreError {
+  return new StoreError('corrupt_log', `the log and snapshot do not add up to a consistent state: ${detail}`);
+}

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { DomainEvent } from '../../src/domain/events.js';
+import { ByteReader, ByteWriter, DecodeError } from '../../src/store/byte-buffer.js';
+import { crc32c } from '../../src/store/crc32c.js';
+import { frameHeaderBytes, readFrame, sealFrame } from '../../src/store/frame.js';
+import { type RecordVisitor, decodeRecord, encodeEvent } from '../../src/store/record-codec.js';
+
+describe('record codec', () => {
+  test('crc32c matches the standard check value', () => {
+    assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283);
+    assert.equal(crc32c(Buffer.alloc(0)), 0);
+    const long = Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 7) & 0xff));
+    assert.equal(crc32c(long, 3, 997), crc32c(long.subarray(3, 997)));
+  });
+
+  test('varints and strings round-trip, including large tokens and non-ASCII names', () => {
+    const numbers = [0, 1, 127, 128, 16_383, 16_384, 2 ** 31 - 1, 2 ** 31, 2 ** 32 + 5, 1_700_000_000_123, Number.MAX_SAFE_INTEGER];
+    const strings = ['', 'a', 'x'.repeat(32), 'y'.repeat(33), 'ключ/ü', '🔒'.repeat(20), 'z'.repeat(6000), 'é'.repeat(300)];
+    const out = new ByteWriter(4);
+    for (const n of numbers) out.varint(n);
+    for (const s of strings) out.string(s);
+    out.f64(2.5);
+    const input = new ByteReader(out.buf, 0, out.pos);
+    for (const n of numbers) assert.equal(input.varint(), n);
+    for (const s of strings) assert.equal(input.string(), s);
+    assert.equal(input.f64(), 2.5);
+    assert.ok(input.done);
+    assert.throws(() => input.u8(), DecodeError);
+  });
+
+  test('each logged event decodes to what it said; waits and lock-delays are not logged', () => {
+    const events: DomainEvent[] = [
+      { type: 'lease_granted', leaseId: 'L1', ttlMs: 1500, kind: 'session' },
+      { type: 'lease_granted', leaseId: 'L2', ttlMs: 100, kind: 'plain', principal: 'team-a' },
+      { type: 'lock_acquired', name: 'n', token: 2 ** 40, owner: 'o', leaseId: 'L1', limit: 3, lockDelayMs: 7, acquiredAtWallMs: 1_700_000_000_000, waitedMs: 5 },
+      { type: 'lock_acquired', name: 'm', token: 9, owner: '', leaseId: 'L2', limit: 1, lockDelayMs: 0, acquiredAtWallMs: 1, waitedMs: 0, principal: 'team-a' },
+      { type: 'lock_released', name: 'n', token: 2 ** 40, owner: 'o', leaseId: 'L1', reason: 'released', heldMs: 1 },
+      { type: 'ring_configured', ring: 'r', vnodes: 160, version: 1 },
+      { type: 'member_put', ring: 'r', node: 'a', weight: 0.5, meta: { k: [1] }, leaseId: null, version: 2 },
+      { type: 'member_put', ring: 'r', node: 'b', weight: 1, meta: {}, leaseId: 'L1', version: 3 },
+      { type: 'member_removed', ring: 'r', node: 'a', version: 4 },
+      { type: 'ring_deleted', ring: 'r' },
+      { type: 'lease_ended', leaseId: 'L1', kind: 'session', reason: 'expired', released: [], removed: [], latenessMs: 0 },
+    ];
+    const out = new ByteWriter(16);
+    for (const event of events) assert.equal(encodeEvent(out, event), true);
+    assert.equal(encodeEvent(out, { type: 'waiter_left', name: 'n', reason: 'timeout' }), false);
+    assert.equal(encodeEvent(out, { type: 'lock_delay_started', name: 'n', delayMs: 5 }), false);
+    assert.equal(encodeEvent(out, { type: 'lock_delay_ended', name: 'n' }), false);
+    const seen: unknown[][] = [];
+    const visitor = new Proxy({} as RecordVisitor, {
+      get: (_, method: string) => (...args: unknown[]) => seen.push([method, ...args]),
+    });
+    const input = new ByteReader(out.buf, 0, out.pos);
+    while (!input.done) decodeRecord(input, visitor);
+    assert.deepEqual(seen, [
+      ['leaseGranted', 'L1', 1500, 'session', undefined],
+      ['leaseGranted', 'L2', 100, 'plain', 'team-a'],
+      ['lockAcquired', 'n', 2 ** 40, 'o', 'L1', 3, 7, 1_700_000_000_000, undefined],
+      ['lockAcquired', 'm', 9, '', 'L2', 1, 0, 1, 'team-a'],
+      ['lockReleased', 2 ** 40],
+      ['ringConfigured', 'r', 160, 1],
+      ['memberPut', 'r', 'a', 0.5, '{"k":[1]}', null, 2],
+      ['memberPut', 'r', 'b', 1, '{}', 'L1', 3],
+      ['memberRemoved', 'r', 'a', 4],
+      ['ringDeleted', 'r'],
+      ['leaseEnded', 'L1'],
+    ]);
+  });
+
+  test('a frame carries its first sequence number and count; any flipped bit fails its checksum', () => {
+    const out = new ByteWriter(64);
+    out.pos = frameHeaderBytes;
+    out.string('payload');
+    sealFrame(out.buf, out.pos, 2 ** 33 + 1, 1);
+    const bytes = Buffer.from(out.buf.subarray(0, out.pos));
+    const frame = readFrame(bytes, 0);
+    assert.ok(frame.ok);
+    assert.equal(frame.firstSeq, 2 ** 33 + 1);
+    assert.equal(frame.count, 1);
+    for (let i = 4; i < bytes.length; i++) {
+      const copy = Buffer.from(bytes);
+      copy[i] = copy[i]! ^ 1;
+      assert.equal(readFrame(copy, 0).ok, false, `flip at byte ${i}`);
+    }
+  });
+});

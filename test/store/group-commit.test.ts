@@ -1,0 +1,153 @@
+// Issue 4, item 2: concurrent requests share fsyncs; a failed fsync is never ignored.
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import type { LogFile, OpenLogFile } from '../../src/store/log-file.js';
+import { openLogFile } from '../../src/store/log-file.js';
+import { DurabilityFailedError, StoreError } from '../../src/store/index.js';
+import { open, removeDir, settle, tempDir } from './helpers.js';
+
+const dirs: string[] = [];
+after(async () => {
+  for (const dir of dirs) await removeDir(dir);
+});
+async function fresh(): Promise<string> {
+  const dir = await tempDir();
+  dirs.push(dir);
+  return dir;
+}
+
+interface Fsync {
+  readonly seconds: number;
+  readonly records: number;
+  readonly bytes: number;
+}
+
+function recorder(): { fsyncs: Fsync[]; observer: { fsync(seconds: number, records: number, bytes: number): void } } {
+  const fsyncs: Fsync[] = [];
+  return { fsyncs, observer: { fsync: (seconds, records, bytes) => fsyncs.push({ seconds, records, bytes }) } };
+}
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('group commit', () => {
+  test('many concurrent requests share far fewer fsyncs', async (t) => {
+    const dir = await fresh();
+    const { fsyncs, observer } = recorder();
+    const { store, machine } = await open(dir, { observer });
+    const requests = 2_000;
+    // Each request arrives in its own turn of the event loop, applies one command
+    // and waits for durability before "answering", as the HTTP layer does.
+    const answered = await Promise.all(
+      Array.from({ length: requests }, async (_, i) => {
+        for (let t = i % 50; t > 0; t--) await nextTurn();
+        const result = machine.run((m) => m.locks.acquire({ name: `lock-${i}`, ttlMs: 60_000 }));
+        await store.settled();
+        return result;
+      }),
+    );
+    assert.equal(answered.length, requests);
+    const records = fsyncs.reduce((sum, f) => sum + f.records, 0);
+    assert.equal(records, requests * 2, 'each acquire with ttlMs logs a lease grant and a hold');
+    t.diagnostic(`${requests} requests, ${records} records, ${fsyncs.length} fsyncs`);
+    assert.ok(fsyncs.length <= requests / 10, `${requests} requests took ${fsyncs.length} fsyncs`);
+    assert.ok(fsyncs.every((f) => f.seconds >= 0 && f.bytes > 0));
+    await store.close();
+  });
+
+  test('settled() is undefined when everything is durable, and one promise per batch', async () => {
+    const dir = await fresh();
+    const { store, machine } = await open(dir);
+    assert.equal(store.settled(), undefined);
+    machine.run((m) => m.leases.grant(1_000));
+    const first = store.settled();
+    machine.run((m) => m.leases.grant(1_000));
+    assert.ok(first !== undefined);
+    assert.equal(store.settled(), first, 'records of one turn share one batch');
+    // Keepalives and waits are not logged: nothing to wait for.
+    await first;
+    const lease = [...machine.leases.byId.keys()][0]!;
+    machine.run((m) => m.leases.keepalive(lease));
+    assert.equal(store.settled(), undefined);
+    await store.close();
+  });
+
+  test('a burst is cut into batches of at most batchBytesMax (plus one record)', async () => {
+    const dir = await fresh();
+    const { fsyncs, observer } = recorder();
+    const { store, machine } = await open(dir, { observer, batchBytesMax: 4096 });
+    machine.run((m) => {
+      for (let i = 0; i < 3_000; i++) m.locks.acquire({ name: `burst-${i}`, ttlMs: 60_000 });
+    });
+    await settle(store);
+    assert.ok(fsyncs.length > 10);
+    assert.ok(fsyncs.every((f) => f.bytes <= 4096 + 512), `largest batch ${Math.max(...fsyncs.map((f) => f.bytes))} bytes`);
+    await store.close();
+  });
+
+  test('commitDelayMs gathers records from several turns into one fsync', async () => {
+    const dir = await fresh();
+    const { fsyncs, observer } = recorder();
+    const { store, machine } = await open(dir, { observer, commitDelayMs: 20 });
+    for (let i = 0; i < 5; i++) {
+      machine.run((m) => m.leases.grant(1_000));
+      await nextTurn();
+    }
+    await settle(store);
+    assert.equal(fsyncs.length, 1);
+    assert.equal(fsyncs[0]!.records, 5);
+    await store.close();
+  });
+
+  test('a failed fsync fails every waiting request, every later one, and calls onFatal once', async () => {
+    const dir = await fresh();
+    let syncs = 0;
+    const failing: OpenLogFile = async (path) => {
+      const file = await openLogFile(path);
+      const wrapped: LogFile = {
+        write: (buf, length, position) => file.write(buf, length, position),
+        datasync: async () => {
+          syncs += 1;
+          if (syncs >= 3) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+          await file.datasync();
+        },
+        truncate: (length) => file.truncate(length),
+        close: () => file.close(),
+      };
+      return wrapped;
+    };
+    const fatal: Error[] = [];
+    const { store, machine } = await open(dir, { openFile: failing, onFatal: (error) => fatal.push(error) });
+    machine.run((m) => m.leases.grant(1_000));
+    await settle(store);
+    machine.run((m) => m.leases.grant(1_000));
+    await settle(store);
+    machine.run((m) => m.leases.grant(1_000));
+    const doomed = store.settled()!;
+    await nextTurn();
+    machine.run((m) => m.leases.grant(1_000));
+    const queued = store.settled()!;
+    await assert.rejects(doomed, DurabilityFailedError);
+    await assert.rejects(queued, DurabilityFailedError);
+    assert.equal(fatal.length, 1);
+    assert.ok(store.failure instanceof DurabilityFailedError);
+    assert.match(store.failure.message, /EIO/);
+    // From now on nothing is durable: every request must fail, even one that logs nothing.
+    machine.run((m) => m.leases.grant(1_000));
+    await assert.rejects(store.settled()!, DurabilityFailedError);
+    await store.close();
+    assert.equal(fatal.length, 1);
+
+    // The lock is let go; a restart recovers what was acknowledged.
+    const again = await open(dir);
+    assert.ok(again.machine.leases.byId.size >= 2);
+    await again.store.close();
+  });
+
+  test('after close, settled() rejects: nothing more is logged', async () => {
+    const dir = await fresh();
+    const { store, machine } = await open(dir);
+    await store.close();
+    machine.run((m) => m.leases.grant(1_000));
+    await assert.rejects(store.settled()!, (error: unknown) => error instanceof StoreError && error.code === 'store_closed');
+  });
+});
