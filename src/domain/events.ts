@@ -15,6 +15,14 @@ export type DomainEvent =
       readonly principal?: string;
     }
   | {
+      /** A keepalive changed the lease's ttlMs: logged so recovery restores the new one. */
+      readonly type: 'lease_ttl_changed';
+      readonly leaseId: string;
+      readonly ttlMs: number;
+      readonly kind: LeaseKind;
+      readonly principal?: string;
+    }
+  | {
       readonly type: 'lease_ended';
       readonly leaseId: string;
       readonly kind: LeaseKind;

@@ -89,9 +89,15 @@ export class Leases {
   keepalive(id: string, ttlMs?: number): Lease {
     if (ttlMs !== undefined) this.checkTtl('ttlMs', ttlMs);
     const lease = this.live(id);
-    if (ttlMs !== undefined) lease.ttlMs = ttlMs;
+    if (ttlMs !== undefined && ttlMs !== lease.ttlMs) this.changeTtl(lease, ttlMs);
     if (!lease.attached) this.ctx.deadlines.schedule(lease, this.ctx.clock.monoMs() + lease.ttlMs);
     return lease;
+  }
+
+  private changeTtl(lease: Lease, ttlMs: number): void {
+    lease.ttlMs = ttlMs;
+    const principal = lease.principal === undefined ? {} : { principal: lease.principal };
+    this.ctx.emit({ type: 'lease_ttl_changed', leaseId: lease.id, ttlMs, kind: lease.kind, ...principal });
   }
 
   revoke(id: string): LeaseEnding {

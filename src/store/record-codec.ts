@@ -67,6 +67,8 @@ export interface RecordVisitor {
 export function encodeEvent(out: ByteWriter, event: DomainEvent): boolean {
   switch (event.type) {
     case 'lease_granted':
+    case 'lease_ttl_changed':
+      // Records set state absolutely: a changed TTL is the lease granted again.
       encodeLease(out, event.leaseId, event.ttlMs, event.kind, event.principal);
       return true;
     case 'lease_ended':

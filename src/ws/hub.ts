@@ -51,11 +51,16 @@ export class WsHub extends EventEmitter<HubEvents> {
   readonly audience = new LeaseAudience();
   private readonly connectionDeps: ConnectionDeps;
   private readonly metrics: Metrics;
+  private readonly service: LockringService;
+  /** Pushes waiting for the log records they describe to be durable, oldest first. */
+  private readonly deferred: (() => void)[] = [];
+  private deferScheduled = false;
 
   constructor(deps: WsHubDeps, options: WsOptions = {}) {
     super();
     const { service, metrics, limits } = deps;
     this.metrics = metrics;
+    this.service = service;
     const pingIntervalMs = options.pingIntervalMs ?? wsDefaults.pingIntervalMs;
     const pingIntervalMinMs = options.pingIntervalMinMs ?? wsDefaults.pingIntervalMinMs;
     this.watches = new WatchRegistry(service.machine.rings, limits.wsWatchesMax);
@@ -101,10 +106,10 @@ export class WsHub extends EventEmitter<HubEvents> {
   onEvent(event: DomainEvent): void {
     switch (event.type) {
       case 'lock_acquired':
-        this.watches.lockEvent('acquired', event.name, event.token, event.owner);
+        this.afterDurable(() => this.watches.lockEvent('acquired', event.name, event.token, event.owner));
         return;
       case 'lock_released':
-        this.watches.lockEvent(event.reason, event.name, event.token, event.owner);
+        this.afterDurable(() => this.watches.lockEvent(event.reason, event.name, event.token, event.owner));
         return;
       case 'ring_configured':
       case 'member_put':
@@ -113,11 +118,35 @@ export class WsHub extends EventEmitter<HubEvents> {
         this.watches.ringEvent(event.ring);
         return;
       case 'lease_ended':
-        this.audience.leaseEnded(event);
+        this.afterDurable(() => this.audience.leaseEnded(event));
         return;
       default:
         return;
     }
+  }
+
+  /**
+   * Pushes that carry fencing tokens go out only once the records they describe are
+   * durable, as replies do: a token seen by a watcher is never handed out again after
+   * a crash. The store appends its record after this sink has run (it subscribes
+   * later), so durability is asked in a microtask, once the command is complete.
+   * Without a data directory this costs one microtask.
+   */
+  private afterDurable(push: () => void): void {
+    this.deferred.push(push);
+    if (this.deferScheduled) return;
+    this.deferScheduled = true;
+    queueMicrotask(() => {
+      this.deferScheduled = false;
+      const batch = this.deferred.splice(0, this.deferred.length);
+      const settled = this.service.durability.settled();
+      const run = (): void => {
+        for (const deferredPush of batch) deferredPush();
+      };
+      // A failed log stops the process: what it did not make durable is never pushed.
+      if (settled === undefined) run();
+      else settled.then(run, () => {});
+    });
   }
 
   /** Closes every socket with `code`; resolves once all are gone (cut after the grace). */

@@ -181,3 +181,19 @@ describe('recovery', () => {
     await second.store.close();
   });
 });
+
+describe('recovery of a changed TTL', () => {
+  test('a keepalive that changes ttlMs is logged, so recovery restores the new TTL', async () => {
+    const dir = await fresh();
+    const first = await open(dir);
+    const lease = first.machine.run((m) => m.leases.grant(1_000, 'plain', 'team-a'));
+    first.machine.run((m) => m.leases.keepalive(lease.id, 45_000));
+    await settle(first.store);
+    await abandonStore(first.store);
+    const second = await open(dir);
+    const restored = second.machine.leases.byId.get(lease.id);
+    assert.equal(restored?.ttlMs, 45_000);
+    assert.equal(restored?.principal, 'team-a');
+    await second.store.close();
+  });
+});
