@@ -77,7 +77,7 @@ export class LockringService {
       return {
         ...this.leaseBody(lease),
         locks: [...lease.holds].map((hold) => ({ name: hold.name, token: hold.token })),
-        members: [...lease.members].map((member) => ({ ring: member.ring.name, node: member.id })),
+        members: [...(lease.members ?? [])].map((member) => ({ ring: member.ring.name, node: member.id })),
       };
     });
   }

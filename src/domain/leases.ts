@@ -53,8 +53,9 @@ export class Leases {
       attached: kind === 'session',
       ended: false,
       holds: new Set(),
-      members: new Set(),
-      waiters: new Set(),
+      // Few leases carry ring members or waiters: their sets are made on first use.
+      members: null,
+      waiters: null,
       principal,
       deadlineMs: 0,
       seq: 0,
@@ -159,7 +160,7 @@ export class Leases {
   restore(id: string, ttlMs: number, kind: LeaseKind, principal?: string): Lease {
     const lease: Lease = {
       type: 'lease', id, kind, ttlMs, attached: false, ended: false,
-      holds: new Set(), members: new Set(), waiters: new Set(), principal,
+      holds: new Set(), members: null, waiters: null, principal,
       deadlineMs: 0, seq: 0, heapIndex: -1,
     };
     this.byId.set(id, lease);

@@ -177,7 +177,7 @@ export class Locks {
 
   /** Ends every hold and wait on a lease that is ending (LeaseDependents). */
   dropLease(lease: Lease, reason: LeaseEnd): HoldRef[] {
-    for (const waiter of [...lease.waiters]) {
+    for (const waiter of [...(lease.waiters ?? [])]) {
       this.dequeue(waiter);
       this.ctx.emit({ type: 'waiter_left', name: waiter.lock.name, reason: 'lease_ended' });
       this.settle(waiter, { ok: false, error: new LockringError('lease_not_found', `lease ${JSON.stringify(lease.id)} ended while waiting`, { leaseId: lease.id }) });
@@ -346,7 +346,7 @@ export class Locks {
     lock.waiterTail = waiter;
     lock.waiterCount += 1;
     this.waiterCount += 1;
-    lease?.waiters.add(waiter);
+    if (lease !== null) (lease.waiters ??= new Set()).add(waiter);
     this.ctx.deadlines.schedule(waiter, now + request.waitMs!);
     return waiter;
   }
@@ -361,7 +361,7 @@ export class Locks {
     waiter.queued = false;
     lock.waiterCount -= 1;
     this.waiterCount -= 1;
-    waiter.lease?.waiters.delete(waiter);
+    waiter.lease?.waiters?.delete(waiter);
     this.ctx.deadlines.remove(waiter);
   }
 

@@ -20,8 +20,10 @@ export interface Lease extends DeadlineEntry {
   attached: boolean;
   ended: boolean;
   readonly holds: Set<Hold>;
-  readonly members: Set<Member>;
-  readonly waiters: Set<Waiter>;
+  /** Ring members bound to this lease; null until the first one. */
+  members: Set<Member> | null;
+  /** Acquires waiting on this lease; null until the first one. */
+  waiters: Set<Waiter> | null;
   /**
    * Name of the auth token that created the lease, when auth is on: only it (or an
    * unrestricted admin) may use the lease. A plain label to the domain.

@@ -66,7 +66,7 @@ export class Rings {
 
   delete(name: string): void {
     const ring = this.get(name);
-    for (const member of ring.members.values()) member.lease?.members.delete(member);
+    for (const member of ring.members.values()) member.lease?.members?.delete(member);
     this.pointsTotal -= ring.placement.size;
     this.byName.delete(name);
     this.ctx.emit({ type: 'ring_deleted', ring: name });
@@ -112,7 +112,7 @@ export class Rings {
         node: id,
       });
     }
-    member.lease?.members.delete(member);
+    member.lease?.members?.delete(member);
     ring.members.delete(id);
     this.pointsTotal -= ring.pointsFor(member.weight);
     ring.unplace(id);
@@ -124,7 +124,7 @@ export class Rings {
   /** Removes every member bound to an ending lease (LeaseDependents). */
   dropLease(lease: Lease): MemberRef[] {
     const removed: MemberRef[] = [];
-    for (const member of [...lease.members]) {
+    for (const member of [...(lease.members ?? [])]) {
       removed.push({ ring: member.ring.name, node: member.id });
       this.removeMember(member.ring.name, member.id);
     }
@@ -160,7 +160,7 @@ export class Rings {
       const lease = leaseId === null ? null : this.leases.byId.get(leaseId);
       assert(lease !== undefined, 'restored member names a lease that was not restored');
       const member: Member = { ring, id, weight, meta, metaJson: JSON.stringify(meta), lease };
-      lease?.members.add(member);
+      if (lease !== null) (lease.members ??= new Set()).add(member);
       ring.members.set(id, member);
       ring.place(member);
       this.pointsTotal += ring.pointsFor(weight);
@@ -204,8 +204,8 @@ export class Rings {
     member.meta = meta;
     member.metaJson = metaJson;
     if (member.lease !== lease) {
-      member.lease?.members.delete(member);
-      lease?.members.add(member);
+      member.lease?.members?.delete(member);
+      if (lease !== null) (lease.members ??= new Set()).add(member);
       member.lease = lease;
     }
     ring.members.set(id, member);

@@ -1,11 +1,15 @@
 import type { StateMachine } from '../domain/state-machine.js';
 
+const expiriesPerSlice = 256;
+const turnBudgetMs = 4;
+
 /**
  * Runs due deadlines on one timer armed for the earliest one; never a timer per
- * lease. Each turn processes at most `expiriesPerTickMax` deadlines, then yields to
- * I/O (setImmediate) if more are due, so a million simultaneous expiries cannot
- * stall request handling.
+ * lease. Each turn processes at most `expiriesPerTickMax` deadlines and at most
+ * about 4 ms of them, then yields to I/O (setImmediate) if more are due, so a
+ * million simultaneous expiries cannot stall request handling.
  */
+
 export class ExpiryLoop {
   private timer: NodeJS.Timeout | null = null;
   private armedForMs = Infinity;
@@ -46,7 +50,17 @@ export class ExpiryLoop {
     this.immediate = null;
     this.armedForMs = Infinity;
     if (this.stopped) return;
-    const { more } = this.machine.tick();
+    // Expire in slices and yield to I/O after a few milliseconds, so requests never
+    // queue behind a large batch of simultaneous deadlines.
+    const started = performance.now();
+    const turnMax = this.machine.limits.expiriesPerTickMax;
+    let processed = 0;
+    let more: boolean;
+    do {
+      const slice = this.machine.tick(Math.min(expiriesPerSlice, turnMax - processed));
+      processed += slice.processed;
+      more = slice.more;
+    } while (more && processed < turnMax && performance.now() - started < turnBudgetMs);
     this.afterTick();
     if (more) {
       this.immediate = setImmediate(() => this.turn());

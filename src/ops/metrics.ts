@@ -28,6 +28,7 @@ export class Metrics {
   readonly wsMessagesTotal: Counter<'direction'>;
   readonly limitExceededTotal: Counter<'limit'>;
   readonly httpRequestSeconds: Histogram<'route' | 'method' | 'status'>;
+  private readonly httpChildren = new Map<string, { observe(seconds: number): void }>();
   readonly authFailuresTotal: Counter<'reason'>;
   readonly rateLimitedTotal: Counter<'scope'>;
   readonly httpClientErrorsTotal: Counter<'reason'>;
@@ -121,6 +122,21 @@ export class Metrics {
     });
     this.epoch = new Gauge({ name: 'lockring_epoch', help: 'Restart counter of the data directory (0 without one).', registers });
     machine.subscribe((event) => this.observe(event));
+  }
+
+  /**
+   * Observes one HTTP request. The labelled child is looked up once per
+   * route/method/status and kept: prom-client hashes the label set on every
+   * `observe` otherwise. Bounded: routes come from the route table.
+   */
+  observeHttp(route: string, method: string, status: number, seconds: number): void {
+    const key = `${method} ${status} ${route}`;
+    let child = this.httpChildren.get(key);
+    if (child === undefined) {
+      child = this.httpRequestSeconds.labels({ route, method, status: String(status) });
+      this.httpChildren.set(key, child);
+    }
+    child.observe(seconds);
   }
 
   private observe(event: DomainEvent): void {

@@ -39,7 +39,7 @@ describe('lease grant, keepalive, revoke, inspect', () => {
       [...lease.holds].map((hold) => [hold.name, hold.token]),
       [['a', a.token], ['b', b.token]],
     );
-    assert.deepEqual([...lease.members].map((m) => [m.ring.name, m.id]), [['r', 'n1']]);
+    assert.deepEqual([...(lease.members ?? [])].map((m) => [m.ring.name, m.id]), [['r', 'n1']]);
   });
 
   test('unknown ids are lease_not_found everywhere', () => {
