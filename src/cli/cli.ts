@@ -1,9 +1,9 @@
+import { LockringClientError } from '../client/errors.js';
 import { ConfigError } from '../config.js';
-import { ConnectionError } from './api-client.js';
 import { UsageError } from './args.js';
 import { exitCodes } from './exit-codes.js';
 import { helpFor } from './help.js';
-import { print, say } from './output.js';
+import { describeClientError, print, say } from './output.js';
 import { version } from './version.js';
 
 type Command = (argv: string[], env: NodeJS.ProcessEnv) => Promise<number>;
@@ -52,8 +52,9 @@ export async function runReporting(run: () => Promise<number>): Promise<number> 
       say(`configuration error: ${error.message}`);
       return exitCodes.usage;
     }
-    if (error instanceof ConnectionError) {
-      say(error.message);
+    // The server could not be reached, or said no (`ring_not_found`, ...).
+    if (error instanceof LockringClientError) {
+      say(describeClientError(error));
       return exitCodes.failure;
     }
     say(`unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);

@@ -1,12 +1,14 @@
 import { hostname } from 'node:os';
+import type { LockringClient } from '../client/client.js';
+import { LockLostError, LockringClientError } from '../client/errors.js';
+import type { LockHandle } from '../client/lock-handle.js';
 import { formatDuration } from '../units.js';
-import { ApiClient, type ApiError, describeApiError, segment } from './api-client.js';
 import { UsageError, durationFlag, integerFlag, parseCommandArgs, splitAtDoubleDash, takePositionals } from './args.js';
 import { Child, type ChildEnd, exitCodeOf, forwardedSignals, signalExitCode } from './child-process.js';
+import { connect } from './connect.js';
 import { exitCodes } from './exit-codes.js';
 import { helpFor } from './help.js';
-import { type LeaseLoss, LeaseKeeper } from './lease-keeper.js';
-import { print, say } from './output.js';
+import { describeClientError, print, say } from './output.js';
 
 const options = {
   ttl: { type: 'string' },
@@ -21,7 +23,6 @@ const options = {
 
 /** One request waits at most this long; a longer `--wait` asks again. */
 const waitChunkMs = 60_000;
-const releaseTimeoutMs = 5_000;
 
 interface LockPlan {
   readonly name: string;
@@ -35,16 +36,11 @@ interface LockPlan {
   readonly args: readonly string[];
 }
 
-interface Grant {
-  readonly name: string;
-  readonly token: number;
-  readonly leaseId: string;
-}
-
 /**
  * `lockring lock NAME [options] -- CMD [ARGS...]`: acquire, run CMD with the
- * fencing token in its environment while a keepalive loop holds the lease, release
- * when CMD exits and exit with its code. Losing the lease terminates CMD.
+ * fencing token in its environment while the SDK's lock handle keeps the lease alive
+ * (every TTL/3, with the local deadline of docs/cli.md), release when CMD exits and
+ * exit with its code. Losing the lease (the handle's signal) terminates CMD.
  */
 export async function lockCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { before, after } = splitAtDoubleDash(argv);
@@ -68,109 +64,124 @@ export async function lockCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
     command: after[0]!,
     args: after.slice(1),
   };
-  const client = ApiClient.fromOptions('lock', values.url, env);
-  const grant = await acquire(client, plan);
-  if (typeof grant === 'number') return grant;
-  return runHolding(client, plan, grant, env);
+  const client = connect('lock', values.url, env);
+  const handle = await acquire(client, plan);
+  if (typeof handle === 'number') return handle;
+  return runHolding(client, plan, handle, env);
 }
 
 /** Acquires, asking again in chunks for a long `--wait`; a signal gives up. */
-async function acquire(client: ApiClient, plan: LockPlan): Promise<Grant | number> {
+async function acquire(client: LockringClient, plan: LockPlan): Promise<LockHandle | number> {
   const controller = new AbortController();
   let interrupted: NodeJS.Signals | null = null;
   const onSignal = (signal: NodeJS.Signals): void => {
     interrupted = signal;
     controller.abort();
   };
+  const gaveUp = (signal: NodeJS.Signals): number => {
+    say(`interrupted by ${signal} while waiting for lock ${JSON.stringify(plan.name)}`);
+    return signalExitCode(signal);
+  };
   for (const signal of forwardedSignals) process.on(signal, onSignal);
   const deadlineMs = performance.now() + plan.waitMs;
   try {
     for (;;) {
-      const remainingMs = Math.floor(deadlineMs - performance.now());
-      const waitMs = Math.max(0, Math.min(remainingMs, waitChunkMs));
-      const body = {
-        ttlMs: plan.ttlMs, owner: plan.owner, waitMs,
-        ...(plan.limit !== undefined ? { limit: plan.limit } : {}),
-        ...(plan.lockDelayMs !== undefined ? { lockDelayMs: plan.lockDelayMs } : {}),
-      };
-      const response = await client.call<Grant>('POST', `/v1/locks/${segment(plan.name)}/acquire`, body, controller.signal);
-      if (response.ok) return response.body;
-      if (response.error.code === 'lock_held' && deadlineMs - performance.now() >= 1) continue;
-      if (response.error.code === 'lock_held') {
-        say(`${describeHeld(plan, response.error)}${plan.waitMs > 0 ? ` (waited ${formatDuration(plan.waitMs)})` : ''}; not running ${plan.command}`);
-        return exitCodes.lockNotAcquired;
+      const waitMs = Math.max(0, Math.min(Math.floor(deadlineMs - performance.now()), waitChunkMs));
+      let handle: LockHandle;
+      try {
+        handle = await client.acquire(plan.name, {
+          ttlMs: plan.ttlMs, owner: plan.owner, waitMs, signal: controller.signal,
+          ...(plan.limit !== undefined ? { limit: plan.limit } : {}),
+          ...(plan.lockDelayMs !== undefined ? { lockDelayMs: plan.lockDelayMs } : {}),
+        });
+      } catch (error) {
+        if (interrupted !== null) return gaveUp(interrupted);
+        if (!(error instanceof LockringClientError) || error.transport) throw error;
+        if (error.code === 'lock_held' && deadlineMs - performance.now() >= 1) continue;
+        if (error.code === 'lock_held') {
+          say(`${describeHeld(plan, error)}${plan.waitMs > 0 ? ` (waited ${formatDuration(plan.waitMs)})` : ''}; not running ${plan.command}`);
+          return exitCodes.lockNotAcquired;
+        }
+        say(`cannot acquire lock ${JSON.stringify(plan.name)}: ${describeClientError(error)}`);
+        return exitCodes.failure;
       }
-      say(`cannot acquire lock ${JSON.stringify(plan.name)}: ${describeApiError(response.error)}`);
-      return exitCodes.failure;
+      // The grant crossed the signal: the wait is abandoned all the same.
+      if (interrupted !== null) {
+        await handle.release().catch(() => {});
+        return gaveUp(interrupted);
+      }
+      return handle;
     }
-  } catch (error) {
-    if (interrupted !== null) {
-      say(`interrupted by ${interrupted} while waiting for lock ${JSON.stringify(plan.name)}`);
-      return signalExitCode(interrupted);
-    }
-    throw error;
   } finally {
     for (const signal of forwardedSignals) process.off(signal, onSignal);
   }
 }
 
-/** Runs the command while keeping the lease; see lockCommand. */
-async function runHolding(client: ApiClient, plan: LockPlan, grant: Grant, env: NodeJS.ProcessEnv): Promise<number> {
-  let child: Child | null = null;
-  let loss: LeaseLoss | null = null;
-  const keeper = new LeaseKeeper(client, grant.leaseId, plan.ttlMs, (lost) => {
-    loss = lost;
-    say(
-      `lost lock ${JSON.stringify(plan.name)} (token ${grant.token}): ${lost.message}; terminating ${plan.command} ` +
-        `(pid ${child?.pid ?? '?'}) with SIGTERM${plan.graceMs > 0 ? `, then SIGKILL after ${formatDuration(plan.graceMs)}` : ''}`,
-    );
-    child?.terminate(plan.graceMs);
-  });
-  const first = await keeper.confirm();
-  if (first !== null) {
-    say(`lost lock ${JSON.stringify(plan.name)} before running ${plan.command}: ${first.message}`);
-    await release(client, grant, true);
+/** Runs the command while the handle keeps the lease; see lockCommand. */
+async function runHolding(client: LockringClient, plan: LockPlan, handle: LockHandle, env: NodeJS.ProcessEnv): Promise<number> {
+  const lock = JSON.stringify(plan.name);
+  if (handle.signal.aborted) {
+    // A grant that waited in line is renewed before it is handed out: that failed.
+    say(`lost lock ${lock} before running ${plan.command}: ${describeLoss(handle, plan)}`);
+    await handle.release().catch(() => {});
     return exitCodes.leaseLost;
   }
-  child = new Child(plan.command, plan.args, {
+  const child = new Child(plan.command, plan.args, {
     ...env,
     LOCKRING_LOCK: plan.name,
-    LOCKRING_FENCING_TOKEN: String(grant.token),
-    LOCKRING_LEASE_ID: grant.leaseId,
-    LOCKRING_URL: client.baseUrl,
+    LOCKRING_FENCING_TOKEN: String(handle.token),
+    LOCKRING_LEASE_ID: handle.leaseId,
+    LOCKRING_URL: client.url,
   });
-  const running = child;
-  const forward = (signal: NodeJS.Signals): void => running.signal(signal);
+  let lost = false;
+  const onLost = (): void => {
+    lost = true;
+    say(
+      `lost lock ${lock} (token ${handle.token}): ${describeLoss(handle, plan)}; terminating ${plan.command} ` +
+        `(pid ${child.pid ?? '?'}) with SIGTERM${plan.graceMs > 0 ? `, then SIGKILL after ${formatDuration(plan.graceMs)}` : ''}`,
+    );
+    child.terminate(plan.graceMs);
+  };
+  const forward = (signal: NodeJS.Signals): void => child.signal(signal);
+  handle.signal.addEventListener('abort', onLost, { once: true });
   for (const signal of forwardedSignals) process.on(signal, forward);
-  keeper.start();
-  const end = await running.ended;
-  keeper.stop();
+  const end = await child.ended;
+  handle.signal.removeEventListener('abort', onLost);
   for (const signal of forwardedSignals) process.off(signal, forward);
-  const lost = loss as LeaseLoss | null;
-  if (lost !== null) {
-    // `gone`: the server already ended it. `unconfirmed`: it may still exist; let it go.
-    if (lost.kind === 'unconfirmed') await release(client, grant, true);
+  if (lost) {
+    // Unconfirmed is not gone: the server may still count the hold, so hand it back
+    // (the handle started that when it gave up; this waits for it).
+    if (!gone(handle)) await handle.release().catch(() => {});
     say(`${plan.command} ${describeEnd(end)} after the lock was lost; exiting with ${exitCodes.leaseLost}`);
     return exitCodes.leaseLost;
   }
-  await release(client, grant, false);
+  try {
+    await handle.release();
+  } catch (error) {
+    const why = error instanceof LockringClientError ? describeClientError(error) : String(error);
+    say(`warning: releasing lock ${lock} (token ${handle.token}) failed: ${why}`);
+  }
   if (end.kind === 'spawn_failed') say(`cannot run ${JSON.stringify(plan.command)}: ${end.error.code ?? end.error.message}`);
   return exitCodeOf(end);
 }
 
-async function release(client: ApiClient, grant: Grant, quiet: boolean): Promise<void> {
-  try {
-    const response = await client.call('POST', `/v1/locks/${segment(grant.name)}/release`, { token: grant.token }, AbortSignal.timeout(releaseTimeoutMs));
-    if (!response.ok && !quiet) say(`warning: releasing lock ${JSON.stringify(grant.name)} (token ${grant.token}) failed: ${describeApiError(response.error)}`);
-  } catch (error) {
-    if (!quiet) say(`warning: releasing lock ${JSON.stringify(grant.name)} failed: ${error instanceof Error ? error.message : String(error)}`);
-  }
+/** Whether the server said the lease ended (rather than: no keepalive was confirmed in time). */
+function gone(handle: LockHandle): boolean {
+  return !(handle.signal.reason instanceof LockLostError && handle.signal.reason.reason === 'deadline');
 }
 
-function describeHeld(plan: LockPlan, error: ApiError): string {
-  const holders = Array.isArray(error['holders']) ? (error['holders'] as { token?: number; owner?: string }[]) : [];
+function describeLoss(handle: LockHandle, plan: LockPlan): string {
+  if (gone(handle)) return `the server no longer has lease ${handle.leaseId} (it expired or was revoked)`;
+  const cause: unknown = (handle.signal.reason as LockLostError).cause;
+  const problem = cause instanceof LockringClientError ? describeClientError(cause) : cause === undefined ? 'no answer' : String(cause);
+  return `no keepalive was confirmed within the lease TTL (${formatDuration(plan.ttlMs)}); last problem: ${problem}`;
+}
+
+function describeHeld(plan: LockPlan, error: LockringClientError): string {
+  const holders = Array.isArray(error.details['holders']) ? (error.details['holders'] as { token?: number; owner?: string }[]) : [];
   const who = holders.map((h) => `${h.owner !== undefined && h.owner !== '' ? h.owner : 'unnamed'} (token ${h.token ?? '?'})`).join(', ');
-  const delay = typeof error['retryAfterMs'] === 'number' ? `, lock-delay for ${formatDuration(error['retryAfterMs'])}` : '';
+  const retryAfterMs = error.details['retryAfterMs'];
+  const delay = typeof retryAfterMs === 'number' ? `, lock-delay for ${formatDuration(retryAfterMs)}` : '';
   return `lock ${JSON.stringify(plan.name)} is held${who !== '' ? ` by ${who}` : ''}${delay}`;
 }
 

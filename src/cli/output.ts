@@ -1,3 +1,5 @@
+import type { LockringClientError } from '../client/errors.js';
+
 /** Messages for people go to stderr, prefixed; results go to stdout. */
 export function say(message: string): void {
   process.stderr.write(`lockring: ${message}\n`);
@@ -23,4 +25,9 @@ export function relativeTime(epochMs: number | null, nowMs: number = Date.now())
   if (epochMs === null) return 'while its session is attached';
   const deltaS = (epochMs - nowMs) / 1000;
   return deltaS >= 0 ? `in ${deltaS.toFixed(1)}s` : `${(-deltaS).toFixed(1)}s ago`;
+}
+
+/** `lock_held: lock "x" is held`; with no answer, what went wrong (`cannot reach lockring at URL: ECONNREFUSED`). */
+export function describeClientError(error: LockringClientError): string {
+  return error.transport ? error.message : `${error.code}: ${error.message}`;
 }

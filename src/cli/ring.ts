@@ -1,8 +1,9 @@
-import { ApiClient, describeApiError, segment } from './api-client.js';
+import type { RingDetail } from '../service.js';
 import { UsageError, integerFlag, parseCommandArgs, takePositionals } from './args.js';
+import { connect } from './connect.js';
 import { exitCodes } from './exit-codes.js';
 import { helpFor } from './help.js';
-import { print, printJson, say, table } from './output.js';
+import { print, printJson, table } from './output.js';
 
 const lookupOptions = {
   n: { type: 'string' },
@@ -16,21 +17,6 @@ const nodesOptions = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-interface Lookup {
-  readonly ring: string;
-  readonly version: number;
-  readonly key: string;
-  readonly nodes: readonly string[];
-}
-
-interface RingDetail {
-  readonly name: string;
-  readonly vnodes: number;
-  readonly version: number;
-  readonly fingerprint: string;
-  readonly nodes: readonly { id: string; weight: number; meta: Record<string, unknown>; leaseId: string | null }[];
-}
 
 /** `lockring ring lookup|nodes ...` */
 export async function ringCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -52,15 +38,9 @@ async function lookup(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   }
   const [ring, key] = takePositionals('ring lookup', positionals, ['RING', 'KEY']);
   const n = integerFlag('ring lookup', 'n', values.n, 1, 1, 10_000)!;
-  const client = ApiClient.fromOptions('ring lookup', values.url, env);
-  const query = new URLSearchParams({ key: key!, n: String(n) });
-  const response = await client.call<Lookup>('GET', `/v1/rings/${segment(ring!)}/lookup?${query.toString()}`);
-  if (!response.ok) {
-    say(describeApiError(response.error));
-    return exitCodes.failure;
-  }
-  if (values.json === true) printJson(response.body);
-  else print(response.body.nodes.join('\n'));
+  const found = await connect('ring lookup', values.url, env).lookup(ring!, key!, { n });
+  if (values.json === true) printJson(found);
+  else print(found.nodes.join('\n'));
   return exitCodes.ok;
 }
 
@@ -71,14 +51,9 @@ async function nodes(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     return exitCodes.ok;
   }
   const [ring] = takePositionals('ring nodes', positionals, ['RING']);
-  const client = ApiClient.fromOptions('ring nodes', values.url, env);
-  const response = await client.call<RingDetail>('GET', `/v1/rings/${segment(ring!)}`);
-  if (!response.ok) {
-    say(describeApiError(response.error));
-    return exitCodes.failure;
-  }
-  if (values.json === true) printJson(response.body);
-  else print(describeRing(response.body));
+  const detail = await connect('ring nodes', values.url, env).getRing(ring!);
+  if (values.json === true) printJson(detail);
+  else print(describeRing(detail));
   return exitCodes.ok;
 }
 

@@ -1,8 +1,10 @@
-import { ApiClient, describeApiError, segment } from './api-client.js';
+import { LockringClientError } from '../client/errors.js';
+import type { LockView } from '../domain/locks.js';
 import { parseCommandArgs, takePositionals } from './args.js';
+import { connect } from './connect.js';
 import { exitCodes } from './exit-codes.js';
 import { helpFor } from './help.js';
-import { print, printJson, relativeTime, say, table } from './output.js';
+import { print, printJson, relativeTime, table } from './output.js';
 
 const options = {
   url: { type: 'string' },
@@ -10,21 +12,8 @@ const options = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-interface Holder {
-  readonly token: number;
-  readonly owner: string;
-  readonly leaseId: string;
-  readonly acquiredAt: number;
-  readonly expiresAt: number | null;
-}
-
-interface LockView {
-  readonly name: string;
-  readonly limit?: number;
-  readonly holders: readonly Holder[];
-  readonly waiters: number;
-  readonly retryAfterMs?: number;
-}
+/** What `status` shows: the server's view, or this for a free name (which it has no record of). */
+type StatusView = Omit<LockView, 'limit'> & { readonly limit?: number };
 
 /**
  * `lockring status NAME`: who holds a lock, who waits. A name nobody holds or waits
@@ -37,21 +26,20 @@ export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv): Pro
     return exitCodes.ok;
   }
   const [name] = takePositionals('status', positionals, ['NAME']);
-  const client = ApiClient.fromOptions('status', values.url, env);
-  const response = await client.call<LockView>('GET', `/v1/locks/${segment(name!)}`);
-  let view: LockView;
-  if (response.ok) view = response.body;
-  else if (response.error.code === 'lock_not_found') view = { name: name!, holders: [], waiters: 0 };
-  else {
-    say(describeApiError(response.error));
-    return exitCodes.failure;
+  const client = connect('status', values.url, env);
+  let view: StatusView;
+  try {
+    view = await client.getLock(name!);
+  } catch (error) {
+    if (!(error instanceof LockringClientError) || error.code !== 'lock_not_found') throw error;
+    view = { name: name!, holders: [], waiters: 0 };
   }
   if (values.json === true) printJson(view);
   else print(describeLock(view));
   return exitCodes.ok;
 }
 
-export function describeLock(view: LockView, nowMs: number = Date.now()): string {
+export function describeLock(view: StatusView, nowMs: number = Date.now()): string {
   if (view.holders.length === 0 && view.waiters === 0 && view.retryAfterMs === undefined) {
     return `lock ${JSON.stringify(view.name)} is free`;
   }

@@ -84,6 +84,8 @@ const expiredRemembered = 1_024;
  * re-subscribes its watches.
  */
 export class LockringClient extends EventEmitter<ClientEvents> {
+  /** The server's URL as given, without trailing slashes. */
+  readonly url: string;
   private readonly http: HttpApi;
   private readonly link: WsLink | null;
   private readonly requestTimeoutMs: number;
@@ -100,7 +102,8 @@ export class LockringClient extends EventEmitter<ClientEvents> {
 
   constructor(options: LockringClientOptions) {
     super();
-    const base = options.url.replace(/\/+$/, '');
+    this.url = options.url.replace(/\/+$/, '');
+    const base = this.url;
     const authToken = options.authToken ?? options.token;
     const headers: Record<string, string> = authToken === undefined ? {} : { authorization: `Bearer ${authToken}` };
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
@@ -140,7 +143,9 @@ export class LockringClient extends EventEmitter<ClientEvents> {
   /**
    * Acquires `name` (a try-lock unless `waitMs`), with a lease of its own (`ttlMs`,
    * default 10 s) renewed every third of the TTL. Throws LockringClientError
-   * `lock_held` when not granted in time.
+   * `lock_held` when not granted in time. A grant that came later than a third of the
+   * TTL (it waited in line) is renewed before it is returned; check `signal` before
+   * using a lock whose renewal may have failed.
    */
   async acquire(name: string, options: AcquireOptions = {}): Promise<LockHandle> {
     const { signal, keepalive = true, safetyMarginMs, ...rest } = options;
@@ -166,10 +171,14 @@ export class LockringClient extends EventEmitter<ClientEvents> {
         ended: (ended) => this.forget(ended),
       },
     );
-    let set = this.holds.get(hold.leaseId);
-    if (set === undefined) this.holds.set(hold.leaseId, (set = new Set()));
-    set.add(hold);
+    if (!hold.lost) {
+      let set = this.holds.get(hold.leaseId);
+      if (set === undefined) this.holds.set(hold.leaseId, (set = new Set()));
+      set.add(hold);
+    }
     if (this.expired.has(hold.leaseId)) hold.lose('expired');
+    // A grant that waited in line is renewed before it is handed out (see Hold).
+    await hold.ready;
     return hold;
   }
 

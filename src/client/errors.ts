@@ -15,8 +15,9 @@ export class LockringClientError extends Error {
     message: string,
     readonly status: number | null = null,
     readonly details: Readonly<Record<string, unknown>> = {},
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 
   /** True when the server never answered: the request may or may not have run. */
@@ -40,15 +41,20 @@ export type LostReason =
   /** The client was closed while holding the lock. */
   | 'client_closed';
 
-/** The `reason` of a lock handle's aborted signal. */
+/**
+ * The `reason` of a lock handle's aborted signal. For `keepalive_failed` and
+ * `deadline`, `cause` is the keepalive failure behind it (for `deadline`, the latest
+ * since the last confirmed keepalive; none when the keepalives went unanswered).
+ */
 export class LockLostError extends Error {
   override name = 'LockLostError';
 
   constructor(
     readonly reason: LostReason,
     readonly lock: { readonly name: string; readonly token: number; readonly leaseId: string },
+    options?: ErrorOptions,
   ) {
-    super(`lock ${JSON.stringify(lock.name)} (token ${lock.token}) is no longer held: ${reason}`);
+    super(`lock ${JSON.stringify(lock.name)} (token ${lock.token}) is no longer held: ${reason}`, options);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { OpArgs, OpResults } from '../ws/protocol.js';
-import { LockringClientError, asClientError, serverError } from './errors.js';
+import { LockringClientError, serverError } from './errors.js';
 
 export interface CallOptions {
   readonly signal?: AbortSignal | undefined;
@@ -32,7 +32,10 @@ export class HttpApi {
       });
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason;
-      throw asClientError(timeout.aborted ? timeout.reason : error);
+      if (timeout.aborted) {
+        throw new LockringClientError('timeout', `lockring at ${this.base} did not answer ${method} ${route} in time`, null, {}, { cause: error });
+      }
+      throw new LockringClientError('disconnected', `cannot reach lockring at ${this.base}: ${describeFetchError(error)}`, null, {}, { cause: error });
     }
     const text = await response.text();
     let parsed: unknown;
@@ -90,4 +93,12 @@ export class HttpApi {
 function renameId(body: unknown): unknown {
   const { id, ...rest } = body as { id: string };
   return { leaseId: id, ...rest };
+}
+
+/** fetch says `fetch failed`; the reason (`ECONNREFUSED`, a TLS error, ...) is its cause. */
+function describeFetchError(error: unknown): string {
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+  if (typeof cause?.code === 'string') return cause.code;
+  if (typeof cause?.message === 'string') return cause.message;
+  return error instanceof Error ? error.message : String(error);
 }

@@ -31,7 +31,11 @@ export interface HoldDeps {
 }
 
 export interface HoldTiming {
-  /** Monotonic time the acquire was sent: the server's lease started no earlier. */
+  /**
+   * Monotonic time the acquire was sent: the server's lease started no earlier. When
+   * the grant came later than the first keepalive is due (it waited in line), the
+   * hold renews the lease before it is `ready`, and counts its deadline from that.
+   */
   readonly sentAtMs: number;
   /** Renew at this interval (a third of the TTL by default); 0: no keepalive. */
   readonly keepaliveEveryMs: number;
@@ -52,6 +56,11 @@ export function defaultSafetyMarginMs(ttlMs: number): number {
  * received the keepalive, later, so the holder always stops first. A keepalive that
  * fails for a transport reason is retried until the deadline; one refused with
  * `lease_not_found` ends the hold at once.
+ *
+ * A lease granted to a waiter starts at the grant, some unknown time after the
+ * acquire was sent: counted from the send, a wait longer than the TTL would leave a
+ * deadline long gone. So a late grant is renewed first (see `ready`), and its
+ * deadline counts from that keepalive.
  */
 export class Hold implements LockHandle {
   readonly name: string;
@@ -64,7 +73,13 @@ export class Hold implements LockHandle {
   private deadlineMs: number;
   private deadlineTimer: NodeJS.Timeout | null = null;
   private keepaliveTimer: NodeJS.Timeout | null = null;
+  /** False while a late grant's first renewal is out: no deadline counts yet. */
+  private armed = false;
+  /** The latest keepalive failure since the last confirmed one. */
+  private failure: unknown = undefined;
   private releasing: Promise<void> | null = null;
+  /** Settles when the hold may be handed out: at once, or after a late grant's first renewal. */
+  readonly ready: Promise<void>;
 
   constructor(
     grant: Grant,
@@ -78,6 +93,12 @@ export class Hold implements LockHandle {
     this.limit = grant.limit;
     this.ttlMs = grant.ttlMs;
     this.deadlineMs = timing.sentAtMs + grant.ttlMs - timing.safetyMarginMs;
+    const late = timing.keepaliveEveryMs > 0 && now() >= timing.sentAtMs + timing.keepaliveEveryMs;
+    if (late) {
+      this.ready = this.renew();
+      return;
+    }
+    this.ready = Promise.resolve();
     this.armDeadline();
     if (timing.keepaliveEveryMs > 0) this.scheduleKeepalive(timing.sentAtMs + timing.keepaliveEveryMs);
   }
@@ -94,13 +115,14 @@ export class Hold implements LockHandle {
     return this.lost ? 0 : Math.max(0, this.deadlineMs - now());
   }
 
-  /** Ends the hold locally; the signal fires with `reason`. */
-  lose(reason: LostReason): void {
+  /** Ends the hold locally; the signal fires with `reason` (and `cause`, see LockLostError). */
+  lose(reason: LostReason, cause?: unknown): void {
     if (this.lost) return;
     if (this.deadlineTimer !== null) clearTimeout(this.deadlineTimer);
     if (this.keepaliveTimer !== null) clearTimeout(this.keepaliveTimer);
     this.deadlineTimer = this.keepaliveTimer = null;
-    this.controller.abort(new LockLostError(reason, { name: this.name, token: this.token, leaseId: this.leaseId }));
+    const lock = { name: this.name, token: this.token, leaseId: this.leaseId };
+    this.controller.abort(new LockLostError(reason, lock, cause === undefined ? undefined : { cause }));
     this.deps.ended(this);
     // Unconfirmed is not gone: a keepalive may merely be late, and the server may still
     // count the hold. The holder has stopped, so hand it back now rather than at expiry.
@@ -131,8 +153,14 @@ export class Hold implements LockHandle {
   }
 
   private armDeadline(): void {
+    this.armed = true;
     if (this.deadlineTimer !== null) clearTimeout(this.deadlineTimer);
-    this.deadlineTimer = setTimeout(() => this.lose('deadline'), Math.max(0, this.deadlineMs - now()));
+    // Already past (a late grant whose renewal failed): lost before it is handed out.
+    if (this.deadlineMs <= now()) {
+      this.lose('deadline', this.failure);
+      return;
+    }
+    this.deadlineTimer = setTimeout(() => this.lose('deadline', this.failure), this.deadlineMs - now());
     this.deadlineTimer.unref();
   }
 
@@ -146,21 +174,26 @@ export class Hold implements LockHandle {
     this.keepaliveTimer = null;
     if (this.lost) return;
     const sentAtMs = now();
+    const extendsToMs = sentAtMs + this.ttlMs - this.timing.safetyMarginMs;
     try {
       // Waiting past the deadline is pointless: by then the hold is lost anyway.
-      await this.deps.keepalive(this.leaseId, Math.max(1, Math.ceil(this.deadlineMs - sentAtMs)));
+      await this.deps.keepalive(this.leaseId, Math.max(1, Math.ceil((this.armed ? this.deadlineMs : extendsToMs) - sentAtMs)));
     } catch (error) {
       if (this.lost) return;
       if (asClientError(error).code === 'lease_not_found') {
-        this.lose('keepalive_failed');
+        this.lose('keepalive_failed', error);
         return;
       }
+      this.failure = error;
+      // A late grant's first renewal failed: the deadline counts from the acquire.
+      if (!this.armed) this.armDeadline();
       // No answer (or a refusal that may pass): try again soon, until the deadline.
       this.scheduleKeepalive(now() + Math.min(1_000, Math.max(10, this.timing.keepaliveEveryMs / 4)));
       return;
     }
     if (this.lost) return;
-    this.deadlineMs = Math.max(this.deadlineMs, sentAtMs + this.ttlMs - this.timing.safetyMarginMs);
+    this.failure = undefined;
+    this.deadlineMs = Math.max(this.deadlineMs, extendsToMs);
     this.armDeadline();
     this.scheduleKeepalive(sentAtMs + this.timing.keepaliveEveryMs);
   }

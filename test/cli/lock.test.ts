@@ -61,6 +61,19 @@ describe('lockring lock NAME -- CMD', () => {
     assert.ok(Number(reported(waiting.stdout()).token) > holder.body.token);
   });
 
+  it('--wait longer than --ttl: a late grant is kept alive, and the command runs to its end', async () => {
+    const holder = await api(server.url, 'POST', '/v1/locks/late/acquire', { ttlMs: 30_000 });
+    // The command outlives several keepalive rounds of its 1 s lease.
+    const waiting = startCli(['lock', 'late', '--ttl', '1s', '--wait', '20s', ...reporter('setTimeout(() => process.exit(5), 2000);')], env);
+    await waitFor(async () => (await waiters('late')) === 1, 15_000, 'the CLI to queue');
+    await new Promise((resolve) => setTimeout(resolve, 1_300)); // wait past the CLI's TTL
+    await api(server.url, 'POST', '/v1/locks/late/release', { token: holder.body.token });
+    const { code } = await waiting.exited;
+    assert.equal(code, 5, waiting.stderr());
+    assert.doesNotMatch(waiting.stderr(), /lost lock/);
+    assert.equal((await api(server.url, 'GET', '/v1/locks/late')).status, 404, 'released');
+  });
+
   it('a signal while waiting abandons the wait (the server drops the waiter) and exits 128 + N', async () => {
     const holder = await api(server.url, 'POST', '/v1/locks/impatient/acquire', { ttlMs: 30_000 });
     const waiting = startCli(['lock', 'impatient', '--wait', '20s', '--', process.execPath, '-e', 'console.log("RAN")'], env);

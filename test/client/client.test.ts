@@ -109,6 +109,33 @@ describe('client: locks', () => {
     await held.release();
   });
 
+  test('a waiting acquire granted after longer than its TTL comes back held, and is kept alive', async () => {
+    // Its lease began at the grant, not when the acquire was sent: the handle must not
+    // count its deadline from the send (it would be long gone).
+    for (const websocket of [true, false]) {
+      const name = `c/late-${websocket}`;
+      const holder = await client({ websocket: false }).acquire(name, { ttlMs: 5_000 });
+      const lockring = client({ websocket });
+      setTimeout(() => void holder.release(), 1_100);
+      const handle = await lockring.acquire(name, { ttlMs: 800, waitMs: 5_000 });
+      assert.equal(handle.signal.aborted, false, `websocket: ${websocket}`);
+      assert.ok(handle.remainingMs() > 0);
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      assert.equal(handle.signal.aborted, false, 'kept alive past its TTL');
+      assert.equal((await lockring.check(name, handle.token)).held, true);
+      await handle.release();
+    }
+  });
+
+  test('a server that cannot be reached is named in the error, with the reason', async () => {
+    const gone = await startServer();
+    await gone.close();
+    const lockring = client({ url: gone.base, websocket: false });
+    await assert.rejects(lockring.getLock('x'), (e: LockringClientError) =>
+      e.code === 'disconnected' && e.transport && e.message === `cannot reach lockring at ${gone.base}: ECONNREFUSED` && e.cause instanceof Error);
+    assert.equal(client({ url: `${server.base}//` }).url, server.base);
+  });
+
   test('the signal fires on the server notice when the lease is revoked', async () => {
     const lockring = client();
     const handle = await lockring.acquire('c/revoked', { ttlMs: 5_000 });
@@ -130,6 +157,8 @@ describe('client: locks', () => {
     await server.http('DELETE', `/v1/leases/${handle.leaseId}`);
     await aborted(handle.signal);
     assert.equal(lostReason(handle.signal), 'keepalive_failed');
+    const cause = (handle.signal.reason as LockLostError).cause;
+    assert.ok(cause instanceof LockringClientError && cause.code === 'lease_not_found', 'the refusal is the cause');
   });
 
   test('closing the client fires the signals of its holds', async () => {
