@@ -105,11 +105,12 @@ export class WsHub extends EventEmitter<HubEvents> {
   /** The machine's event sink: lock and ring changes to watches, lease ends to their audience. */
   onEvent(event: DomainEvent): void {
     switch (event.type) {
+      // Nothing to push without a watch: skip the deferral on the hot path.
       case 'lock_acquired':
-        this.afterDurable(() => this.watches.lockEvent('acquired', event.name, event.token, event.owner));
+        if (this.watches.size > 0) this.afterDurable(() => this.watches.lockEvent('acquired', event.name, event.token, event.owner));
         return;
       case 'lock_released':
-        this.afterDurable(() => this.watches.lockEvent(event.reason, event.name, event.token, event.owner));
+        if (this.watches.size > 0) this.afterDurable(() => this.watches.lockEvent(event.reason, event.name, event.token, event.owner));
         return;
       case 'ring_configured':
       case 'member_put':
@@ -118,7 +119,7 @@ export class WsHub extends EventEmitter<HubEvents> {
         this.watches.ringEvent(event.ring);
         return;
       case 'lease_ended':
-        this.afterDurable(() => this.audience.leaseEnded(event));
+        if (this.audience.concerns(event.leaseId)) this.afterDurable(() => this.audience.leaseEnded(event));
         return;
       default:
         return;

@@ -124,6 +124,11 @@ export class LeaseAudience {
   }
 
   /** The domain's `lease_ended`: notify, then drop everything about that lease. */
+  /** True when some socket or session may need to hear about this lease. */
+  concerns(leaseId: string): boolean {
+    return this.listeners.has(leaseId) || this.sessions.has(leaseId);
+  }
+
   leaseEnded(event: Extract<DomainEvent, { type: 'lease_ended' }>): void {
     const listeners = this.listeners.get(event.leaseId);
     this.listeners.delete(event.leaseId);
