@@ -49,6 +49,8 @@ export type Durable<T> = T | Promise<T>;
  */
 export class LockringService {
   readonly usage: PrincipalUsage;
+  /** Events the machine has emitted: a command during which this moved changed state. */
+  private changes = 0;
 
   constructor(
     readonly machine: StateMachine,
@@ -59,6 +61,7 @@ export class LockringService {
     this.usage = new PrincipalUsage(machine.limits);
     // Leases a token holds, counted from the events so that every way a lease ends counts.
     machine.subscribe((event) => {
+      this.changes += 1;
       if (event.type === 'lease_granted' && event.principal !== undefined) this.usage.add(event.principal, 'leases', 1);
       if (event.type === 'lease_ended' && event.principal !== undefined) this.usage.add(event.principal, 'leases', -1);
     });
@@ -70,9 +73,9 @@ export class LockringService {
     return this.commit(() => this.leaseBody(this.machine.leases.grant(ttlMs, 'plain', caller?.name)));
   }
 
-  inspectLease(id: string, caller: Caller = null): LeaseDetail {
+  inspectLease(id: string, caller: Caller = null): Durable<LeaseDetail> {
     this.ownLease(id, caller);
-    return this.machine.run((m) => {
+    return this.answer((m) => {
       const lease = m.leases.live(id);
       return {
         ...this.leaseBody(lease),
@@ -82,11 +85,12 @@ export class LockringService {
     });
   }
 
-  keepalive(id: string, ttlMs?: number, caller: Caller = null): LeaseBody {
+  keepalive(id: string, ttlMs?: number, caller: Caller = null): Durable<LeaseBody> {
     this.ownLease(id, caller);
-    // Keepalives are not logged: after a restart every lease gets its full TTL anyway.
+    // Only a new ttlMs is logged (after a restart every lease gets its full TTL anyway);
+    // it, or the expiry of a lease found past its deadline, is durable before the answer.
     try {
-      return this.machine.run((m) => this.leaseBody(m.leases.keepalive(id, ttlMs)));
+      return this.answer((m) => this.leaseBody(m.leases.keepalive(id, ttlMs)));
     } finally {
       // A smaller ttlMs moves the deadline earlier than the timer may be armed for.
       this.expiry.poke();
@@ -123,6 +127,7 @@ export class LockringService {
     // At its cap of queued acquires a token may still take a free lock: try without
     // queueing, and turn "it would have queued" into the per-token limit.
     const waitCapped = caller !== null && (request.waitMs ?? 0) > 0 && this.usage.full(caller.name, 'waiters') !== null;
+    const changesBefore = this.changes;
     try {
       this.authorizeAcquire(request, caller);
       const asked = caller === null ? request : { ...request, principal: caller.name, ...(waitCapped ? { waitMs: 0 } : {}) };
@@ -132,7 +137,7 @@ export class LockringService {
         ? limitExceeded('waitersPerTokenMax', this.machine.limits.waitersPerTokenMax)
         : error;
       this.countRefusal(refused);
-      throw refused;
+      return this.refuse(refused, this.changes !== changesBefore);
     } finally {
       this.expiry.poke();
     }
@@ -164,7 +169,16 @@ export class LockringService {
           return;
         }
         this.metrics.acquireTotal.inc({ result: outcome.error.code === 'lock_held' ? 'timeout' : 'rejected' });
-        reject(outcome.error);
+        if (outcome.error.code !== 'lease_not_found') {
+          reject(outcome.error);
+          return;
+        }
+        // Its lease ended: told once that end is durable. The end's records follow this
+        // call in the same command, so look at the log once the command is over.
+        const error = outcome.error;
+        void Promise.resolve()
+          .then(() => this.durability.settled())
+          .then(() => reject(error), reject);
       };
       if (signal?.aborted) onAbort();
       else signal?.addEventListener('abort', onAbort, { once: true });
@@ -183,22 +197,25 @@ export class LockringService {
     });
   }
 
-  check(name: string, token: number, caller: Caller = null): { name: string; token: number; held: boolean } {
+  check(name: string, token: number, caller: Caller = null): Durable<{ name: string; token: number; held: boolean }> {
     authorize(caller, 'lock.read', name);
+    const before = this.changes;
     const held = this.machine.run((m) => m.locks.check(name, token));
-    return { name, token, held };
+    const result = { name, token, held };
+    // "Not held" may tell of an end (an expiry, a release) the log is still writing.
+    return held && this.changes === before ? result : this.durable(result);
   }
 
-  inspectLock(name: string, caller: Caller = null): LockView {
+  inspectLock(name: string, caller: Caller = null): Durable<LockView> {
     authorize(caller, 'lock.read', name);
-    return this.machine.run((m) => m.locks.inspect(name));
+    return this.answer((m) => m.locks.inspect(name));
   }
 
   /** A page of the locks under `prefix` that the caller may read, in name order. */
-  listLocks(prefix: string, after: string | undefined, pageMax: number, caller: Caller = null): LockPage {
+  listLocks(prefix: string, after: string | undefined, pageMax: number, caller: Caller = null): Durable<LockPage> {
     const scopes = readableScopes(caller, 'lock.read', prefix);
-    if (scopes === null) return this.machine.run((m) => m.locks.list(prefix, after, pageMax));
-    return this.machine.run((m) => {
+    if (scopes === null) return this.answer((m) => m.locks.list(prefix, after, pageMax));
+    return this.answer((m) => {
       const locks: LockView[] = [];
       for (let i = 0; i < scopes.length; i++) {
         const page = m.locks.list(scopes[i]!, after, pageMax - locks.length);
@@ -297,21 +314,52 @@ export class LockringService {
 
   /** Runs a state-changing command and answers once the log holds it. */
   private commit<T>(command: () => T): Durable<T> {
+    const before = this.changes;
     let value: T;
     try {
       value = this.machine.run(command);
     } catch (error) {
       this.countLimit(error);
-      throw error;
+      return this.refuse(error, this.changes !== before);
     } finally {
       this.expiry.poke();
     }
     return this.durable(value);
   }
 
+  /**
+   * Runs a command that usually changes nothing (a read, a keepalive). When it did
+   * change state (a lease it found past its deadline and expired, a keepalive's new
+   * ttlMs), its answer waits until that is durable.
+   */
+  private answer<T>(command: (machine: StateMachine) => T): Durable<T> {
+    const before = this.changes;
+    let value: T;
+    try {
+      value = this.machine.run(command);
+    } catch (error) {
+      return this.refuse(error, this.changes !== before);
+    }
+    return this.changes === before ? value : this.durable(value);
+  }
+
   private durable<T>(value: T): Durable<T> {
     const settled = this.durability.settled();
     return settled === undefined ? value : settled.then(() => value);
+  }
+
+  /**
+   * Throws `error`, once the log is durable when the error may tell of a change that
+   * is not yet: one the command made on the way (`changed`: a lease it found past its
+   * deadline), or the end of a lease or hold made just before by the expiry loop or
+   * another request. A client told that a lease or hold is gone must not find it
+   * alive again after a crash.
+   */
+  private refuse(error: unknown, changed: boolean): Promise<never> {
+    const tellsOfAnEnd = error instanceof LockringError && (error.code === 'lease_not_found' || error.code === 'not_holder');
+    const settled = changed || tellsOfAnEnd ? this.durability.settled() : undefined;
+    if (settled === undefined) return thrown(error);
+    return settled.then(() => thrown(error));
   }
 
   private leaseBody(lease: Lease): LeaseBody {
@@ -329,6 +377,10 @@ export class LockringService {
       this.metrics.limitExceededTotal.inc({ limit: String(error.details['limit']) });
     }
   }
+}
+
+function thrown(error: unknown): never {
+  throw error;
 }
 
 function ringSummary(ring: Ring): RingSummary {

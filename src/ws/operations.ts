@@ -54,10 +54,8 @@ export class Operations {
       'session.resume': (socket, args, _id, caller) => this.resumeSession(socket, args.leaseId, caller),
       'lease.grant': (socket, args, _id, caller) =>
         mapDurable(service.grantLease(args.ttlMs, caller), (lease) => heard(socket, lease.id, leaseResult(lease))),
-      'lease.keepalive': (socket, args, _id, caller) => {
-        const lease = service.keepalive(args.leaseId, args.ttlMs, caller);
-        return heard(socket, lease.id, leaseResult(lease));
-      },
+      'lease.keepalive': (socket, args, _id, caller) =>
+        mapDurable(service.keepalive(args.leaseId, args.ttlMs, caller), (lease) => heard(socket, lease.id, leaseResult(lease))),
       'lease.revoke': (_socket, args, _id, caller) =>
         mapDurable(service.revokeLease(args.leaseId, caller), ({ id, released, removed }) => ({ leaseId: id, released, removed })),
       'lock.acquire': (socket, args, id, caller) => this.acquire(socket, args, id, caller),
