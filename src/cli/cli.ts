@@ -1,5 +1,6 @@
 import { LockringClientError } from '../client/errors.js';
 import { ConfigError } from '../config.js';
+import { StoreError } from '../store/store-errors.js';
 import { UsageError } from './args.js';
 import { exitCodes } from './exit-codes.js';
 import { helpFor } from './help.js';
@@ -55,6 +56,12 @@ export async function runReporting(run: () => Promise<number>): Promise<number> 
     // The server could not be reached, or said no (`ring_not_found`, ...).
     if (error instanceof LockringClientError) {
       say(describeClientError(error));
+      return exitCodes.failure;
+    }
+    // The data directory is locked by another server, or its log is damaged: the
+    // message names the file and offset; a stack would only hide it.
+    if (error instanceof StoreError) {
+      say(`data directory error (${error.code}): ${error.message}`);
       return exitCodes.failure;
     }
     say(`unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
