@@ -108,9 +108,10 @@ export class LockringService {
     return this.commit(() => this.machine.leases.openSession(ttlMs, caller?.name));
   }
 
-  attachSession(id: string, caller: Caller = null): Lease {
+  /** Attaching logs nothing; a session found past its deadline is gone once that is durable. */
+  attachSession(id: string, caller: Caller = null): Durable<Lease> {
     this.ownLease(id, caller);
-    return this.machine.run((m) => m.leases.attach(id));
+    return this.answer((m) => m.leases.attach(id));
   }
 
   detachSession(id: string): void {

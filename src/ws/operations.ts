@@ -104,7 +104,7 @@ export class Operations {
     });
   }
 
-  private resumeSession(socket: OpSocket, leaseId: string, caller: Caller): OpResults['session.resume'] {
+  private resumeSession(socket: OpSocket, leaseId: string, caller: Caller): Durable<OpResults['session.resume']> {
     const { service, audience } = this.deps;
     const current = socket.session;
     if (current !== null && current.leaseId !== leaseId) {
@@ -118,9 +118,10 @@ export class Operations {
       for (const text of ended) socket.sendText(text);
       throw leaseNotFound(leaseId);
     }
-    const lease = service.attachSession(leaseId, caller);
-    if (current === null) socket.setSession(audience.resume(lease.id, lease.ttlMs, socket, lease.principal));
-    return { leaseId: lease.id, ttlMs: lease.ttlMs, expiresAt: null };
+    return mapDurable(service.attachSession(leaseId, caller), (lease) => {
+      if (current === null) socket.setSession(audience.resume(lease.id, lease.ttlMs, socket, lease.principal));
+      return { leaseId: lease.id, ttlMs: lease.ttlMs, expiresAt: null };
+    });
   }
 
   private acquire(socket: OpSocket, args: Args<'lock.acquire'>, id: RequestId | null, caller: Caller): Durable<Grant> {

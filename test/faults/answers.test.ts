@@ -155,3 +155,23 @@ describe('answers that tell of a change leave once it is durable', () => {
     await second.lockring.close();
   });
 });
+
+describe('session.resume of a session past its deadline', () => {
+  test('lease_not_found leaves once the expiry is durable; the session stays gone after a crash', async () => {
+    const { dir, clock } = await fresh();
+    const first = await open(dir, clock);
+    const service = first.lockring.service;
+    const session = await service.openSession(300);
+    service.detachSession(session.id);
+    await settle(first.store);
+    clock.advance(301);
+    // Returned as a promise: the refusal waits for the expiry's record.
+    await assert.rejects(async () => service.attachSession(session.id), { code: 'lease_not_found' });
+    await first.crash();
+
+    const second = await open(dir, clock);
+    await assert.rejects(async () => second.lockring.service.attachSession(session.id), { code: 'lease_not_found' });
+    expectError(await second.call('GET', `/v1/leases/${session.id}`), 404, 'lease_not_found');
+    await second.lockring.close();
+  });
+});
