@@ -75,7 +75,7 @@ export class LockringService {
 
   inspectLease(id: string, caller: Caller = null): Durable<LeaseDetail> {
     this.ownLease(id, caller);
-    return this.answer((m) => {
+    return this.reveal((m) => {
       const lease = m.leases.live(id);
       return {
         ...this.leaseBody(lease),
@@ -209,14 +209,14 @@ export class LockringService {
 
   inspectLock(name: string, caller: Caller = null): Durable<LockView> {
     authorize(caller, 'lock.read', name);
-    return this.answer((m) => m.locks.inspect(name));
+    return this.reveal((m) => m.locks.inspect(name));
   }
 
   /** A page of the locks under `prefix` that the caller may read, in name order. */
   listLocks(prefix: string, after: string | undefined, pageMax: number, caller: Caller = null): Durable<LockPage> {
     const scopes = readableScopes(caller, 'lock.read', prefix);
-    if (scopes === null) return this.answer((m) => m.locks.list(prefix, after, pageMax));
-    return this.answer((m) => {
+    if (scopes === null) return this.reveal((m) => m.locks.list(prefix, after, pageMax));
+    return this.reveal((m) => {
       const locks: LockView[] = [];
       for (let i = 0; i < scopes.length; i++) {
         const page = m.locks.list(scopes[i]!, after, pageMax - locks.length);
@@ -342,6 +342,22 @@ export class LockringService {
       return this.refuse(error, this.changes !== before);
     }
     return this.changes === before ? value : this.durable(value);
+  }
+
+  /**
+   * A read that shows fencing tokens: answered once everything already in the log's
+   * queue is durable, so no client sees a token a crash could hand out again.
+   * Nothing pending (or no data directory): answered at once.
+   */
+  private reveal<T>(command: (machine: StateMachine) => T): Durable<T> {
+    const before = this.changes;
+    let value: T;
+    try {
+      value = this.machine.run(command);
+    } catch (error) {
+      return this.refuse(error, this.changes !== before);
+    }
+    return this.durable(value);
   }
 
   private durable<T>(value: T): Durable<T> {

@@ -163,7 +163,7 @@ describe('session.resume of a session past its deadline', () => {
     const service = first.lockring.service;
     const session = await service.openSession(300);
     service.detachSession(session.id);
-    await settle(first.store);
+    await first.store.settled();
     clock.advance(301);
     // Returned as a promise: the refusal waits for the expiry's record.
     await assert.rejects(async () => service.attachSession(session.id), { code: 'lease_not_found' });
