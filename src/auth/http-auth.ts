@@ -62,7 +62,13 @@ export interface AuthHookDeps {
 export function installAuth(app: FastifyInstance, deps: AuthHookDeps): void {
   const { authenticator, rates, metrics } = deps;
   app.decorateRequest('identity', null);
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+  // Callback-style: it runs on every request, and an async hook costs a promise.
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    if (identify(request, reply) === undefined) done();
+  });
+
+  /** Sets the request's identity, or answers the request and returns the reply. */
+  function identify(request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
     if (openRoutes.has(request.routeOptions.url ?? '')) return;
     const ipRefusal = rates.ip(request.ip);
     if (ipRefusal !== null) return refuseRate(reply, ipRefusal);
@@ -84,7 +90,8 @@ export function installAuth(app: FastifyInstance, deps: AuthHookDeps): void {
     const tokenRefusal = rates.token(auth.principal.name);
     if (tokenRefusal !== null) return refuseRate(reply, tokenRefusal);
     request.identity = { kind: 'token', digest: auth.digest, principal: auth.principal };
-  });
+    return undefined;
+  }
 }
 
 /** The caller of a guarded route. Defensive: a request the hook did not see is refused. */

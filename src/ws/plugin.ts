@@ -25,11 +25,13 @@ export function registerWebSocket(app: FastifyInstance, deps: WsHubDeps, options
   app.decorate('wsHub', hub);
   // An upgrade refused by a hook that ran before @fastify/websocket's own (not_ready,
   // auth) is answered on the raw socket, which nothing else would close.
-  app.addHook('onResponse', async (request) => {
+  app.addHook('onResponse', (request, _reply, done) => {
     const { upgrade, connection } = request.raw.headers;
-    if (upgrade === undefined || !/\bupgrade\b/i.test(connection ?? '')) return;
-    const socket = request.raw.socket;
-    socket.end(() => socket.destroy());
+    if (upgrade !== undefined && /\bupgrade\b/i.test(connection ?? '')) {
+      const socket = request.raw.socket;
+      socket.end(() => socket.destroy());
+    }
+    done();
   });
 
   app.register(fastifyWebsocket, {
