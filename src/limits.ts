@@ -40,6 +40,8 @@ export interface Limits {
   readonly wsWatchesMax: number;
   readonly wsSendBufferBytesMax: number;
   readonly wsBadFramesPerSocketMax: number;
+  /** Log records waiting for their fsync; past it, changes are refused until the disk catches up. */
+  readonly walBacklogBytesMax: number;
   /** How long a socket opened without a token has to send its `auth` frame. */
   readonly wsAuthMsMax: number;
   // Per auth token (only with auth configured): one client cannot take the whole server.
@@ -97,6 +99,7 @@ export const defaultLimits: Limits = Object.freeze({
   wsWatchesMax: 100_000,
   wsSendBufferBytesMax: 4 * 1024 * 1024,
   wsBadFramesPerSocketMax: 100,
+  walBacklogBytesMax: 64 * 1024 * 1024,
   wsAuthMsMax: 5_000,
   wsSocketsPerTokenMax: 1_000,
   wsWatchesPerTokenMax: 10_000,

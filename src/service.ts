@@ -131,6 +131,7 @@ export class LockringService {
     const changesBefore = this.changes;
     try {
       this.authorizeAcquire(request, caller);
+      this.checkBacklog();
       const asked = caller === null ? request : { ...request, principal: caller.name, ...(waitCapped ? { waitMs: 0 } : {}) };
       result = this.machine.run((m) => m.locks.acquire(asked));
     } catch (error) {
@@ -318,6 +319,7 @@ export class LockringService {
     const before = this.changes;
     let value: T;
     try {
+      this.checkBacklog();
       value = this.machine.run(command);
     } catch (error) {
       this.countLimit(error);
@@ -358,6 +360,15 @@ export class LockringService {
       return this.refuse(error, this.changes !== before);
     }
     return this.durable(value);
+  }
+
+  /**
+   * A disk slower than the request rate must not grow the log's queue without bound:
+   * past walBacklogBytesMax, changes are refused (429) until the fsyncs catch up.
+   */
+  private checkBacklog(): void {
+    const max = this.machine.limits.walBacklogBytesMax;
+    if (this.durability.backlogBytes() > max) throw limitExceeded('walBacklogBytesMax', max);
   }
 
   private durable<T>(value: T): Durable<T> {

@@ -9,6 +9,8 @@ export interface Durability {
    * returns undefined when nothing is pending, so the in-memory path never awaits.
    */
   settled(): Promise<void> | undefined;
+  /** Bytes of log records appended but not yet durable (0 in memory). */
+  backlogBytes(): number;
   /** Flushes and closes the log (graceful shutdown). */
   close(): Promise<void>;
 }
@@ -16,5 +18,6 @@ export interface Durability {
 /** `--data-dir` off: pure memory, no safety across restarts. */
 export const memoryOnly: Durability = {
   settled: () => undefined,
+  backlogBytes: () => 0,
   close: async () => {},
 };

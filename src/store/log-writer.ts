@@ -142,6 +142,15 @@ export class LogWriter {
     return true;
   }
 
+  /** Bytes appended and not yet durable: the open batch, the sealed ones and the one being written. */
+  get backlogBytes(): number {
+    // Asked before every change: no allocation. An empty batch holds only its header.
+    let bytes = this.open.count > 0 ? this.open.out.pos : 0;
+    if (this.inFlight !== null && this.inFlight.count > 0) bytes += this.inFlight.out.pos;
+    for (let i = 0; i < this.sealed.length; i++) bytes += this.sealed[i]!.out.pos;
+    return bytes;
+  }
+
   /** A promise for the batch holding the latest record, or undefined if all is durable. */
   settled(): Promise<void> | undefined {
     if (this.failed !== null) return this.failedPromise!;

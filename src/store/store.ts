@@ -164,6 +164,10 @@ class Store implements OpenedStore {
     return this.writer.failure;
   }
 
+  backlogBytes(): number {
+    return this.writer.backlogBytes;
+  }
+
   settled(): Promise<void> | undefined {
     if (this.closing && this.writer.failure === null) return Promise.reject(this.closedError);
     return this.writer.settled();
