@@ -335,7 +335,7 @@ export class LockringService {
    * change state (a lease it found past its deadline and expired, a keepalive's new
    * ttlMs), its answer waits until that is durable.
    */
-  private answer<T>(command: (machine: StateMachine) => T): Durable<T> {
+  private answer<T>(command: (machine: StateMachine) => T, waitForLog = false): Durable<T> {
     const before = this.changes;
     let value: T;
     try {
@@ -343,7 +343,7 @@ export class LockringService {
     } catch (error) {
       return this.refuse(error, this.changes !== before);
     }
-    return this.changes === before ? value : this.durable(value);
+    return waitForLog || this.changes !== before ? this.durable(value) : value;
   }
 
   /**
@@ -352,14 +352,7 @@ export class LockringService {
    * Nothing pending (or no data directory): answered at once.
    */
   private reveal<T>(command: (machine: StateMachine) => T): Durable<T> {
-    const before = this.changes;
-    let value: T;
-    try {
-      value = this.machine.run(command);
-    } catch (error) {
-      return this.refuse(error, this.changes !== before);
-    }
-    return this.durable(value);
+    return this.answer(command, true);
   }
 
   /**

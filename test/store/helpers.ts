@@ -72,17 +72,7 @@ export function digest(machine: StateMachine): Digest {
 
 type Opened = Awaited<ReturnType<typeof open>>;
 
-/** A small deterministic generator (mulberry32). */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { random } from '../helpers/random.js';
 
 /** One random command: grants, acquires, releases, revokes, expiries, ring changes. */
 export function step({ machine, clock }: Opened, rand: () => number): void {
