@@ -53,7 +53,7 @@ export function ringRoutes(app: FastifyInstance, { service, schemas, limits }: R
     keyField('key', key, limits);
     const n = queryInt(query, 'n', 1, limits.replicasMax, 1);
     const version = queryInt(query, 'version', 1, Number.MAX_SAFE_INTEGER);
-    const result = service.lookup(ring, [key], n, version, callerOf(request));
+    const result = await service.lookup(ring, [key], n, version, callerOf(request));
     return { ring: result.ring, version: result.version, key, nodes: result.nodes[0] };
   });
 

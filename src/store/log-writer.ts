@@ -153,11 +153,18 @@ export class LogWriter {
 
   /** A promise for the batch holding the latest record, or undefined if all is durable. */
   settled(): Promise<void> | undefined {
+    return this.whenDurable(this.lastSeqValue);
+  }
+
+  /**
+   * undefined when record `seq` is durable; else a promise for the batch holding it,
+   * resolved once that batch (and so every batch before it) is on disk.
+   */
+  whenDurable(seq: number): Promise<void> | undefined {
     if (this.failed !== null) return this.failedPromise!;
-    if (this.lastSeqValue === this.durableSeqValue) return undefined;
-    const batch = this.open.count > 0 ? this.open : (this.sealed[this.sealed.length - 1] ?? this.inFlight!);
-    batch.deferred ??= deferred();
-    return batch.deferred.promise;
+    if (seq <= this.durableSeqValue) return undefined;
+    if (this.closed) return Promise.reject(new StoreError('store_closed', 'the log stopped before this record was durable'));
+    return this.batchHolding(seq);
   }
 
   /** Resolves once everything appended so far is durable. */
@@ -174,10 +181,20 @@ export class LogWriter {
   }
 
   private batchHolding(seq: number): Promise<void> {
-    const batch = [this.inFlight, ...this.sealed, this.open].find((b) => b !== null && b.count > 0 && b.firstSeq + b.count > seq);
-    if (batch === undefined || batch === null) return Promise.reject(new StoreError('store_closed', 'the log stopped before this record was durable'));
+    const batch = this.findBatch(seq);
+    if (batch === null) return Promise.reject(new StoreError('store_closed', 'the log stopped before this record was durable'));
     batch.deferred ??= deferred();
     return batch.deferred.promise;
+  }
+
+  /** The batch holding record `seq`, newest first (the common ask is the latest record). */
+  private findBatch(seq: number): Batch | null {
+    if (this.open.count > 0 && this.open.firstSeq <= seq) return this.open;
+    for (let i = this.sealed.length - 1; i >= 0; i--) {
+      if (this.sealed[i]!.firstSeq <= seq) return this.sealed[i]!;
+    }
+    const inFlight = this.inFlight;
+    return inFlight !== null && inFlight.count > 0 && inFlight.firstSeq <= seq && inFlight.firstSeq + inFlight.count > seq ? inFlight : null;
   }
 
   /**

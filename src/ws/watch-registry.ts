@@ -104,9 +104,13 @@ export class WatchRegistry {
    * Ring `name` changed (or went): push its version and members. Runs inside the
    * command, right after the change, so the ring's state is the event's version.
    */
-  ringEvent(name: string): void {
+  /**
+   * The push for a change of ring `name`, computed now (the ring as this event left
+   * it) and sent when the returned function runs; null when nobody watches.
+   */
+  ringEvent(name: string): (() => void) | null {
     const watches = this.byRing.get(name);
-    if (watches === undefined) return;
+    if (watches === undefined) return null;
     const ring = this.rings.byName.get(name);
     let tail: string;
     if (ring === undefined) {
@@ -117,7 +121,7 @@ export class WatchRegistry {
       const nodes = ring.sortedMembers().map((member) => ({ id: member.id, weight: member.weight }));
       tail = `,"ring":${JSON.stringify(name)},"type":"changed","version":${ring.version},"nodes":${JSON.stringify(nodes)}}`;
     }
-    send(watches, '{"event":"ring","watchId":', tail, 'ring', name);
+    return () => send(watches, '{"event":"ring","watchId":', tail, 'ring', name);
   }
 }
 
