@@ -109,7 +109,7 @@ async function walk(machine: StateMachine, writer: SnapshotFileWriter, options: 
     // What is left of a running lock-delay; recovery counts it again from the restart.
     const delayMs = lock.delayUntilMs === 0 ? 0 : Math.ceil(lock.delayUntilMs - machine.clock.monoMs());
     if (delayMs > 0) encodeLockDelay(writer.out, lock.name, lock.limit, delayMs);
-    if (await pause(lock.holders.size)) return null;
+    if (await pause(lock.holders.size + (delayMs > 0 ? 1 : 0))) return null;
   }
   for (const ring of machine.rings.byName.values()) {
     encodeRing(writer.out, ring.name, ring.vnodes, ring.version);
