@@ -112,7 +112,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     done();
   });
   const context = { service, limits: config.limits, schemas: makeSchemas(config.limits) };
-  await registerOpenApi(app);
+  await registerOpenApi(app, config.limits);
   opsRoutes(app, health, metrics);
   leaseRoutes(app, context);
   lockRoutes(app, context);
