@@ -38,7 +38,7 @@ const pending: Identity = Object.freeze({ kind: 'pending' });
 export const openRoutes: ReadonlySet<string> = new Set([
   '/healthz', '/readyz', '/metrics', '/docs', '/docs/json',
   // The explorer's page and assets (served by the OpenAPI plugin).
-  '/docs/', '/docs/yaml', '/docs/static/*', '/docs/static/index.html', '/docs/static/swagger-initializer.js',
+  '/docs/', '/docs/yaml', '/docs/ws.json', '/docs/static/*', '/docs/static/index.html', '/docs/static/swagger-initializer.js',
 ]);
 
 const messages: Readonly<Record<Exclude<AuthFailure, 'timeout'>, string>> = {

@@ -3,11 +3,13 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import type { Limits } from '../limits.js';
 import { openApiDocument } from '../protocol/openapi-document.js';
+import { wsFrameSchema } from '../protocol/ws-frames.js';
+import { makeFrameSchemas } from '../ws/protocol.js';
 
 /**
  * The explorer: an interactive page at `/docs` (Swagger UI, its assets served from
  * this process, nothing from a CDN) over the OpenAPI document at `/docs/json` (and
- * `/docs/yaml`). The document is generated from the protocol module's route table,
+ * `/docs/yaml`), and the JSON Schema of every WebSocket frame at `/docs/ws.json`. The document is generated from the protocol module's route table,
  * the same table the routes take their validation and serializers from. The page's
  * CSP lets it load and call nothing but this origin.
  */
@@ -24,6 +26,9 @@ export async function registerOpenApi(app: FastifyInstance, limits: Limits): Pro
     validatorUrl: false,
     uiConfig: { deepLinking: true, displayOperationId: false, defaultModelsExpandDepth: 0, tryItOutEnabled: false },
   });
+  // The frame schemas are the ones the WebSocket side validates requests with.
+  const frames = wsFrameSchema(makeFrameSchemas(limits));
+  app.get('/docs/ws.json', async () => frames);
   // A program that asks `/docs` for JSON (and not HTML) still gets the document itself.
   app.addHook('onRequest', (request, reply, done) => {
     if (request.url === '/docs' && wantsJson(request.headers.accept)) {
