@@ -131,6 +131,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
         const opened = await deps.openDurability(machine, logger, metrics);
         durability = opened;
         service.durability = opened;
+        metrics.walBacklogSource = () => opened.backlogBytes();
         health.epoch = opened.epoch;
         metrics.epoch.set(opened.epoch);
       }
