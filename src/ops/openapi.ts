@@ -22,6 +22,7 @@ export async function registerOpenApi(app: FastifyInstance, limits: Limits): Pro
   await app.register(swaggerUi, {
     routePrefix: '/docs',
     staticCSP: explorerCsp,
+    theme: { title: 'lockring API' },
     // No badge from an online validator: the page talks to this server only.
     validatorUrl: false,
     uiConfig: { deepLinking: true, displayOperationId: false, defaultModelsExpandDepth: 0, tryItOutEnabled: false },

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { makeConfig } from '../../src/config.js';
+import { tokens, writeAuthFile } from '../auth/helpers.js';
 import { errorStatus } from '../../src/protocol/error-catalogue.js';
 import { type Lockring, buildServer } from '../../src/server.js';
 
@@ -100,6 +101,7 @@ describe('the explorer at /docs', () => {
     const script = sources.find((s) => s.endsWith('swagger-ui-bundle.js'))!;
     const asset = await lockring.app.inject({ method: 'GET', url: new URL(script, 'http://x/docs/').pathname });
     assert.equal(asset.statusCode, 200);
+    assert.match(page.body, /<title>lockring API<\/title>/);
   });
 
   it('hands the JSON document to a program that asks /docs for JSON', async () => {
@@ -113,5 +115,22 @@ describe('the explorer at /docs', () => {
     assert.equal((await fresh.app.inject({ method: 'GET', url: '/docs/json' })).statusCode, 200);
     assert.equal((await fresh.app.inject({ method: 'GET', url: '/docs' })).statusCode, 200);
     await fresh.close();
+  });
+});
+
+describe('the explorer with auth configured', () => {
+  it('serves the page, its assets and both schemas without a token, and still guards /v1', async () => {
+    const guarded = await buildServer(makeConfig({ logLevel: 'silent', dataDir: null, authFile: writeAuthFile() }));
+    await guarded.start();
+    const get = async (url: string, headers: Record<string, string> = {}) => (await guarded.app.inject({ method: 'GET', url, headers })).statusCode;
+    const page = await guarded.app.inject({ method: 'GET', url: '/docs' });
+    assert.equal(page.statusCode, 200);
+    const assets = [...page.body.matchAll(/(?:src|href)="(\/docs\/[^"]+)"/g)].map((m) => m[1]!);
+    assert.ok(assets.length >= 5, page.body);
+    for (const asset of assets) assert.equal(await get(asset), 200, asset);
+    for (const url of ['/docs/json', '/docs/yaml', '/docs/ws.json', '/docs/static/swagger-initializer.js']) assert.equal(await get(url), 200, url);
+    assert.equal(await get('/v1/rings'), 401);
+    assert.equal(await get('/v1/rings', { authorization: `Bearer ${tokens.root}` }), 200);
+    await guarded.close();
   });
 });
