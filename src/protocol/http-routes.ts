@@ -152,15 +152,17 @@ function ringRoutes(limits: Limits): RouteSpec[] {
 }
 
 function operationRoutes(): RouteSpec[] {
+  // Open to every client, but not to a foreign page or a rebinding Host name.
+  const browserRefusal: WireErrorCode[] = ['forbidden', 'internal'];
   return [
     { operationId: 'health', method: 'GET', path: '/healthz', tag: 'operations', summary: 'Liveness', description: 'The process is up.',
-      parameters: [], response: 'health', example: { status: 'ok', epoch: 3, uptimeMs: 81234 }, errors: ['internal'], open: true },
+      parameters: [], response: 'health', example: { status: 'ok', epoch: 3, uptimeMs: 81234 }, errors: browserRefusal, open: true },
     { operationId: 'readiness', method: 'GET', path: '/readyz', tag: 'operations', summary: 'Readiness',
       description: 'State is recovered and /v1 is served.', parameters: [], response: 'ready', example: { status: 'ready', epoch: 3 },
-      errors: ['not_ready', 'internal'], open: true },
+      errors: [...browserRefusal, 'not_ready'], open: true },
     { operationId: 'metrics', method: 'GET', path: '/metrics', tag: 'operations', summary: 'Prometheus metrics',
       description: 'Prometheus text exposition format.', parameters: [], response: 'metricsText',
-      example: '# TYPE lockring_locks_held gauge\nlockring_locks_held 3\n', errors: ['internal'], open: true },
+      example: '# TYPE lockring_locks_held gauge\nlockring_locks_held 3\n', errors: browserRefusal, open: true },
   ];
 }
 
