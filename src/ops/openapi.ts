@@ -9,13 +9,15 @@ import { makeFrameSchemas } from '../ws/protocol.js';
 /**
  * The explorer: an interactive page at `/docs` (Swagger UI, its assets served from
  * this process, nothing from a CDN) over the OpenAPI document at `/docs/json` (and
- * `/docs/yaml`), and the JSON Schema of every WebSocket frame at `/docs/ws.json`. The document is generated from the protocol module's route table,
- * the same table the routes take their validation and serializers from. The page's
- * CSP lets it load and call nothing but this origin.
+ * `/docs/yaml`), plus the JSON Schema of every WebSocket frame at `/docs/ws.json`.
+ * The document is generated from the protocol module's route table, the same table
+ * the routes take their validation and serializers from.
  */
+// The page may load and call nothing but this origin. Swagger UI sets a few inline
+// styles, hence the one relaxation: styles, never scripts.
 const explorerCsp =
   "default-src 'self'; base-uri 'self'; connect-src 'self'; img-src 'self' data:; font-src 'self' data:; " +
-  "object-src 'none'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; form-action 'self'";
+  "object-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'";
 
 export async function registerOpenApi(app: FastifyInstance, limits: Limits): Promise<void> {
   await app.register(swagger, { mode: 'static', specification: { document: openApiDocument(limits) as never } });

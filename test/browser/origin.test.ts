@@ -156,6 +156,10 @@ describe('a headless Chromium against lockring', { skip, timeout: 120_000 }, () 
   it('the explorer at /docs renders its operations from local assets only', async () => {
     const page = await context.newPage();
     const outside: string[] = [];
+    const consoleErrors: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(message.text());
+    });
     page.on('request', (request) => {
       if (!request.url().startsWith(api) && !request.url().startsWith('data:')) outside.push(request.url());
     });
@@ -164,6 +168,7 @@ describe('a headless Chromium against lockring', { skip, timeout: 120_000 }, () 
     const summaries = await page.locator('.opblock-summary-description').allTextContents();
     assert.ok(summaries.includes('Acquire a lock or semaphore permit'), summaries.join(' | '));
     assert.deepEqual(outside, []);
+    assert.deepEqual(consoleErrors, [], 'no asset or policy error in the page');
     await page.close();
   });
 });
