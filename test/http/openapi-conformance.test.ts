@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { makeConfig } from '../../src/config.js';
 import { type Lockring, buildServer } from '../../src/server.js';
+import { tokens, writeAuthFile } from '../auth/helpers.js';
 
 /**
  * Real answers against the document: every call below goes through the server, and
@@ -32,8 +33,10 @@ function operation(operationId: string): { path: string; method: string; op: any
 }
 
 /** Calls the server and checks the answer against what the document says `operationId` answers. */
-async function call(operationId: string, method: string, url: string, payload?: unknown, headers: Record<string, string> = {}): Promise<any> {
-  const reply = await lockring.app.inject({ method: method as 'GET', url, ...(payload === undefined ? {} : { payload: payload as object }), headers });
+async function call(
+  operationId: string, method: string, url: string, payload?: unknown, headers: Record<string, string> = {}, server = lockring,
+): Promise<any> {
+  const reply = await server.app.inject({ method: method as 'GET', url, ...(payload === undefined ? {} : { payload: payload as object }), headers });
   const { op } = operation(operationId);
   const documented = op.responses[String(reply.statusCode)];
   assert.ok(documented, `${operationId}: status ${reply.statusCode} is not documented (${reply.body})`);
@@ -119,6 +122,15 @@ describe('the server answers as its OpenAPI document says', () => {
     await call('listRings', 'GET', '/v1/rings', undefined, { origin: 'https://evil.example' });
     await call('health', 'GET', '/healthz', undefined, { host: 'rebind.example' });
     await call('listRings', 'GET', '/v1/rings?bogus=1');
+    const unstarted = await buildServer(makeConfig({ logLevel: 'silent', dataDir: null }));
+    await call('readiness', 'GET', '/readyz', undefined, {}, unstarted);
+    await call('acquireLock', 'POST', '/v1/locks/a/acquire', { ttlMs: 1000 }, {}, unstarted);
+    await unstarted.close();
+    const guarded = await buildServer(makeConfig({ logLevel: 'silent', dataDir: null, authFile: writeAuthFile() }));
+    await guarded.start();
+    await call('getLock', 'GET', '/v1/locks/a', undefined, {}, guarded);
+    await call('getLock', 'GET', '/v1/locks/a', undefined, { authorization: `Bearer ${tokens.teamB}` }, guarded);
+    await guarded.close();
   });
 
   it('reached every operation, each success status and the errors these calls can produce', () => {
@@ -126,6 +138,8 @@ describe('the server answers as its OpenAPI document says', () => {
     assert.deepEqual(operations.filter((id) => !seen.has(id)), []);
     const all = new Set([...seen.values()].flatMap((codes) => [...codes]));
     for (const code of ['201', '200', 'invalid_request', 'forbidden', 'lease_not_found', 'lock_not_found', 'ring_not_found', 'node_not_found',
-      'lock_held', 'limit_mismatch', 'not_holder', 'ring_empty', 'stale_ring', 'payload_too_large']) assert.ok(all.has(code), code);
+      'lock_held', 'limit_mismatch', 'not_holder', 'ring_empty', 'stale_ring', 'payload_too_large', 'not_ready', 'unauthorized']) {
+      assert.ok(all.has(code), code);
+    }
   });
 });
