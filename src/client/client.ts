@@ -1,10 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { Hashing } from '../domain/hashing.js';
-import type { HoldRef, MemberRef } from '../domain/events.js';
-import type { Grant } from '../domain/model.js';
-import type { LockPage, LockView } from '../domain/locks.js';
-import type { LeaseDetail, RingDetail, RingSummary } from '../service.js';
-import type { LeaseExpiredPush, LockPush, LookupManyResult, LookupOneResult, OpArgs, OpResults, Push, RingPush } from '../ws/protocol.js';
+import type {
+  Grant, HoldRef, LeaseDetail, LeaseExpiredPush, LockPage, LockPush, LockView, LookupManyResult, LookupOneResult, MemberRef, OpArgs,
+  OpResults, Push, RingDetail, RingPush, RingSummary,
+} from '../protocol/wire.js';
 import { loadHashing } from '../xxhash.js';
 import { LockringClientError, asClientError } from './errors.js';
 import { type CallOptions, HttpApi, type SharedOp } from './http-api.js';

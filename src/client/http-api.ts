@@ -1,4 +1,4 @@
-import type { OpArgs, OpResults } from '../ws/protocol.js';
+import type { OpArgs, OpResults } from '../protocol/wire.js';
 import { LockringClientError, serverError } from './errors.js';
 
 export interface CallOptions {

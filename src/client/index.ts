@@ -10,4 +10,5 @@ export type { Backoff } from './ws-link.js';
 export type {
   LeaseExpiredPush, LeaseResult, LockEventType, LockPush, LookupManyResult, LookupOneResult, OpArgs, OpName, OpResults,
   Push, RingPush,
-} from '../ws/protocol.js';
+} from '../protocol/wire.js';
+export type { Grant, HoldRef, HolderView, LeaseDetail, LockPage, LockView, MemberRef, RingDetail, RingSummary } from '../protocol/wire.js';

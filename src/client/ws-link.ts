@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import type { OpArgs, OpName, OpResults, Push } from '../ws/protocol.js';
+import type { OpArgs, OpName, OpResults, Push } from '../protocol/wire.js';
 import { LockringClientError, serverError } from './errors.js';
 
 export interface Backoff {
