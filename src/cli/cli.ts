@@ -64,7 +64,16 @@ export async function runReporting(run: () => Promise<number>): Promise<number> 
       say(`data directory error (${error.code}): ${error.message}`);
       return exitCodes.failure;
     }
+    // A file-system error names its path and reason (EACCES, ENOSPC...): that is the line to read.
+    if (isSystemError(error)) {
+      say(`${error.syscall} failed: ${error.message}`);
+      return exitCodes.failure;
+    }
     say(`unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     return exitCodes.failure;
   }
+}
+
+function isSystemError(error: unknown): error is NodeJS.ErrnoException & { syscall: string } {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string' && typeof (error as NodeJS.ErrnoException).syscall === 'string';
 }
