@@ -7,6 +7,7 @@ import { compareUtf8 } from './domain/names.js';
 import type { Grant, Lease, WaiterOutcome } from './domain/model.js';
 import type { LookupResult, MemberRequest, PutStatus } from './domain/rings.js';
 import type { Ring } from './domain/ring.js';
+import type { RingAlgorithm } from './domain/ring-algorithm.js';
 import type { StateMachine } from './domain/state-machine.js';
 import type { ExpiryLoop } from './ops/expiry-loop.js';
 import type { Metrics } from './ops/metrics.js';
@@ -27,6 +28,7 @@ export interface RingSummary {
   readonly name: string;
   readonly vnodes: number;
   readonly version: number;
+  readonly algorithm: RingAlgorithm;
 }
 
 export interface RingDetail extends RingSummary {
@@ -231,10 +233,10 @@ export class LockringService {
     });
   }
 
-  putRing(name: string, vnodes?: number, caller: Caller = null): Durable<{ status: PutStatus; body: RingSummary }> {
+  putRing(name: string, vnodes?: number, caller: Caller = null, algorithm?: RingAlgorithm): Durable<{ status: PutStatus; body: RingSummary }> {
     authorize(caller, 'ring.write', name);
     return this.commit(() => {
-      const { status, ring } = this.machine.rings.put(name, vnodes);
+      const { status, ring } = this.machine.rings.put(name, { vnodes, algorithm });
       return { status, body: ringSummary(ring) };
     });
   }
@@ -405,5 +407,5 @@ function thrown(error: unknown): never {
 }
 
 function ringSummary(ring: Ring): RingSummary {
-  return { name: ring.name, vnodes: ring.vnodes, version: ring.version };
+  return { name: ring.name, vnodes: ring.vnodes, version: ring.version, algorithm: ring.algorithm };
 }

@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
 import { callerOf } from '../auth/http-auth.js';
 import { LockringError } from '../domain/errors.js';
+import { circleMax } from '../domain/ring-diff.js';
+import { handoverLookup, ringDiff } from '../ring-reads.js';
 import { type RouteContext, emptyBodyAsObject } from './context.js';
 import type { LookupBatchBody, NodePutBody } from './schemas.js';
 import { checkQuery, keyField, nameParam, queryInt } from './validation.js';
@@ -17,7 +19,8 @@ export function ringRoutes(app: FastifyInstance, { service, schemas, limits }: R
     '/v1/rings/:ring',
     { preValidation: emptyBodyAsObject, schema: { body: schemas.ringPut } },
     async (request, reply) => {
-      const { status, body } = await service.putRing(ringName(request.params), request.body.vnodes, callerOf(request));
+      const { vnodes, algorithm } = request.body;
+      const { status, body } = await service.putRing(ringName(request.params), vnodes, callerOf(request), algorithm);
       return reply.code(status === 'created' ? 201 : 200).send(body);
     },
   );
@@ -47,14 +50,36 @@ export function ringRoutes(app: FastifyInstance, { service, schemas, limits }: R
 
   app.get<{ Params: RingParams }>('/v1/rings/:ring/lookup', async (request) => {
     const ring = ringName(request.params);
-    const query = checkQuery(request.query, ['key', 'n', 'version']);
+    const query = checkQuery(request.query, ['key', 'n', 'version', 'previous']);
     const key = query['key'];
     if (key === undefined) throw new LockringError('invalid_request', 'key is required', { field: 'key' });
     keyField('key', key, limits);
     const n = queryInt(query, 'n', 1, limits.replicasMax, 1);
     const version = queryInt(query, 'version', 1, Number.MAX_SAFE_INTEGER);
-    const result = service.lookup(ring, [key], n, version, callerOf(request));
-    return { ring: result.ring, version: result.version, key, nodes: result.nodes[0] };
+    const previous = queryInt(query, 'previous', 1, Number.MAX_SAFE_INTEGER);
+    const result = await handoverLookup(service, ring, [key], n, version, previous, callerOf(request));
+    const body = { ring: result.ring, version: result.version, key, nodes: result.nodes[0] };
+    return result.previous === undefined ? body : { ...body, previous: { version: result.previous.version, nodes: result.previous.nodes[0] } };
+  });
+
+  app.get<{ Params: RingParams }>('/v1/rings/:ring/diff', async (request) => {
+    const ring = ringName(request.params);
+    const query = checkQuery(request.query, ['from', 'to', 'n', 'start', 'limit']);
+    for (const field of ['from', 'to']) {
+      if (query[field] === undefined) throw new LockringError('invalid_request', `${field} is required`, { field });
+    }
+    return ringDiff(
+      service,
+      ring,
+      {
+        from: queryInt(query, 'from', 1, Number.MAX_SAFE_INTEGER)!,
+        to: queryInt(query, 'to', 1, Number.MAX_SAFE_INTEGER)!,
+        n: queryInt(query, 'n', 1, limits.replicasMax, 1)!,
+        start: queryInt(query, 'start', 0, circleMax, 0)!,
+        limit: queryInt(query, 'limit', 1, limits.ringDiffRangesPageMax, Math.min(1_000, limits.ringDiffRangesPageMax))!,
+      },
+      callerOf(request),
+    );
   });
 
   app.post<{ Params: RingParams; Body: LookupBatchBody }>(
@@ -62,7 +87,7 @@ export function ringRoutes(app: FastifyInstance, { service, schemas, limits }: R
     { bodyLimit: limits.lookupBodyBytesMax, schema: { body: schemas.lookupBatch } },
     async (request) => {
       const ring = ringName(request.params);
-      const { keys, n, version } = request.body;
+      const { keys, n, version, previous } = request.body;
       if (keys.length > limits.batchKeysMax) {
         throw new LockringError('payload_too_large', `keys must hold at most ${limits.batchKeysMax} keys`, {
           field: 'keys',
@@ -71,7 +96,7 @@ export function ringRoutes(app: FastifyInstance, { service, schemas, limits }: R
         });
       }
       for (let i = 0; i < keys.length; i++) keyField(`keys.${i}`, keys[i]!, limits);
-      return service.lookup(ring, keys, n ?? 1, version, callerOf(request));
+      return handoverLookup(service, ring, keys, n ?? 1, version, previous, callerOf(request));
     },
   );
 }

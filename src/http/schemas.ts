@@ -26,7 +26,13 @@ export function makeSchemas(limits: Limits) {
       closed,
     ),
     tokenBody: Type.Object({ token }, closed),
-    ringPut: Type.Object({ vnodes: Type.Optional(Type.Integer({ minimum: 1, maximum: limits.vnodesMax })) }, closed),
+    ringPut: Type.Object(
+      {
+        vnodes: Type.Optional(Type.Integer({ minimum: 1, maximum: limits.vnodesMax })),
+        algorithm: Type.Optional(Type.Union([Type.Literal('xxhash'), Type.Literal('ketama')])),
+      },
+      closed,
+    ),
     nodePut: Type.Object(
       {
         weight: Type.Optional(Type.Number({ minimum: 0, maximum: limits.weightMax })),
@@ -40,6 +46,7 @@ export function makeSchemas(limits: Limits) {
         keys: Type.Array(Type.String({ maxLength: limits.keyBytesMax })),
         n: Type.Optional(Type.Integer({ minimum: 1, maximum: limits.replicasMax })),
         version: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
+        previous: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
       },
       closed,
     ),

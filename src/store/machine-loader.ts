@@ -1,5 +1,6 @@
 import type { LeaseKind } from '../domain/model.js';
-import type { RestoredMember } from '../domain/rings.js';
+import type { RingAlgorithm } from '../domain/ring-algorithm.js';
+import type { RestoredHistory, RestoredMember } from '../domain/rings.js';
 import type { StateMachine } from '../domain/state-machine.js';
 import type { RecordVisitor, SnapshotEnd } from './record-codec.js';
 import type { RestoredCounts } from './recovery-image.js';
@@ -10,6 +11,8 @@ interface PendingRing {
   readonly vnodes: number;
   version: number;
   readonly members: RestoredMember[];
+  readonly algorithm: RingAlgorithm;
+  history?: RestoredHistory;
 }
 
 /**
@@ -51,9 +54,15 @@ export class MachineLoader implements RecordVisitor {
     this.holds += 1;
   }
 
-  ringConfigured(ring: string, vnodes: number, version: number): void {
+  ringConfigured(ring: string, vnodes: number, version: number, algorithm: RingAlgorithm): void {
     this.flushRing();
-    this.ring = { name: ring, vnodes, version, members: [] };
+    this.ring = { name: ring, vnodes, version, members: [], algorithm };
+  }
+
+  ringHistory(ring: string, history: RestoredHistory): void {
+    const pending = this.ring;
+    if (pending === null || pending.name !== ring) throw notInSnapshot(`the history of ring ${JSON.stringify(ring)} comes before the ring`);
+    pending.history = history;
   }
 
   memberPut(ring: string, node: string, weight: number, metaJson: string, leaseId: string | null, version: number): void {
@@ -95,7 +104,7 @@ export class MachineLoader implements RecordVisitor {
   private flushRing(): void {
     const pending = this.ring;
     if (pending === null) return;
-    this.machine.rings.restore(pending.name, pending.vnodes, pending.version, pending.members);
+    this.machine.rings.restore(pending.name, pending.vnodes, pending.version, pending.members, pending.algorithm, pending.history);
     this.members += pending.members.length;
     this.rings += 1;
     this.ring = null;

@@ -1,0 +1,53 @@
+import { authorize, type Caller } from './auth/access.js';
+import type { MovedRange } from './domain/ring-diff.js';
+import type { DiffRequest, LookupResult } from './domain/rings.js';
+import type { Durable, LockringService } from './service.js';
+
+/**
+ * The ring reads that show past versions (diffs and handover lookups), shared by
+ * HTTP and WebSocket. A past version may have been made by a change the log does
+ * not hold durably yet, so each answer goes out through `afterDurable`.
+ */
+export interface RingDiffBody {
+  readonly ring: string;
+  /** The ring's current version (from and to may both be older). */
+  readonly version: number;
+  readonly from: number;
+  readonly to: number;
+  readonly n: number;
+  readonly ranges: MovedRange[];
+  readonly next?: number;
+}
+
+export function ringDiff(service: LockringService, ring: string, request: DiffRequest, caller: Caller = null): Durable<RingDiffBody> {
+  authorize(caller, 'ring.read', ring);
+  const page = service.machine.rings.diff(ring, request);
+  const body: RingDiffBody = { ring, version: page.version, from: request.from, to: request.to, n: request.n, ranges: page.ranges };
+  return afterDurable(service, page.next === undefined ? body : { ...body, next: page.next });
+}
+
+/** A lookup; with `previous`, also the owners at that version (handover). */
+export function handoverLookup(
+  service: LockringService,
+  ring: string,
+  keys: readonly string[],
+  n: number,
+  version: number | undefined,
+  previous: number | undefined,
+  caller: Caller = null,
+): Durable<LookupResult> {
+  if (previous === undefined) return service.lookup(ring, keys, n, version, caller);
+  authorize(caller, 'ring.read', ring);
+  const result = service.machine.rings.lookup(ring, keys, n, version, previous);
+  service.metrics.ringLookupsTotal.inc(keys.length);
+  return afterDurable(service, result);
+}
+
+/**
+ * Shows `value` once everything appended to the log so far is durable: the one
+ * place these reads wait, so the switch to the service's own helper is one line.
+ */
+function afterDurable<T>(service: LockringService, value: T): Durable<T> {
+  const settled = service.durability.settled();
+  return settled === undefined ? value : settled.then(() => value);
+}
