@@ -253,8 +253,8 @@ export class Rings {
 
   /**
    * Keeps the step that made the ring's new version, then trims: this ring to
-   * ringHistoryVersionsMax steps, and all rings to ringHistoryBytesMax (this
-   * ring's oldest steps first, then those of the ring keeping the most).
+   * ringHistoryVersionsMax steps, and all rings to ringHistoryBytesMax (the
+   * oldest steps of whichever ring keeps the most).
    */
   private recordChange(ring: Ring, change: RingChange): void {
     const { ringHistoryVersionsMax, ringHistoryBytesMax } = this.ctx.limits;
@@ -262,17 +262,18 @@ export class Rings {
     this.historyBytes += ringChangeBytes(change);
     while (ring.history.length > ringHistoryVersionsMax) this.historyBytes -= ring.history.dropOldest();
     while (this.historyBytes > ringHistoryBytesMax) {
-      const victim = ring.history.length > 0 ? ring : this.longestHistory();
-      if (victim === undefined) break;
+      const victim = this.longestHistory(ring);
+      if (victim.history.length === 0) break;
       this.historyBytes -= victim.history.dropOldest();
     }
     if (ring.pastPlacement !== null && !ring.history.has(ring.pastPlacement.version)) ring.pastPlacement = null;
   }
 
-  private longestHistory(): Ring | undefined {
-    let longest: Ring | undefined;
-    for (const ring of this.byName.values()) {
-      if (ring.history.length > (longest?.history.length ?? 0)) longest = ring;
+  /** The ring keeping the most steps (`ring` itself on a tie), so one busy ring cannot starve the others. */
+  private longestHistory(ring: Ring): Ring {
+    let longest = ring;
+    for (const other of this.byName.values()) {
+      if (other.history.length > longest.history.length) longest = other;
     }
     return longest;
   }
