@@ -3,7 +3,7 @@ import type { Static } from 'typebox';
 import { callerOf } from '../auth/http-auth.js';
 import { LockringError } from '../domain/errors.js';
 import { circleMax } from '../domain/ring-diff.js';
-import { handoverLookup, ringDiff } from '../ring-reads.js';
+import { diffRequest, handoverLookup, handoverLookupOne, ringDiff } from '../ring-reads.js';
 import { type RouteContext, emptyBodyAsObject } from './context.js';
 import type { LookupBatchBody, NodePutBody } from './schemas.js';
 import { checkQuery, keyField, nameParam, queryInt } from './validation.js';
@@ -57,9 +57,7 @@ export function ringRoutes(app: FastifyInstance, { service, schemas, limits }: R
     const n = queryInt(query, 'n', 1, limits.replicasMax, 1);
     const version = queryInt(query, 'version', 1, Number.MAX_SAFE_INTEGER);
     const previous = queryInt(query, 'previous', 1, Number.MAX_SAFE_INTEGER);
-    const result = await handoverLookup(service, ring, [key], n, version, previous, callerOf(request));
-    const body = { ring: result.ring, version: result.version, key, nodes: result.nodes[0] };
-    return result.previous === undefined ? body : { ...body, previous: { version: result.previous.version, nodes: result.previous.nodes[0] } };
+    return handoverLookupOne(service, ring, key, n, version, previous, callerOf(request));
   });
 
   app.get<{ Params: RingParams }>('/v1/rings/:ring/diff', async (request) => {
@@ -68,18 +66,14 @@ export function ringRoutes(app: FastifyInstance, { service, schemas, limits }: R
     for (const field of ['from', 'to']) {
       if (query[field] === undefined) throw new LockringError('invalid_request', `${field} is required`, { field });
     }
-    return ringDiff(
-      service,
-      ring,
-      {
-        from: queryInt(query, 'from', 1, Number.MAX_SAFE_INTEGER)!,
-        to: queryInt(query, 'to', 1, Number.MAX_SAFE_INTEGER)!,
-        n: queryInt(query, 'n', 1, limits.replicasMax, 1)!,
-        start: queryInt(query, 'start', 0, circleMax, 0)!,
-        limit: queryInt(query, 'limit', 1, limits.ringDiffRangesPageMax, Math.min(1_000, limits.ringDiffRangesPageMax))!,
-      },
-      callerOf(request),
-    );
+    const args = {
+      from: queryInt(query, 'from', 1, Number.MAX_SAFE_INTEGER)!,
+      to: queryInt(query, 'to', 1, Number.MAX_SAFE_INTEGER)!,
+      n: queryInt(query, 'n', 1, limits.replicasMax),
+      start: queryInt(query, 'start', 0, circleMax),
+      limit: queryInt(query, 'limit', 1, limits.ringDiffRangesPageMax),
+    };
+    return ringDiff(service, ring, diffRequest(limits, args), callerOf(request));
   });
 
   app.post<{ Params: RingParams; Body: LookupBatchBody }>(

@@ -7,6 +7,7 @@ import type { Grant } from '../domain/model.js';
 import { makeSchemas } from '../http/schemas.js';
 import { validationError } from '../http/validation.js';
 import type { Limits } from '../limits.js';
+import type { RingDiffBody } from '../ring-reads.js';
 
 /**
  * The WebSocket protocol: one JSON object per text frame. Requests carry `op` and an
@@ -51,6 +52,20 @@ export function makeFrameSchemas(limits: Limits) {
         keys: Type.Optional(http.lookupBatch.properties.keys),
         n: http.lookupBatch.properties.n,
         version: http.lookupBatch.properties.version,
+        previous: http.lookupBatch.properties.previous,
+      },
+      closed,
+    ),
+    // An addition to the contract: the hash ranges that moved between two kept versions.
+    'ring.diff': Type.Object(
+      {
+        ...head,
+        ring: name,
+        from: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+        to: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+        n: http.lookupBatch.properties.n,
+        start: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffff_ffff })),
+        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: limits.ringDiffRangesPageMax })),
       },
       closed,
     ),
@@ -79,7 +94,7 @@ export type OpName = keyof FrameSchemas;
 const opTable: Record<OpName, true> = {
   'session.open': true, 'session.resume': true, 'lease.grant': true, 'lease.keepalive': true, 'lease.revoke': true,
   'lock.acquire': true, 'lock.release': true, 'lock.check': true, 'ring.lookup': true, watch: true, unwatch: true,
-  cancel: true, auth: true,
+  cancel: true, auth: true, 'ring.diff': true,
 };
 export const opNames = Object.keys(opTable) as OpName[];
 
@@ -97,12 +112,15 @@ export interface LookupOneResult {
   readonly version: number;
   readonly key: string;
   readonly nodes: string[];
+  /** With `previous`: the owners at that version (handover). */
+  readonly previous?: { readonly version: number; readonly nodes: string[] };
 }
 
 export interface LookupManyResult {
   readonly ring: string;
   readonly version: number;
   readonly nodes: string[][];
+  readonly previous?: { readonly version: number; readonly nodes: string[][] };
 }
 
 /** What each op answers, beside `id` and `ok`. */
@@ -116,6 +134,7 @@ export interface OpResults {
   'lock.release': { readonly name: string; readonly token: number; readonly released: true };
   'lock.check': { readonly name: string; readonly token: number; readonly held: boolean };
   'ring.lookup': LookupOneResult | LookupManyResult;
+  'ring.diff': RingDiffBody;
   watch: { readonly watchId: number };
   unwatch: Record<string, never>;
   cancel: { readonly cancelled: boolean };
