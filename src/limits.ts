@@ -30,6 +30,12 @@ export interface Limits {
   readonly pointsPerNodeMax: number;
   readonly pointsPerRingMax: number;
   readonly pointsTotalMax: number;
+  /** Versions of each ring kept for diffs and handover lookups (one step per version). */
+  readonly ringHistoryVersionsMax: number;
+  /** All rings' kept history together (node ids plus a fixed overhead per step); the oldest steps go first. */
+  readonly ringHistoryBytesMax: number;
+  /** Ranges in one page of a ring diff. */
+  readonly ringDiffRangesPageMax: number;
   readonly batchKeysMax: number;
   readonly replicasMax: number;
   readonly expiriesPerTickMax: number;
@@ -100,6 +106,9 @@ export const defaultLimits: Limits = Object.freeze({
   pointsPerNodeMax: 100_000,
   pointsPerRingMax: 2_000_000,
   pointsTotalMax: 8_000_000,
+  ringHistoryVersionsMax: 1_000,
+  ringHistoryBytesMax: 16 * 1024 * 1024,
+  ringDiffRangesPageMax: 10_000,
   batchKeysMax: 10_000,
   replicasMax: 16,
   expiriesPerTickMax: 10_000,

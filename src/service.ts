@@ -5,6 +5,7 @@ import type { HoldRef, MemberRef } from './domain/events.js';
 import type { AcquireRequest, LockPage, LockView } from './domain/locks.js';
 import type { Grant, Lease, Waiter, WaiterOutcome } from './domain/model.js';
 import type { LookupResult, MemberRequest, PutStatus } from './domain/rings.js';
+import type { RingAlgorithm } from './domain/ring-algorithm.js';
 import type { StateMachine } from './domain/state-machine.js';
 import type { ExpiryLoop } from './ops/expiry-loop.js';
 import type { Metrics } from './ops/metrics.js';
@@ -144,9 +145,9 @@ export class LockringService {
     return this.views.locks(prefix, after, pageMax, caller);
   }
 
-  putRing(name: string, vnodes?: number, caller: Caller = null): Durable<{ status: PutStatus; body: RingSummary }> {
+  putRing(name: string, vnodes?: number, caller: Caller = null, algorithm?: RingAlgorithm): Durable<{ status: PutStatus; body: RingSummary }> {
     return this.change(() => this.admission.authorize(caller, 'ring.write', name), () => {
-      const { status, ring } = this.machine.rings.put(name, vnodes);
+      const { status, ring } = this.machine.rings.put(name, { vnodes, algorithm });
       return { status, body: ringSummary(ring) };
     });
   }
@@ -189,8 +190,8 @@ export class LockringService {
     );
   }
 
-  lookup(ring: string, keys: readonly string[], n: number, version?: number, caller: Caller = null): Durable<LookupResult> {
-    return this.views.lookup(ring, keys, n, version, caller);
+  lookup(ring: string, keys: readonly string[], n: number, version?: number, caller: Caller = null, previous?: number): Durable<LookupResult> {
+    return this.views.lookup(ring, keys, n, version, caller, previous);
   }
 
   /**

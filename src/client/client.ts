@@ -10,6 +10,8 @@ import { type CallOptions, HttpApi, type SharedOp } from './http-api.js';
 import { Hold, type LockHandle, defaultSafetyMarginMs } from './lock-handle.js';
 import { RingView } from './ring-view.js';
 import type { ClientTls } from './tls-options.js';
+import type { RingAlgorithm } from '../domain/ring-algorithm.js';
+import type { MovedRange, RingDiffBody } from '../protocol/wire.js';
 import { type Backoff, WsLink } from './ws-link.js';
 
 export interface LockringClientOptions {
@@ -52,6 +54,20 @@ export interface ServerHealth {
   readonly ready: boolean;
   /** Why it is not ready. */
   readonly reason?: string;
+}
+
+export interface LookupOptions {
+  readonly n?: number;
+  readonly version?: number;
+  /** Also answer the owners at this earlier version (handover). */
+  readonly previous?: number;
+}
+
+export interface RingDiffOptions {
+  /** Replicas per range (default 1). */
+  readonly n?: number;
+  readonly start?: number;
+  readonly limit?: number;
 }
 
 export type LockWatchTarget = { readonly name: string } | { readonly prefix: string };
@@ -266,7 +282,7 @@ export class LockringClient extends EventEmitter<ClientEvents> {
 
   // ---- rings --------------------------------------------------------------
 
-  putRing(ring: string, options: { vnodes?: number } = {}): Promise<RingSummary> {
+  putRing(ring: string, options: { vnodes?: number; algorithm?: RingAlgorithm } = {}): Promise<RingSummary> {
     return this.http.request('PUT', `/v1/rings/${encodeURIComponent(ring)}`, options);
   }
 
@@ -294,13 +310,42 @@ export class LockringClient extends EventEmitter<ClientEvents> {
     return this.http.request('DELETE', `/v1/rings/${encodeURIComponent(ring)}/nodes/${encodeURIComponent(node)}`);
   }
 
-  /** Asks the server; for lookups without a round trip use `ring()`. */
-  async lookup(ring: string, key: string, options: { n?: number; version?: number } = {}): Promise<LookupOneResult> {
+  /**
+   * Asks the server; for lookups without a round trip use `ring()`. With
+   * `previous` (a version the server still keeps) the answer also carries the
+   * owners at that version: read from the old owner, write to the new one.
+   */
+  async lookup(ring: string, key: string, options: LookupOptions = {}): Promise<LookupOneResult> {
     return (await this.shared('ring.lookup', { ring, key, ...options })) as LookupOneResult;
   }
 
-  async lookupMany(ring: string, keys: string[], options: { n?: number; version?: number } = {}): Promise<LookupManyResult> {
+  async lookupMany(ring: string, keys: string[], options: LookupOptions = {}): Promise<LookupManyResult> {
     return (await this.shared('ring.lookup', { ring, keys, ...options })) as LookupManyResult;
+  }
+
+  /**
+   * The hash ranges whose owners changed from version `from` to `to`, one page
+   * (up to `limit` ranges from position `start`); pass `next` as `start` for the
+   * next page, or use `ringDiffAll`.
+   */
+  ringDiff(ring: string, from: number, to: number, options: RingDiffOptions = {}): Promise<RingDiffBody> {
+    const query = new URLSearchParams({ from: String(from), to: String(to) });
+    for (const [field, value] of Object.entries(options)) if (value !== undefined) query.set(field, String(value));
+    return this.http.request('GET', `/v1/rings/${encodeURIComponent(ring)}/diff?${query.toString()}`);
+  }
+
+  /** Every moved range from `from` to `to`, reading page after page (at most `pagesMax`). */
+  async ringDiffAll(ring: string, from: number, to: number, options: Omit<RingDiffOptions, 'start'> & { pagesMax?: number } = {}): Promise<MovedRange[]> {
+    const { pagesMax = 10_000, ...rest } = options;
+    const ranges: MovedRange[] = [];
+    let start: number | undefined = 0;
+    for (let page = 0; start !== undefined; page++) {
+      if (page === pagesMax) throw new LockringClientError('limit_exceeded', `the diff of ring ${JSON.stringify(ring)} takes more than ${pagesMax} pages`, null);
+      const body: RingDiffBody = await this.ringDiff(ring, from, to, { ...rest, start });
+      ranges.push(...body.ranges);
+      start = body.next;
+    }
+    return ranges;
   }
 
   /**

@@ -88,13 +88,14 @@ export class HttpApi {
         return this.request('POST', `/v1/locks/${path(name)}/${op === 'lock.release' ? 'release' : 'check'}`, { token }, options);
       }
       case 'ring.lookup': {
-        const { ring, key, keys, n, version } = args as OpArgs<'ring.lookup'>;
+        const { ring, key, keys, n, version, previous } = args as OpArgs<'ring.lookup'>;
         if (key !== undefined) {
           const query = new URLSearchParams({ key, n: String(n ?? 1) });
           if (version !== undefined) query.set('version', String(version));
+          if (previous !== undefined) query.set('previous', String(previous));
           return this.request('GET', `/v1/rings/${path(ring)}/lookup?${query.toString()}`, undefined, options);
         }
-        return this.request('POST', `/v1/rings/${path(ring)}/lookup`, { keys, n, version }, options);
+        return this.request('POST', `/v1/rings/${path(ring)}/lookup`, { keys, n, version, previous }, options);
       }
     }
   }

@@ -1,6 +1,8 @@
 import type { Hashing } from '../domain/hashing.js';
 import { Placement } from '../domain/placement.js';
 import type { RingPush } from '../protocol/wire.js';
+import { type RingAlgorithm, pointCounts, schemeFor } from '../domain/ring-algorithm.js';
+
 import { LockringClientError } from './errors.js';
 
 export interface RingNode {
@@ -13,6 +15,15 @@ export interface RingSnapshot {
   readonly version: number;
   readonly vnodes: number;
   readonly nodes: readonly RingNode[];
+  /** Absent: the default placement (xxhash). */
+  readonly algorithm?: RingAlgorithm;
+}
+
+/** A key's owners now and, when the view has one, at the version before its last change. */
+export interface HandoverLookup {
+  readonly version: number;
+  readonly nodes: string[];
+  readonly previous?: { readonly version: number; readonly nodes: string[] };
 }
 
 /** Reads the ring over HTTP; null when it does not exist. */
@@ -24,8 +35,9 @@ const rereadsMax = 8;
 /**
  * A local copy of one ring, kept current by a ring watch, answering lookups without
  * a round trip. Placement is the server's own code (src/domain/placement.ts) over
- * the same xxHash32, so a lookup here gives what the server would answer at
- * `version`.
+ * the same hash functions (xxHash32, or MD5 for a ketama ring), so a lookup here
+ * gives what the server would answer at `version`. The view also keeps the
+ * placement it had before its last change, for handover lookups.
  *
  * Each push is one change and carries the version and the whole membership, but not
  * `vnodes`. A push that follows the copy's version and changes the members is applied
@@ -35,8 +47,9 @@ const rereadsMax = 8;
  */
 export class RingView {
   private placement: Placement;
-  private weights = new Map<string, number>();
   private current: RingSnapshot | null = null;
+  /** The placement before the last change applied, for handover lookups. */
+  private previous: { readonly version: number; readonly placement: Placement } | null = null;
   /** Bumped by a deletion or a reconnect: reads started before it are worthless. */
   private generation = 0;
   /** Highest version pushed in this generation: a read older than that is stale. */
@@ -85,6 +98,25 @@ export class RingView {
     return out;
   }
 
+  /** The version before the last change the copy applied; 0 when there is none (first read, or after a deletion). */
+  get previousVersion(): number {
+    return this.previous?.version ?? 0;
+  }
+
+  /**
+   * `key`'s owners now and at `previousVersion`: during a migration read from
+   * the old owners while writing to the new ones. The previous owners are empty
+   * when the ring had no node with weight > 0 then.
+   */
+  lookupWithPrevious(key: string, n = 1): HandoverLookup {
+    const nodes = this.lookup(key, n);
+    const previous = this.previous;
+    if (previous === null) return { version: this.version, nodes };
+    const out: string[] = [];
+    out.length = previous.placement.lookup(key, n, out);
+    return { version: this.version, nodes, previous: { version: previous.version, nodes: out } };
+  }
+
   /** Calls `listener` after every change of the copy; returns a function that stops it. */
   onChange(listener: (view: RingView) => void): () => void {
     this.listeners.add(listener);
@@ -111,7 +143,7 @@ export class RingView {
     if (!this.stale && current !== null) {
       if (push.version <= current.version) return;
       if (push.version === current.version + 1 && !sameNodes(current.nodes, push.nodes)) {
-        this.replace({ version: push.version, vnodes: current.vnodes, nodes: push.nodes });
+        this.replace({ version: push.version, vnodes: current.vnodes, algorithm: current.algorithm ?? 'xxhash', nodes: push.nodes });
         return;
       }
     }
@@ -147,20 +179,22 @@ export class RingView {
     }
   }
 
+  /**
+   * Installs `snapshot`. The placement is built afresh rather than changed in
+   * place, so the one it replaces stays whole as the previous placement.
+   */
   private replace(snapshot: RingSnapshot | null): void {
-    const vnodesChanged = snapshot === null || this.current === null || snapshot.vnodes !== this.current.vnodes;
+    const before = this.current;
+    if (snapshot === null) this.previous = null;
+    else if (before !== null && before.version !== snapshot.version) this.previous = { version: before.version, placement: this.placement };
+    const algorithm = snapshot?.algorithm ?? 'xxhash';
     const next = new Map((snapshot?.nodes ?? []).map((node) => [node.id, node.weight]));
-    if (vnodesChanged) {
-      // Every node's point count changes with vnodes: build afresh.
-      this.placement = new Placement(this.hashing);
-      this.weights = new Map();
-    }
-    for (const id of this.weights.keys()) if (!next.has(id)) this.placement.remove(id);
-    for (const [id, weight] of next) {
-      if (this.weights.get(id) !== weight) this.placement.set(id, Placement.pointCount(snapshot!.vnodes, weight));
-    }
-    this.weights = next;
-    this.current = snapshot === null ? null : { version: snapshot.version, vnodes: snapshot.vnodes, nodes: snapshot.nodes.map(({ id, weight }) => ({ id, weight })) };
+    const config = { algorithm, vnodes: snapshot?.vnodes ?? 0, weights: next };
+    this.placement = Placement.build(this.hashing, schemeFor(algorithm, this.hashing), pointCounts(config));
+    this.current =
+      snapshot === null
+        ? null
+        : { version: snapshot.version, vnodes: snapshot.vnodes, algorithm, nodes: snapshot.nodes.map(({ id, weight }) => ({ id, weight })) };
     for (const listener of this.listeners) listener(this);
   }
 }

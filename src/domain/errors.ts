@@ -17,6 +17,7 @@ export const errorStatus = {
   not_holder: 409,
   ring_empty: 409,
   stale_ring: 409,
+  version_unavailable: 409,
   payload_too_large: 413,
   limit_exceeded: 429,
   not_ready: 503,

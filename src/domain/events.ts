@@ -1,4 +1,5 @@
 import type { HoldEnd, LeaseKind } from './model.js';
+import type { RingAlgorithm } from './ring-algorithm.js';
 
 /**
  * What a command caused, in order. Transports turn these into WebSocket pushes and
@@ -66,7 +67,14 @@ export type DomainEvent =
     }
   | { readonly type: 'lock_delay_ended'; readonly name: string }
   | { readonly type: 'waiter_left'; readonly name: string; readonly reason: 'timeout' | 'cancelled' | 'lease_ended' | 'rejected' }
-  | { readonly type: 'ring_configured'; readonly ring: string; readonly vnodes: number; readonly version: number }
+  | {
+      readonly type: 'ring_configured';
+      readonly ring: string;
+      readonly vnodes: number;
+      readonly version: number;
+      /** Absent for the default placement (xxhash). */
+      readonly algorithm?: RingAlgorithm;
+    }
   | {
       readonly type: 'member_put';
       readonly ring: string;

@@ -7,4 +7,6 @@ export interface Hashing {
   h32(text: string): number;
   /** Lowercase hex digest of `text`, 16 characters. */
   fingerprint(text: string): string;
+  /** The 16-byte MD5 digest of the UTF-8 bytes of `text` (ketama rings reproduce libmemcached with it). */
+  md5(text: string): Uint8Array;
 }

@@ -1,6 +1,7 @@
 import type { Hashing } from './hashing.js';
 import { assert } from './errors.js';
 import { compareUtf8 } from './names.js';
+import { type PointScheme, xxhashScheme, xxhashPointCount } from './ring-algorithm.js';
 
 /**
  * The consistent-hash point set of one ring: two parallel sorted arrays, point
@@ -10,6 +11,9 @@ import { compareUtf8 } from './names.js';
  *
  * Order: by hash, then by node id in UTF-8 byte order (the contract's tie rule).
  */
+/** A hash times this plus a slot stays an exact double (2^32 * 2^21 = 2^53). */
+const slotPackFactor = 2 ** 21;
+
 export class Placement {
   private hashes = new Uint32Array(0);
   private slots = new Uint32Array(0);
@@ -20,7 +24,42 @@ export class Placement {
   private readonly freeSlots: number[] = [];
   private placedNodes = 0;
 
-  constructor(private readonly hashing: Hashing) {}
+  /** The contract's xxhash points unless another scheme (ketama) is given. */
+  constructor(
+    hashing: Hashing,
+    readonly scheme: PointScheme = xxhashScheme(hashing),
+  ) {}
+
+  /**
+   * A placement built in one pass from every member's point count: one sort of all
+   * points instead of one merge per member. Slots are handed out in id byte order,
+   * so sorting by (hash, slot) is the contract's (hash, id bytes) order.
+   */
+  static build(hashing: Hashing, scheme: PointScheme, counts: ReadonlyMap<string, number>): Placement {
+    const placement = new Placement(hashing, scheme);
+    const ids = [...counts.keys()].filter((id) => counts.get(id)! > 0).sort(compareUtf8);
+    assert(ids.length < slotPackFactor, 'too many members to pack a placement');
+    let total = 0;
+    for (const id of ids) total += counts.get(id)!;
+    const packed = new Float64Array(total);
+    let at = 0;
+    for (const [slot, id] of ids.entries()) {
+      const points = counts.get(id)!;
+      placement.takeSlot(id, points);
+      for (const hash of scheme.nodePoints(id, points)) packed[at++] = hash * slotPackFactor + slot;
+    }
+    packed.sort();
+    placement.ensureCapacity(total);
+    for (let i = 0; i < total; i++) {
+      const value = packed[i]!;
+      const slot = value % slotPackFactor;
+      placement.hashes[i] = (value - slot) / slotPackFactor;
+      placement.slots[i] = slot;
+    }
+    placement.count = total;
+    placement.placedNodes = ids.length;
+    return placement;
+  }
 
   /** Points on the ring. */
   get size(): number {
@@ -34,7 +73,18 @@ export class Placement {
 
   /** The points a node of weight `weight` owns on a ring of `vnodes`. */
   static pointCount(vnodes: number, weight: number): number {
-    return Math.floor(vnodes * weight + 0.5);
+    return xxhashPointCount(vnodes, weight);
+  }
+
+  /** Points `id` owns (0 when it is not placed). */
+  pointsOf(id: string): number {
+    const slot = this.slotById.get(id);
+    return slot === undefined ? 0 : this.slotPoints[slot]!;
+  }
+
+  /** The sorted point hashes (a view: valid until the next change). */
+  pointHashes(): Uint32Array {
+    return this.hashes.subarray(0, this.count);
   }
 
   /** Places `id` with `points` points; replaces its previous points if any. */
@@ -42,7 +92,7 @@ export class Placement {
     this.remove(id);
     if (points === 0) return;
     const slot = this.takeSlot(id, points);
-    const added = this.nodePoints(id, points);
+    const added = this.scheme.nodePoints(id, points);
     this.mergeIn(added, slot, id);
     this.placedNodes += 1;
   }
@@ -72,9 +122,14 @@ export class Placement {
    * returns how many were written.
    */
   lookup(key: string, n: number, out: string[]): number {
+    return this.lookupHash(this.scheme.keyHash(key), n, out);
+  }
+
+  /** As `lookup`, for a position on the circle rather than a key. */
+  lookupHash(hash: number, n: number, out: string[]): number {
     if (this.count === 0) return 0;
     const want = Math.min(n, this.placedNodes);
-    let index = this.lowerBound(this.hashing.h32(key));
+    let index = this.lowerBound(hash);
     if (index === this.count) index = 0;
     const slots = this.slots;
     const chosen: number[] = [];
@@ -92,7 +147,7 @@ export class Placement {
   /** The owner of `key` alone: the common case, without allocation. */
   owner(key: string): string | undefined {
     if (this.count === 0) return undefined;
-    let index = this.lowerBound(this.hashing.h32(key));
+    let index = this.lowerBound(this.scheme.keyHash(key));
     if (index === this.count) index = 0;
     return this.slotIds[this.slots[index]!];
   }
@@ -115,13 +170,6 @@ export class Placement {
     this.slotPoints[slot] = points;
     this.slotById.set(id, slot);
     return slot;
-  }
-
-  private nodePoints(id: string, points: number): Uint32Array {
-    const added = new Uint32Array(points);
-    const prefix = `${id}#`;
-    for (let i = 0; i < points; i++) added[i] = this.hashing.h32(prefix + i);
-    return added.sort();
   }
 
   /** Merges sorted `added` (all owned by `slot`) into the arrays, from the back. */

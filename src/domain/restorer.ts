@@ -2,7 +2,8 @@ import type { DomainContext } from './context.js';
 import type { LeaseKind, Hold, Lease } from './model.js';
 import type { Leases } from './leases.js';
 import type { Locks } from './locks.js';
-import type { RestoredMember, Rings } from './rings.js';
+import type { RingAlgorithm } from './ring-algorithm.js';
+import type { RestoredHistory, RestoredMember, Rings } from './rings.js';
 import type { Ring } from './ring.js';
 
 /**
@@ -34,8 +35,15 @@ export class Restorer {
     this.locks.restoreDelay(name, limit, delayMs);
   }
 
-  ring(name: string, vnodes: number, version: number, members: readonly RestoredMember[]): Ring {
-    return this.rings.restore(name, vnodes, version, members);
+  ring(
+    name: string,
+    vnodes: number,
+    version: number,
+    members: readonly RestoredMember[],
+    algorithm?: RingAlgorithm,
+    history?: RestoredHistory,
+  ): Ring {
+    return this.rings.restore(name, vnodes, version, members, algorithm, history);
   }
 
   /** The fencing counter never issues `token` or anything below it again. */

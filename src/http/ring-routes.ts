@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
 import { callerOf } from '../auth/http-auth.js';
 import { LockringError } from '../domain/errors.js';
+import { circleMax } from '../domain/ring-diff.js';
+import { diffRequest, handoverLookup, handoverLookupOne, ringDiff } from '../ring-reads.js';
 import { type RouteContext, emptyBodyAsObject } from './context.js';
 import { routeSchemas, schemaOf } from './route-schema.js';
 import type { LookupBatchBody, NodePutBody } from './schemas.js';
@@ -19,7 +21,8 @@ export function ringRoutes(app: FastifyInstance, { service, schemas, limits }: R
     '/v1/rings/:ring',
     { preValidation: emptyBodyAsObject, schema: schemaOf(routes, 'putRing') },
     async (request, reply) => {
-      const { status, body } = await service.putRing(ringName(request.params), request.body.vnodes, callerOf(request));
+      const { vnodes, algorithm } = request.body;
+      const { status, body } = await service.putRing(ringName(request.params), vnodes, callerOf(request), algorithm);
       return reply.code(status === 'created' ? 201 : 200).send(body);
     },
   );
@@ -49,14 +52,30 @@ export function ringRoutes(app: FastifyInstance, { service, schemas, limits }: R
 
   app.get<{ Params: RingParams }>('/v1/rings/:ring/lookup', { schema: schemaOf(routes, 'lookupKey') }, async (request) => {
     const ring = ringName(request.params);
-    const query = checkQuery(request.query, ['key', 'n', 'version']);
+    const query = checkQuery(request.query, ['key', 'n', 'version', 'previous']);
     const key = query['key'];
     if (key === undefined) throw new LockringError('invalid_request', 'key is required', { field: 'key' });
     keyField('key', key, limits);
     const n = queryInt(query, 'n', 1, limits.replicasMax, 1);
     const version = queryInt(query, 'version', 1, Number.MAX_SAFE_INTEGER);
-    const result = await service.lookup(ring, [key], n, version, callerOf(request));
-    return { ring: result.ring, version: result.version, key, nodes: result.nodes[0] };
+    const previous = queryInt(query, 'previous', 1, Number.MAX_SAFE_INTEGER);
+    return handoverLookupOne(service, ring, key, n, version, previous, callerOf(request));
+  });
+
+  app.get<{ Params: RingParams }>('/v1/rings/:ring/diff', { schema: schemaOf(routes, 'ringDiff') }, async (request) => {
+    const ring = ringName(request.params);
+    const query = checkQuery(request.query, ['from', 'to', 'n', 'start', 'limit']);
+    for (const field of ['from', 'to']) {
+      if (query[field] === undefined) throw new LockringError('invalid_request', `${field} is required`, { field });
+    }
+    const args = {
+      from: queryInt(query, 'from', 1, Number.MAX_SAFE_INTEGER)!,
+      to: queryInt(query, 'to', 1, Number.MAX_SAFE_INTEGER)!,
+      n: queryInt(query, 'n', 1, limits.replicasMax),
+      start: queryInt(query, 'start', 0, circleMax),
+      limit: queryInt(query, 'limit', 1, limits.ringDiffRangesPageMax),
+    };
+    return ringDiff(service, ring, diffRequest(limits, args), callerOf(request));
   });
 
   app.post<{ Params: RingParams; Body: LookupBatchBody }>(
@@ -64,7 +83,7 @@ export function ringRoutes(app: FastifyInstance, { service, schemas, limits }: R
     { bodyLimit: limits.lookupBodyBytesMax, schema: schemaOf(routes, 'lookupKeys') },
     async (request) => {
       const ring = ringName(request.params);
-      const { keys, n, version } = request.body;
+      const { keys, n, version, previous } = request.body;
       if (keys.length > limits.batchKeysMax) {
         throw new LockringError('payload_too_large', `keys must hold at most ${limits.batchKeysMax} keys`, {
           field: 'keys',
@@ -73,7 +92,7 @@ export function ringRoutes(app: FastifyInstance, { service, schemas, limits }: R
         });
       }
       for (let i = 0; i < keys.length; i++) keyField(`keys.${i}`, keys[i]!, limits);
-      return service.lookup(ring, keys, n ?? 1, version, callerOf(request));
+      return handoverLookup(service, ring, keys, n ?? 1, version, previous, callerOf(request));
     },
   );
 }

@@ -24,6 +24,7 @@ export const errorMeaning: Readonly<Record<WireErrorCode, string>> = {
   not_holder: 'The token does not hold the name; reason says why.',
   ring_empty: 'The ring has no member of weight above 0.',
   stale_ring: 'The lookup named a version that is not the ring\'s current one.',
+  version_unavailable: 'A diff or handover lookup named a ring version the server no longer keeps, or never had.',
   payload_too_large: 'The body is over its byte limit, or a batch has too many keys.',
   limit_exceeded: 'A bounded collection or a rate limit is full; limit names it.',
   not_ready: 'The server is recovering its state or shutting down.',

@@ -21,6 +21,9 @@ export const errorExamples: Readonly<Record<WireErrorCode, Record<string, unknow
   not_holder: { code: 'not_holder', message: 'token 41 does not hold "jobs/nightly" (expired)', name: 'jobs/nightly', token: 41, reason: 'expired' },
   ring_empty: { code: 'ring_empty', message: 'ring "cache" has no node with weight > 0', ring: 'cache' },
   stale_ring: { code: 'stale_ring', message: 'ring "cache" is at version 7, not 6', ring: 'cache', version: 7 },
+  version_unavailable: {
+    code: 'version_unavailable', message: 'ring "cache" keeps versions 40 to 72, not 12', ring: 'cache', version: 12, oldest: 40, current: 72,
+  },
   payload_too_large: { code: 'payload_too_large', message: 'request body is too large' },
   limit_exceeded: { code: 'limit_exceeded', message: 'limit leasesMax (2000000) reached', limit: 'leasesMax', max: 2000000 },
   not_ready: { code: 'not_ready', message: 'recovering state from the data directory' },

@@ -115,16 +115,18 @@ function ringRoutes(limits: Limits): RouteSpec[] {
   const ring = pathName('ring', 'Ring name');
   const node = pathName('node', 'Member id');
   const version = query('version', 'Refuse with 409 stale_ring unless the ring is at this version.', Type.Integer({ minimum: 1 }));
-  const lookupErrors: WireErrorCode[] = ['ring_not_found', 'ring_empty', 'stale_ring'];
+  const lookupErrors: WireErrorCode[] = ['ring_not_found', 'ring_empty', 'stale_ring', 'version_unavailable'];
+  const kept = (field: string, description: string, required = false): RouteParameter =>
+    query(field, description, Type.Integer({ minimum: 1 }), required);
   return [
     { operationId: 'putRing', method: 'PUT', path: '/v1/rings/{ring}', tag: 'rings', summary: 'Create or configure a ring',
       description: '201 when the ring is new, 200 when it existed (changed or not).', parameters: [ring], body: 'ringPut', bodyOptional: true,
-      response: 'ringSummary', createdOr200: true, example: { name: 'cache', vnodes: 160, version: 1 }, errors: withBody },
+      response: 'ringSummary', createdOr200: true, example: { name: 'cache', vnodes: 160, version: 1, algorithm: 'xxhash' }, errors: withBody },
     { operationId: 'listRings', method: 'GET', path: '/v1/rings', tag: 'rings', summary: 'List rings', description: 'Every ring with its member count.',
-      parameters: [], response: 'ringList', example: { rings: [{ name: 'cache', vnodes: 160, version: 3, nodes: 2 }] }, errors: v1Errors },
+      parameters: [], response: 'ringList', example: { rings: [{ name: 'cache', vnodes: 160, version: 3, algorithm: 'xxhash', nodes: 2 }] }, errors: v1Errors },
     { operationId: 'getRing', method: 'GET', path: '/v1/rings/{ring}', tag: 'rings', summary: 'Read a ring',
       description: 'The snapshot a client needs to compute placement itself.', parameters: [ring], response: 'ringDetail',
-      example: { name: 'cache', vnodes: 160, version: 3, fingerprint: '9e107d9d', nodes: [{ id: 'n1', weight: 1, meta: { zone: 'a' }, leaseId: null }] },
+      example: { name: 'cache', vnodes: 160, version: 3, algorithm: 'xxhash', fingerprint: '9e107d9d', nodes: [{ id: 'n1', weight: 1, meta: { zone: 'a' }, leaseId: null }] },
       errors: [...v1Errors, 'ring_not_found'] },
     { operationId: 'deleteRing', method: 'DELETE', path: '/v1/rings/{ring}', tag: 'rings', summary: 'Delete a ring',
       description: 'Removes the ring and all its members.', parameters: [ring], response: 'ringDeleted', example: { name: 'cache' },
@@ -143,11 +145,25 @@ function ringRoutes(limits: Limits): RouteSpec[] {
         query('key', `The key, at most ${limits.keyBytesMax} bytes of UTF-8.`, Type.String({ maxLength: limits.keyBytesMax }), true),
         query('n', `Distinct nodes wanted, 1 to ${limits.replicasMax}; default 1.`, Type.Integer({ minimum: 1, maximum: limits.replicasMax, default: 1 })),
         version,
+        kept('previous', 'Also answer the owners at this earlier, kept version (handover).'),
       ],
       response: 'lookupOne', example: { ring: 'cache', version: 3, key: 'user:42', nodes: ['n2', 'n1'] }, errors: [...v1Errors, ...lookupErrors] },
     { operationId: 'lookupKeys', method: 'POST', path: '/v1/rings/{ring}/lookup', tag: 'rings', summary: 'Look up many keys',
       description: `Up to ${limits.batchKeysMax} keys in one request; answers in key order.`, parameters: [ring], body: 'lookupBatch',
       response: 'lookupMany', example: { ring: 'cache', version: 3, nodes: [['n2'], ['n1']] }, errors: [...withBody, ...lookupErrors] },
+    { operationId: 'ringDiff', method: 'GET', path: '/v1/rings/{ring}/diff', tag: 'rings', summary: 'What moved between two versions',
+      description: `The hash ranges whose owners changed between two versions the server keeps (the last ${limits.ringHistoryVersionsMax}), with old and new owners; a page at a time.`,
+      parameters: [
+        ring,
+        kept('from', 'The earlier version.', true),
+        kept('to', 'The later version.', true),
+        query('n', `Owners per range, 1 to ${limits.replicasMax}; default 1.`, Type.Integer({ minimum: 1, maximum: limits.replicasMax, default: 1 })),
+        query('start', 'Start at this hash: the previous page\'s next.', Type.Integer({ minimum: 0, maximum: 4294967295 })),
+        query('limit', `Ranges per page, 1 to ${limits.ringDiffRangesPageMax}.`, Type.Integer({ minimum: 1, maximum: limits.ringDiffRangesPageMax })),
+      ],
+      response: 'ringDiff',
+      example: { ring: 'cache', version: 4, from: 3, to: 4, n: 1, ranges: [{ start: 12, end: 9001, before: ['n1'], after: ['n3'] }] },
+      errors: [...v1Errors, 'ring_not_found', 'version_unavailable'] },
   ];
 }
 

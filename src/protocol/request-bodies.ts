@@ -30,7 +30,12 @@ export function makeSchemas(limits: Limits) {
     ),
     tokenBody: Type.Object({ token }, closed),
     ringPut: Type.Object(
-      { vnodes: Type.Optional(Type.Integer({ minimum: 1, maximum: limits.vnodesMax, description: 'Points per unit of weight; default 160.' })) },
+      {
+        vnodes: Type.Optional(Type.Integer({ minimum: 1, maximum: limits.vnodesMax, description: 'Points per unit of weight; default 160.' })),
+        algorithm: Type.Optional(Type.Union([Type.Literal('xxhash'), Type.Literal('ketama')], {
+          description: 'Placement: "xxhash" (default, the documented algorithm) or "ketama" (libmemcached-compatible).',
+        })),
+      },
       closed,
     ),
     nodePut: Type.Object(
@@ -46,6 +51,7 @@ export function makeSchemas(limits: Limits) {
         keys: Type.Array(Type.String({ maxLength: limits.keyBytesMax }), { description: `At most ${limits.batchKeysMax} keys.` }),
         n: Type.Optional(Type.Integer({ minimum: 1, maximum: limits.replicasMax, description: 'Distinct nodes per key, owner first.' })),
         version: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'Refuse (409 stale_ring) unless the ring is at this version.' })),
+        previous: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'Also answer the owners at this earlier version (handover).' })),
       },
       closed,
     ),

@@ -44,7 +44,23 @@ const lockView = open(
   },
   'A live lock name: its holders and how many wait.',
 );
-const ringFields = { name: text('Ring name.'), vnodes: int('Points per unit of weight.'), version: int('Rises by one with every change.') };
+const ringFields = {
+  name: text('Ring name.'),
+  vnodes: int('Points per unit of weight.'),
+  version: int('Rises by one with every change.'),
+  algorithm: Type.Union([Type.Literal('xxhash'), Type.Literal('ketama')], { description: 'How keys are placed.' }),
+};
+const previousOwners = (nodes: TSchema): TSchema =>
+  Type.Optional(open({ version: int('The earlier version asked for.'), nodes }, 'Owners at the earlier version (handover).'));
+const movedRange = open(
+  {
+    start: int('First hash of the range (inclusive).'),
+    end: int('Last hash of the range (inclusive); a range never wraps past 4294967295.'),
+    before: Type.Array(Type.String(), { description: 'Owners (n of them, owner first) at `from`.' }),
+    after: Type.Array(Type.String(), { description: 'Owners at `to`.' }),
+  },
+  'Hashes whose owners changed.',
+);
 const memberChange = open({ ring: text('Ring name.'), node: text('Member id.'), version: int('Ring version after the change.') }, 'A member change.');
 
 export const responses = {
@@ -99,12 +115,24 @@ export const responses = {
   ringDeleted: open({ name: text('Ring name.') }, 'A deleted ring.'),
   memberChange,
   lookupOne: open(
-    { ring: text('Ring name.'), version: int('Ring version used.'), key: text('The key.'), nodes: Type.Array(Type.String()) },
+    { ring: text('Ring name.'), version: int('Ring version used.'), key: text('The key.'), nodes: Type.Array(Type.String()), previous: previousOwners(Type.Array(Type.String())) },
     'Owner first, then replicas.',
   ),
   lookupMany: open(
-    { ring: text('Ring name.'), version: int('Ring version used.'), nodes: Type.Array(Type.Array(Type.String())) },
+    { ring: text('Ring name.'), version: int('Ring version used.'), nodes: Type.Array(Type.Array(Type.String())), previous: previousOwners(Type.Array(Type.Array(Type.String()))) },
     'One list of nodes per key, in key order.',
+  ),
+  ringDiff: open(
+    {
+      ring: text('Ring name.'),
+      version: int('The ring\'s current version.'),
+      from: int('Version compared from.'),
+      to: int('Version compared to.'),
+      n: int('Owners per range compared.'),
+      ranges: Type.Array(movedRange),
+      next: Type.Optional(int('Pass as `start` for the next page; absent on the last page.')),
+    },
+    'The hash ranges whose owners changed between two kept versions, in hash order.',
   ),
   health: open({ status: Type.Literal('ok'), epoch: int('Restart counter of the data directory; 0 in memory.'), uptimeMs: int('Process uptime.') }, 'Liveness.'),
   ready: open({ status: Type.Literal('ready'), epoch: int('Restart counter of the data directory; 0 in memory.') }, 'Readiness.'),

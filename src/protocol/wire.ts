@@ -62,6 +62,8 @@ export interface RingSummary {
   readonly name: string;
   readonly vnodes: number;
   readonly version: number;
+  /** How keys are placed: the contract's xxHash placement, or libmemcached's ketama. */
+  readonly algorithm: 'xxhash' | 'ketama';
 }
 
 export interface RingDetail extends RingSummary {
@@ -79,7 +81,8 @@ export interface OpArgsTable {
   'lock.acquire': { name: string; ttlMs?: number; leaseId?: string; owner?: string; waitMs?: number; limit?: number; lockDelayMs?: number };
   'lock.release': { name: string; token: number };
   'lock.check': { name: string; token: number };
-  'ring.lookup': { ring: string; key?: string; keys?: string[]; n?: number; version?: number };
+  'ring.lookup': { ring: string; key?: string; keys?: string[]; n?: number; version?: number; previous?: number };
+  'ring.diff': { ring: string; from: number; to: number; n?: number; start?: number; limit?: number };
   watch: { topic: string; name?: string; prefix?: string; ring?: string };
   unwatch: { watchId: number };
   cancel: { requestId: unknown };
@@ -100,12 +103,34 @@ export interface LookupOneResult {
   readonly version: number;
   readonly key: string;
   readonly nodes: string[];
+  /** With `previous`: the owners at that version (handover). */
+  readonly previous?: { readonly version: number; readonly nodes: string[] };
 }
 
 export interface LookupManyResult {
   readonly ring: string;
   readonly version: number;
   readonly nodes: string[][];
+  readonly previous?: { readonly version: number; readonly nodes: string[][] };
+}
+
+/** A hash range [start, end] (inclusive) whose owners differ between two versions. */
+export interface MovedRange {
+  readonly start: number;
+  readonly end: number;
+  readonly before: string[];
+  readonly after: string[];
+}
+
+export interface RingDiffBody {
+  readonly ring: string;
+  /** The ring's current version (from and to may both be older). */
+  readonly version: number;
+  readonly from: number;
+  readonly to: number;
+  readonly n: number;
+  readonly ranges: MovedRange[];
+  readonly next?: number;
 }
 
 /** What each op answers, beside `id` and `ok`. */
@@ -119,6 +144,7 @@ export interface OpResults {
   'lock.release': { readonly name: string; readonly token: number; readonly released: true };
   'lock.check': { readonly name: string; readonly token: number; readonly held: boolean };
   'ring.lookup': LookupOneResult | LookupManyResult;
+  'ring.diff': RingDiffBody;
   watch: { readonly watchId: number };
   unwatch: Record<string, never>;
   cancel: { readonly cancelled: boolean };

@@ -35,6 +35,7 @@ export const wsResults: Readonly<Record<string, TSchema>> = {
   'lock.release': responses.released,
   'lock.check': responses.checked,
   'ring.lookup': Type.Union([responses.lookupOne, responses.lookupMany]),
+  'ring.diff': responses.ringDiff,
   watch: Type.Object({ watchId: Type.Integer({ minimum: 1 }) }, { additionalProperties: true }),
   unwatch: Type.Object({}, { additionalProperties: true }),
   cancel: Type.Object({ cancelled: Type.Boolean() }, { additionalProperties: true }),

@@ -4,6 +4,7 @@ import type { LockPage, LockView } from '../domain/locks.js';
 import type { Lease } from '../domain/model.js';
 import { compareUtf8 } from '../domain/names.js';
 import type { Ring } from '../domain/ring.js';
+import type { RingAlgorithm } from '../domain/ring-algorithm.js';
 import type { LookupResult } from '../domain/rings.js';
 import type { StateMachine } from '../domain/state-machine.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -24,6 +25,7 @@ export interface RingSummary {
   readonly name: string;
   readonly vnodes: number;
   readonly version: number;
+  readonly algorithm: RingAlgorithm;
 }
 
 export interface RingDetail extends RingSummary {
@@ -110,10 +112,11 @@ export class Views {
     });
   }
 
-  lookup(ring: string, keys: readonly string[], n: number, version: number | undefined, caller: Caller): Durable<LookupResult> {
+  /** Owners of `keys`; with `previous`, also their owners at that kept version (handover). */
+  lookup(ring: string, keys: readonly string[], n: number, version: number | undefined, caller: Caller, previous?: number): Durable<LookupResult> {
     return this.pipeline.run((m) => {
       authorize(caller, 'ring.read', ring);
-      const result = m.rings.lookup(ring, keys, n, version);
+      const result = m.rings.lookup(ring, keys, n, version, previous);
       this.metrics.ringLookupsTotal.inc(keys.length);
       return result;
     });
@@ -125,5 +128,5 @@ export class Views {
 }
 
 export function ringSummary(ring: Ring): RingSummary {
-  return { name: ring.name, vnodes: ring.vnodes, version: ring.version };
+  return { name: ring.name, vnodes: ring.vnodes, version: ring.version, algorithm: ring.algorithm };
 }

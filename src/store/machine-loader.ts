@@ -1,6 +1,7 @@
 import type { LeaseKind } from '../domain/model.js';
-import type { RestoredMember } from '../domain/rings.js';
 import type { Restorer } from '../domain/restorer.js';
+import type { RingAlgorithm } from '../domain/ring-algorithm.js';
+import type { RestoredHistory, RestoredMember } from '../domain/rings.js';
 import type { StateMachine } from '../domain/state-machine.js';
 import type { RecordVisitor, SnapshotEnd } from './record-codec.js';
 import type { RestoredCounts } from './recovery-image.js';
@@ -11,6 +12,8 @@ interface PendingRing {
   readonly vnodes: number;
   version: number;
   readonly members: RestoredMember[];
+  readonly algorithm: RingAlgorithm;
+  history?: RestoredHistory;
 }
 
 /**
@@ -56,9 +59,15 @@ export class MachineLoader implements RecordVisitor {
     this.holds += 1;
   }
 
-  ringConfigured(ring: string, vnodes: number, version: number): void {
+  ringConfigured(ring: string, vnodes: number, version: number, algorithm: RingAlgorithm): void {
     this.flushRing();
-    this.ring = { name: ring, vnodes, version, members: [] };
+    this.ring = { name: ring, vnodes, version, members: [], algorithm };
+  }
+
+  ringHistory(ring: string, history: RestoredHistory): void {
+    const pending = this.ring;
+    if (pending === null || pending.name !== ring) throw notInSnapshot(`the history of ring ${JSON.stringify(ring)} comes before the ring`);
+    pending.history = history;
   }
 
   memberPut(ring: string, node: string, weight: number, metaJson: string, leaseId: string | null, version: number): void {
@@ -108,7 +117,7 @@ export class MachineLoader implements RecordVisitor {
   private flushRing(): void {
     const pending = this.ring;
     if (pending === null) return;
-    this.restorer.ring(pending.name, pending.vnodes, pending.version, pending.members);
+    this.restorer.ring(pending.name, pending.vnodes, pending.version, pending.members, pending.algorithm, pending.history);
     this.members += pending.members.length;
     this.rings += 1;
     this.ring = null;

@@ -1,6 +1,9 @@
 import type { DomainEvent } from '../domain/events.js';
 import type { LeaseKind } from '../domain/model.js';
+import type { RingAlgorithm } from '../domain/ring-algorithm.js';
+import type { RestoredHistory } from '../domain/rings.js';
 import { type ByteReader, type ByteWriter, DecodeError } from './byte-buffer.js';
+import { RingRecordType, decodeAlgorithm, decodeRingHistory, encodeRingShaped } from './ring-history-codec.js';
 
 /**
  * The binary records of the log and of snapshots. Each is a type byte and its
@@ -55,7 +58,9 @@ export interface RecordVisitor {
     principal: string | undefined,
   ): void;
   lockReleased(token: number): void;
-  ringConfigured(ring: string, vnodes: number, version: number): void;
+  ringConfigured(ring: string, vnodes: number, version: number, algorithm: RingAlgorithm): void;
+  /** Snapshots only: the ring's kept history, after its members. */
+  ringHistory(ring: string, history: RestoredHistory): void;
   memberPut(ring: string, node: string, weight: number, metaJson: string, leaseId: string | null, version: number): void;
   memberRemoved(ring: string, node: string, version: number): void;
   ringDeleted(ring: string): void;
@@ -88,7 +93,7 @@ export function encodeEvent(out: ByteWriter, event: DomainEvent): boolean {
       out.varint(event.token);
       return true;
     case 'ring_configured':
-      encodeRing(out, event.ring, event.vnodes, event.version);
+      encodeRing(out, event.ring, event.vnodes, event.version, event.algorithm);
       return true;
     case 'member_put':
       encodeMember(out, event.ring, event.node, event.weight, JSON.stringify(event.meta), event.leaseId, event.version);
@@ -155,7 +160,11 @@ export function encodeHold(
   optionalString(out, principal);
 }
 
-export function encodeRing(out: ByteWriter, ring: string, vnodes: number, version: number): void {
+export function encodeRing(out: ByteWriter, ring: string, vnodes: number, version: number, algorithm: RingAlgorithm = 'xxhash'): void {
+  if (algorithm !== 'xxhash') {
+    encodeRingShaped(out, ring, vnodes, version, algorithm);
+    return;
+  }
   out.u8(RecordType.ringConfigured);
   out.string(ring);
   out.varint(vnodes);
@@ -223,8 +232,16 @@ export function decodeRecord(input: ByteReader, visitor: RecordVisitor): number 
       visitor.lockReleased(input.varint());
       return type;
     case RecordType.ringConfigured:
-      visitor.ringConfigured(input.string(), input.varint(), input.varint());
+      visitor.ringConfigured(input.string(), input.varint(), input.varint(), 'xxhash');
       return type;
+    case RingRecordType.ringShaped:
+      visitor.ringConfigured(input.string(), input.varint(), input.varint(), decodeAlgorithm(input));
+      return type;
+    case RingRecordType.ringHistory: {
+      const { ring, history } = decodeRingHistory(input);
+      visitor.ringHistory(ring, history);
+      return type;
+    }
     case RecordType.memberPut: {
       const ring = input.string();
       const node = input.string();

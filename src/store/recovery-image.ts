@@ -1,5 +1,7 @@
 import type { LeaseKind } from '../domain/model.js';
-import type { RestoredMember } from '../domain/rings.js';
+import type { RingAlgorithm } from '../domain/ring-algorithm.js';
+import type { RestoredHistory, RestoredMember } from '../domain/rings.js';
+import { ImageHistory } from './image-history.js';
 import type { StateMachine } from '../domain/state-machine.js';
 import type { RecordVisitor, SnapshotEnd } from './record-codec.js';
 import { StoreError } from './store-errors.js';
@@ -27,7 +29,9 @@ interface ImageRing {
   /** 0 while only members of it have been seen (see memberPut). */
   vnodes: number;
   version: number;
+  algorithm: RingAlgorithm;
   readonly members: Map<string, ImageMember>;
+  history: ImageHistory;
 }
 
 export interface RestoredCounts {
@@ -58,6 +62,9 @@ export class RecoveryImage implements RecordVisitor {
   maxToken = 0;
   snapshot: SnapshotEnd | null = null;
 
+  /** `historyVersionsMax`: steps kept per ring while replaying (the machine's limit). */
+  constructor(private readonly historyVersionsMax = Number.POSITIVE_INFINITY) {}
+
   leaseGranted(leaseId: string, ttlMs: number, kind: LeaseKind, principal: string | undefined): void {
     this.leases.set(leaseId, ttlMs * 4 + kindCode[kind]);
     if (principal !== undefined) this.principals.set(leaseId, principal);
@@ -87,14 +94,21 @@ export class RecoveryImage implements RecordVisitor {
     this.holds.delete(token);
   }
 
-  ringConfigured(ring: string, vnodes: number, version: number): void {
+  ringConfigured(ring: string, vnodes: number, version: number, algorithm: RingAlgorithm): void {
     const existing = this.rings.get(ring);
     if (existing === undefined) {
-      this.rings.set(ring, { vnodes, version, members: new Map() });
+      this.rings.set(ring, { vnodes, version, algorithm, members: new Map(), history: new ImageHistory(version, this.historyVersionsMax) });
       return;
     }
+    existing.history.step({ version, kind: 'shape', before: { algorithm: existing.algorithm, vnodes: existing.vnodes }, after: { algorithm, vnodes } });
     existing.vnodes = vnodes;
     existing.version = version;
+    existing.algorithm = algorithm;
+  }
+
+  ringHistory(ring: string, history: RestoredHistory): void {
+    const target = this.rings.get(ring);
+    if (target !== undefined) target.history = ImageHistory.from(history, this.historyVersionsMax);
   }
 
   memberPut(ring: string, node: string, weight: number, metaJson: string, leaseId: string | null, version: number): void {
@@ -102,9 +116,10 @@ export class RecoveryImage implements RecordVisitor {
     if (target === undefined) {
       // Fuzzy snapshot: a ring deleted before the snapshot reached it; its
       // ring_deleted record follows, and `check` fails if it does not.
-      target = { vnodes: 0, version, members: new Map() };
+      target = { vnodes: 0, version, algorithm: 'xxhash', members: new Map(), history: new ImageHistory(version, this.historyVersionsMax) };
       this.rings.set(ring, target);
     }
+    target.history.step({ version, kind: 'member', node, before: target.members.get(node)?.weight ?? null, after: weight });
     target.members.set(node, { weight, metaJson, leaseId });
     target.version = version;
   }
@@ -112,6 +127,7 @@ export class RecoveryImage implements RecordVisitor {
   memberRemoved(ring: string, node: string, version: number): void {
     const target = this.rings.get(ring);
     if (target === undefined) return;
+    target.history.step({ version, kind: 'member', node, before: target.members.get(node)?.weight ?? null, after: null });
     target.members.delete(node);
     target.version = version;
   }
@@ -156,7 +172,7 @@ export class RecoveryImage implements RecordVisitor {
         }
         restored.push({ id, weight: member.weight, meta: parseMeta(member.metaJson), leaseId: member.leaseId });
       }
-      restorer.ring(name, ring.vnodes, ring.version, restored);
+      restorer.ring(name, ring.vnodes, ring.version, restored, ring.algorithm, ring.history.toRestored());
       members += restored.length;
     }
     for (const [token, hold] of this.holds) {

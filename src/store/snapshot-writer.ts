@@ -5,6 +5,7 @@ import { ByteWriter } from './byte-buffer.js';
 import { fsyncDir, snapshotName } from './data-dir.js';
 import { frameHeaderBytes, sealFrame } from './frame.js';
 import { encodeHold, encodeLease, encodeLockDelay, encodeMember, encodeRing, encodeSnapshotEnd } from './record-codec.js';
+import { encodeRingHistory } from './ring-history-codec.js';
 
 /** First bytes of a snapshot file: name and format version. */
 export const snapshotMagic = Buffer.from('LRSNAP01', 'latin1');
@@ -112,12 +113,13 @@ async function walk(machine: StateMachine, writer: SnapshotFileWriter, options: 
     if (await pause(lock.holders.size + (delayMs > 0 ? 1 : 0))) return null;
   }
   for (const ring of machine.rings.byName.values()) {
-    encodeRing(writer.out, ring.name, ring.vnodes, ring.version);
+    encodeRing(writer.out, ring.name, ring.vnodes, ring.version, ring.algorithm);
     for (const member of ring.members.values()) {
       encodeMember(writer.out, ring.name, member.id, member.weight, member.metaJson, member.lease?.id ?? null, ring.version);
     }
+    encodeRingHistory(writer.out, ring.name, { oldest: ring.history.oldest, changes: ring.history.changes() });
     counts.members += ring.members.size;
-    if (await pause(1 + ring.members.size)) return null;
+    if (await pause(2 + ring.members.size)) return null;
   }
   return counts;
 }

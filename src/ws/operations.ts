@@ -5,6 +5,7 @@ import { leaseNotFound } from '../domain/leases.js';
 import type { Grant } from '../domain/model.js';
 import { keyField, nameParam, ownerField } from '../http/validation.js';
 import type { Limits } from '../limits.js';
+import { diffRequest, handoverLookup, handoverLookupOne, ringDiff } from '../ring-reads.js';
 import type { Durable, LockringService } from '../service.js';
 import type { LeaseAudience, Listener, NoticeSocket, Session } from './lease-audience.js';
 import { type FrameSchemas, type OpName, type OpResults, type Request, type RequestId, isRequestId } from './protocol.js';
@@ -62,6 +63,7 @@ export class Operations {
       'lock.release': (_socket, args, _id, caller) => service.release(nameParam('name', args.name, limits), args.token, caller),
       'lock.check': (_socket, args, _id, caller) => service.check(nameParam('name', args.name, limits), args.token, caller),
       'ring.lookup': (_socket, args, _id, caller) => this.lookup(args, caller),
+      'ring.diff': (_socket, args, _id, caller) => ringDiff(service, nameParam('ring', args.ring, limits), diffRequest(limits, args), caller),
       watch: (socket, args, _id, caller) => {
         const target = watchTarget(args, limits);
         authorizeWatch(caller, target);
@@ -170,10 +172,7 @@ export class Operations {
     }
     if (args.key !== undefined) {
       keyField('key', args.key, limits);
-      const key = args.key;
-      return mapDurable(service.lookup(ring, [key], n, args.version, caller), (result) => ({
-        ring: result.ring, version: result.version, key, nodes: result.nodes[0]!,
-      }));
+      return handoverLookupOne(service, ring, args.key, n, args.version, args.previous, caller);
     }
     const keys = args.keys!;
     if (keys.length > limits.batchKeysMax) {
@@ -182,7 +181,7 @@ export class Operations {
       });
     }
     for (let i = 0; i < keys.length; i++) keyField(`keys.${i}`, keys[i]!, limits);
-    return service.lookup(ring, keys, n, args.version, caller);
+    return handoverLookup(service, ring, keys, n, args.version, args.previous, caller);
   }
 }
 

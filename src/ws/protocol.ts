@@ -49,6 +49,20 @@ export function makeFrameSchemas(limits: Limits) {
         keys: Type.Optional(http.lookupBatch.properties.keys),
         n: http.lookupBatch.properties.n,
         version: http.lookupBatch.properties.version,
+        previous: http.lookupBatch.properties.previous,
+      },
+      closed,
+    ),
+    // An addition to the contract: the hash ranges that moved between two kept versions.
+    'ring.diff': Type.Object(
+      {
+        ...head,
+        ring: name,
+        from: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+        to: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+        n: http.lookupBatch.properties.n,
+        start: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffff_ffff })),
+        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: limits.ringDiffRangesPageMax })),
       },
       closed,
     ),
@@ -77,7 +91,7 @@ export type OpName = keyof FrameSchemas;
 const opTable: Record<OpName, true> = {
   'session.open': true, 'session.resume': true, 'lease.grant': true, 'lease.keepalive': true, 'lease.revoke': true,
   'lock.acquire': true, 'lock.release': true, 'lock.check': true, 'ring.lookup': true, watch: true, unwatch: true,
-  cancel: true, auth: true,
+  cancel: true, auth: true, 'ring.diff': true,
 };
 export const opNames = Object.keys(opTable) as OpName[];
 

@@ -129,6 +129,7 @@ export function tinyHashing(range: number): Hashing {
   return {
     h32: (text) => realHashing.h32(text) % range,
     fingerprint: realHashing.fingerprint,
+    md5: realHashing.md5,
   };
 }
 

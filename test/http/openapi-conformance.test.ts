@@ -104,6 +104,9 @@ describe('the server answers as its OpenAPI document says', () => {
     await call('lookupKeys', 'POST', '/v1/rings/cache/lookup', { keys: ['a', 'b'], n: 1 });
     await call('lookupKeys', 'POST', '/v1/rings/cache/lookup', { keys: ['a', 'b', 'c', 'd'] });
     await call('lookupKeys', 'POST', '/v1/rings/cache/lookup', { keys: ['a'], version: one.version + 1 });
+    await call('lookupKey', 'GET', `/v1/rings/cache/lookup?key=k&previous=${one.version}`);
+    await call('ringDiff', 'GET', `/v1/rings/cache/diff?from=1&to=${one.version}`);
+    await call('ringDiff', 'GET', `/v1/rings/cache/diff?from=1&to=${one.version + 5}`);
     await call('deleteNode', 'DELETE', '/v1/rings/cache/nodes/n1');
     await call('deleteNode', 'DELETE', '/v1/rings/cache/nodes/n1');
     await call('deleteRing', 'DELETE', '/v1/rings/cache');

@@ -35,14 +35,14 @@ describe('HTTP rings: configure and membership', () => {
   after(() => api.close());
 
   test('PUT creates with 201, then answers 200 with version semantics', async () => {
-    assert.deepEqual(expectStatus(await api.call('PUT', '/v1/rings/cfg'), 201), { name: 'cfg', vnodes: 160, version: 1 });
+    assert.deepEqual(expectStatus(await api.call('PUT', '/v1/rings/cfg'), 201), { name: 'cfg', vnodes: 160, version: 1, algorithm: 'xxhash' });
     // Nothing changes: 200 with the current version, with or without a body.
-    assert.deepEqual(expectStatus(await api.call('PUT', '/v1/rings/cfg', {}), 200), { name: 'cfg', vnodes: 160, version: 1 });
-    assert.deepEqual(expectStatus(await api.call('PUT', '/v1/rings/cfg', { vnodes: 160 }), 200), { name: 'cfg', vnodes: 160, version: 1 });
-    assert.deepEqual(expectStatus(await api.call('PUT', '/v1/rings/cfg'), 200), { name: 'cfg', vnodes: 160, version: 1 });
-    assert.deepEqual(expectStatus(await api.call('PUT', '/v1/rings/cfg', { vnodes: 50 }), 200), { name: 'cfg', vnodes: 50, version: 2 });
-    assert.deepEqual(expectStatus(await api.call('PUT', '/v1/rings/cfg', { vnodes: 50 }), 200), { name: 'cfg', vnodes: 50, version: 2 });
-    assert.deepEqual(expectStatus(await api.call('PUT', '/v1/rings/cfg-edge', { vnodes: 1 }), 201), { name: 'cfg-edge', vnodes: 1, version: 1 });
+    assert.deepEqual(expectStatus(await api.call('PUT', '/v1/rings/cfg', {}), 200), { name: 'cfg', vnodes: 160, version: 1, algorithm: 'xxhash' });
+    assert.deepEqual(expectStatus(await api.call('PUT', '/v1/rings/cfg', { vnodes: 160 }), 200), { name: 'cfg', vnodes: 160, version: 1, algorithm: 'xxhash' });
+    assert.deepEqual(expectStatus(await api.call('PUT', '/v1/rings/cfg'), 200), { name: 'cfg', vnodes: 160, version: 1, algorithm: 'xxhash' });
+    assert.deepEqual(expectStatus(await api.call('PUT', '/v1/rings/cfg', { vnodes: 50 }), 200), { name: 'cfg', vnodes: 50, version: 2, algorithm: 'xxhash' });
+    assert.deepEqual(expectStatus(await api.call('PUT', '/v1/rings/cfg', { vnodes: 50 }), 200), { name: 'cfg', vnodes: 50, version: 2, algorithm: 'xxhash' });
+    assert.deepEqual(expectStatus(await api.call('PUT', '/v1/rings/cfg-edge', { vnodes: 1 }), 201), { name: 'cfg-edge', vnodes: 1, version: 1, algorithm: 'xxhash' });
     expectStatus(await api.call('PUT', '/v1/rings/cfg-edge', { vnodes: 1_000 }), 200);
   });
 
@@ -58,7 +58,7 @@ describe('HTTP rings: configure and membership', () => {
     assert.equal(expectStatus(await api.call('PUT', '/v1/rings/show/nodes/b', { weight: 2, meta: { zone: 'z1', port: 7 } }), 201).version, 2);
     assert.equal(expectStatus(await api.call('PUT', '/v1/rings/show/nodes/a', { leaseId: lease.id }), 201).version, 3);
     const ring = expectStatus(await api.call('GET', '/v1/rings/show'), 200);
-    assert.deepEqual(Object.keys(ring).sort(), ['fingerprint', 'name', 'nodes', 'version', 'vnodes']);
+    assert.deepEqual(Object.keys(ring).sort(), ['algorithm', 'fingerprint', 'name', 'nodes', 'version', 'vnodes']);
     assert.equal(ring.name, 'show');
     assert.equal(ring.vnodes, 10);
     assert.equal(ring.version, 3);
@@ -68,8 +68,8 @@ describe('HTTP rings: configure and membership', () => {
       { id: 'b', weight: 2, meta: { zone: 'z1', port: 7 }, leaseId: null },
     ]);
     const list = expectStatus(await api.call('GET', '/v1/rings'), 200);
-    assert.deepEqual(list.rings.find((r: any) => r.name === 'show'), { name: 'show', vnodes: 10, version: 3, nodes: 2 });
-    for (const entry of list.rings) assert.deepEqual(Object.keys(entry).sort(), ['name', 'nodes', 'version', 'vnodes']);
+    assert.deepEqual(list.rings.find((r: any) => r.name === 'show'), { name: 'show', vnodes: 10, version: 3, algorithm: 'xxhash', nodes: 2 });
+    for (const entry of list.rings) assert.deepEqual(Object.keys(entry).sort(), ['algorithm', 'name', 'nodes', 'version', 'vnodes']);
   });
 
   test('every change adds one to version; an unchanged PUT keeps it', async () => {

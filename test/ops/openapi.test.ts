@@ -12,7 +12,7 @@ const contractRoutes = [
   ['get', '/v1/locks/{name}'], ['get', '/v1/locks'],
   ['put', '/v1/rings/{ring}'], ['get', '/v1/rings'], ['get', '/v1/rings/{ring}'], ['delete', '/v1/rings/{ring}'],
   ['put', '/v1/rings/{ring}/nodes/{node}'], ['delete', '/v1/rings/{ring}/nodes/{node}'],
-  ['get', '/v1/rings/{ring}/lookup'], ['post', '/v1/rings/{ring}/lookup'],
+  ['get', '/v1/rings/{ring}/lookup'], ['post', '/v1/rings/{ring}/lookup'], ['get', '/v1/rings/{ring}/diff'],
   ['get', '/healthz'], ['get', '/readyz'], ['get', '/metrics'],
 ] as const;
 
@@ -78,7 +78,7 @@ describe('the OpenAPI document at /docs/json', () => {
   it('documents the query parameters of the list and the lookup', () => {
     const names = (method: string, path: string): string[] => op(method, path).parameters!.filter((p) => p.in === 'query').map((p) => p.name);
     assert.deepEqual(names('get', '/v1/locks'), ['prefix', 'limit', 'after']);
-    assert.deepEqual(names('get', '/v1/rings/{ring}/lookup'), ['key', 'n', 'version']);
+    assert.deepEqual(names('get', '/v1/rings/{ring}/lookup'), ['key', 'n', 'version', 'previous']);
     assert.equal(op('get', '/v1/rings/{ring}/lookup').parameters!.find((p) => p.name === 'key')!.required, true);
   });
 

@@ -61,7 +61,7 @@ describe('record codec', () => {
       ['lockAcquired', 'n', 2 ** 40, 'o', 'L1', 3, 7, 1_700_000_000_000, undefined],
       ['lockAcquired', 'm', 9, '', 'L2', 1, 0, 1, 'team-a'],
       ['lockReleased', 2 ** 40],
-      ['ringConfigured', 'r', 160, 1],
+      ['ringConfigured', 'r', 160, 1, 'xxhash'],
       ['memberPut', 'r', 'a', 0.5, '{"k":[1]}', null, 2],
       ['memberPut', 'r', 'b', 1, '{}', 'L1', 3],
       ['memberRemoved', 'r', 'a', 4],

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after } from 'node:test';
 import { pino, type Logger } from 'pino';
 import { ManualClock } from '../../src/domain/clock.js';
 import { LockringError } from '../../src/domain/errors.js';
@@ -29,6 +30,19 @@ export async function tempDir(): Promise<string> {
 
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
+}
+
+/** A maker of temporary data directories, every one removed when the test file ends. */
+export function dirsRemovedAfter(): () => Promise<string> {
+  const dirs: string[] = [];
+  after(async () => {
+    for (const dir of dirs) await removeDir(dir);
+  });
+  return async () => {
+    const dir = await tempDir();
+    dirs.push(dir);
+    return dir;
+  };
 }
 
 /** Opens a store over `dir` into a fresh machine. */
