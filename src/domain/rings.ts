@@ -110,7 +110,7 @@ export class Rings {
     if (algorithm === 'ketama') this.checkKetamaWeights(existing);
     // Counted at the new shape: the limits must see the ring as it will be.
     const counts = pointCounts({ ...existing.config(), vnodes, algorithm });
-    this.checkCounts(existing, counts, [...counts.keys()]);
+    this.checkCounts(existing, counts);
     const before: RingShape = { algorithm: existing.algorithm, vnodes: existing.vnodes };
     const pointsBefore = existing.placement.size;
     existing.reconfigure(vnodes, algorithm);
@@ -388,7 +388,7 @@ export class Rings {
     }
     if (ring.algorithm === 'ketama') {
       const counts = pointCounts(ring.config({ id, weight }));
-      this.checkCounts(ring, counts, [...counts.keys()]);
+      this.checkCounts(ring, counts);
       return;
     }
     const points = ring.pointsFor(weight);
@@ -396,11 +396,13 @@ export class Rings {
     this.checkPoints(ring, ring.placement.size - ring.placement.pointsOf(id) + points);
   }
 
-  /** Limits on points for a whole new set of counts of `ring` (`changed`: the members whose count may change). */
-  private checkCounts(ring: Ring, counts: ReadonlyMap<string, number>, changed: readonly string[]): void {
+  /** Limits on points for a whole new set of counts of `ring`: every member may have changed. */
+  private checkCounts(ring: Ring, counts: ReadonlyMap<string, number>): void {
     let total = 0;
-    for (const points of counts.values()) total += points;
-    for (const id of changed) this.checkNodePoints(counts.get(id) ?? 0);
+    for (const points of counts.values()) {
+      this.checkNodePoints(points);
+      total += points;
+    }
     this.checkPoints(ring, total);
   }
 

@@ -119,6 +119,18 @@ describe('ketama rings: state and validation', () => {
     assert.equal(h.machine.rings.get('k').version, 6);
   });
 
+  test('point limits count every member\'s new share before a ketama change, and a refused change changes nothing', () => {
+    const h = build({ limits: { pointsPerRingMax: 500, pointsTotalMax: 500 } });
+    h.machine.run((m) => m.rings.put('k', { algorithm: 'ketama' }));
+    for (const id of ['a', 'b', 'c']) h.machine.run((m) => m.rings.putMember('k', id, {}));
+    assert.equal(h.machine.rings.get('k').placement.size, 480);
+    const before = lookups(h, 1);
+    const error = expectError(() => h.machine.run((m) => m.rings.putMember('k', 'd', {})), 'limit_exceeded');
+    assert.equal(error.details['limit'], 'pointsPerRingMax');
+    assert.equal(h.machine.rings.get('k').version, 4);
+    assert.deepEqual(lookups(h, 1), before);
+  });
+
   test('a weight-0 member owns nothing and does not count as a server', () => {
     const withZero = ketamaRing({ a: 1, b: 1, drained: 0 });
     const without = ketamaRing({ a: 1, b: 1 });
