@@ -28,6 +28,8 @@ export interface Config {
   readonly tlsKey: string | null;
   /** PEM CA bundle: clients must present a certificate it signed (mutual TLS). */
   readonly tlsCa: string | null;
+  /** Comment lines on quiet event streams, so proxies keep them open. */
+  readonly sseHeartbeatMs: number;
   readonly limits: Limits;
 }
 
@@ -48,6 +50,7 @@ export const defaultConfig: Config = Object.freeze({
   tlsCert: null,
   tlsKey: null,
   tlsCa: null,
+  sseHeartbeatMs: 15_000,
   limits: defaultLimits,
 });
 
@@ -95,6 +98,8 @@ export const settings: readonly Setting[] = [
     help: 'PEM private key of --tls-cert.' },
   { key: 'tlsCa', flag: 'tls-ca', env: 'LOCKRING_TLS_CA', kind: 'file', valueName: 'FILE',
     help: 'PEM CA bundle: require client certificates signed by it (mutual TLS); needs --tls-cert.' },
+  { key: 'sseHeartbeatMs', flag: 'sse-heartbeat', env: 'LOCKRING_SSE_HEARTBEAT', kind: 'duration', valueName: 'DURATION',
+    help: 'Interval of the comment lines that keep quiet event streams (GET /v1/watch) open through proxies.' },
 ];
 
 /** `LOCKRING_*` variables read by the client commands and `lockring lock`'s child, not by `serve`. */
@@ -102,7 +107,10 @@ const clientEnvVars = new Set(['LOCKRING_URL', 'LOCKRING_AUTH_TOKEN', 'LOCKRING_
 export const configFileEnv = 'LOCKRING_CONFIG';
 export const limitsEnv = 'LOCKRING_LIMITS';
 const shutdownGraceMsMax = 600_000;
-const durationRanges: Partial<Record<SettingKey, readonly [number, number]>> = { shutdownGraceMs: [0, shutdownGraceMsMax] };
+const durationRanges: Partial<Record<SettingKey, readonly [number, number]>> = {
+  shutdownGraceMs: [0, shutdownGraceMsMax],
+  sseHeartbeatMs: [100, 300_000],
+};
 
 export type Origin = 'flag' | 'env' | 'file' | 'default';
 

@@ -31,11 +31,12 @@ const pending: Identity = Object.freeze({ kind: 'pending' });
 /**
  * Routes anyone may call, with auth or without: liveness and readiness probes,
  * Prometheus scrapes (no label carries a lock name, key or lease id; ring names do
- * appear, see SECURITY.md) and the OpenAPI document. Everything else, matched or
+ * appear, see SECURITY.md), the OpenAPI document and the console's static files (they
+ * carry no data; the console asks for a token to read any). Everything else, matched or
  * not, needs a token when auth is configured: an unauthenticated client learns
  * nothing, not even which routes exist.
  */
-export const openRoutes: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics', '/docs', '/docs/json']);
+export const openRoutes: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics', '/docs', '/docs/json', '/ui', '/ui/*']);
 
 const messages: Readonly<Record<Exclude<AuthFailure, 'timeout'>, string>> = {
   missing: 'this server requires a bearer token: send Authorization: Bearer <token>',

@@ -7,6 +7,7 @@ import type { Grant } from '../domain/model.js';
 import { makeSchemas } from '../http/schemas.js';
 import { validationError } from '../http/validation.js';
 import type { Limits } from '../limits.js';
+import type { LockEventType } from '../watch/watch-target.js';
 
 /**
  * The WebSocket protocol: one JSON object per text frame. Requests carry `op` and an
@@ -123,7 +124,7 @@ export interface OpResults {
   auth: { readonly name: string | null };
 }
 
-export type LockEventType = 'acquired' | 'released' | 'expired' | 'revoked';
+export type { LockEventType };
 
 export interface LockPush {
   readonly event: 'lock';
