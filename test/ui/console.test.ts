@@ -16,6 +16,15 @@ const executablePath = process.env['LOCKRING_CHROMIUM'] ?? '/usr/bin/chromium';
 const absent = existsSync(executablePath) ? false : `chromium not found at ${executablePath} (apt-get install chromium, or set LOCKRING_CHROMIUM)`;
 const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+let shotsDir: string | undefined;
+/** Where screenshots go: one temporary directory per run, named in the output. */
+function shotsHere(): string {
+  if (shotsDir === undefined) {
+    shotsDir = mkdtempSync(join(tmpdir(), 'lockring-ui-shots-'));
+    console.log(`console screenshots: ${shotsDir}`);
+  }
+  return shotsDir;
+}
 /** "Within a second" of the change, as a user would see it. */
 const shownWithinMs = 1_000;
 
@@ -24,14 +33,12 @@ describe('the web console in chromium', { skip: absent }, () => {
   let context: BrowserContext;
   let page: Page;
   let profile: string;
-  const shots = mkdtempSync(join(tmpdir(), 'lockring-ui-shots-'));
   const problems: string[] = [];
   const shot = async (name: string): Promise<void> => {
-    await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+    await page.screenshot({ path: join(shotsHere(), `${name}.png`), fullPage: true });
   };
 
   before(async () => {
-    console.log(`console screenshots: ${shots}`);
     server = await startServer();
     await server.http('PUT', '/v1/rings/cache', { vnodes: 64 });
     await server.http('PUT', '/v1/rings/cache/nodes/alpha', { weight: 1 });
@@ -113,5 +120,34 @@ describe('the web console in chromium', { skip: absent }, () => {
     assert.ok(await page.locator('#lookup-key').isVisible());
     await shot('7-phone');
     assert.deepEqual(problems, [], 'no script errors or CSP violations');
+  });
+});
+
+describe('the web console with auth, in chromium', { skip: absent }, () => {
+  test('asks for a token, keeps it for the tab, and shows only what it may read', async () => {
+    const { startAuthServer, tokens } = await import('../auth/helpers.js');
+    const server = await startAuthServer();
+    const profile = mkdtempSync(join(tmpdir(), 'lockring-ui-profile-'));
+    const context = await chromium.launchPersistentContext(profile, { executablePath, args, headless: true });
+    try {
+      await server.http('POST', '/v1/locks/a%2Fjob/acquire', { ttlMs: 60_000 }, tokens.teamA);
+      await server.http('POST', '/v1/locks/b%2Fjob/acquire', { ttlMs: 60_000 }, tokens.teamB);
+      const page = context.pages()[0] ?? (await context.newPage());
+      await page.goto(`${server.base}/ui`);
+      await page.locator('#token-form:not([hidden])').waitFor({ timeout: 5_000 });
+      await page.locator('#status', { hasText: 'needs a bearer token' }).waitFor();
+      await page.fill('#token', tokens.teamA);
+      await page.click('#token-form button[type="submit"]');
+      await page.locator('#locks tr[data-lock="a/job"]').waitFor({ timeout: 5_000 });
+      assert.equal(await page.locator('#locks tr[data-lock="b/job"]').count(), 0, 'team-a cannot read b/');
+      assert.equal(await page.evaluate(() => (globalThis as unknown as { sessionStorage: { getItem(key: string): string | null } }).sessionStorage.getItem('lockring.token')), tokens.teamA);
+      const later = await server.http('POST', '/v1/locks/a%2Flater/acquire', { ttlMs: 60_000 }, tokens.teamA);
+      await page.locator(`#locks tr[data-lock="a/later"][data-token="${later.body.token}"]`).waitFor({ timeout: shownWithinMs });
+      await page.screenshot({ path: join(shotsHere(), '8-auth.png'), fullPage: true });
+    } finally {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+      await server.close();
+    }
   });
 });
