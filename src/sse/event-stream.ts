@@ -58,6 +58,8 @@ export class EventStream implements WatchSink {
   /** Writes the head and the opening events, then follows the feed until either side closes. */
   open(headers: Readonly<Record<string, string>>, start: FeedStart): void {
     this.out.on('close', () => this.cleanup());
+    // The client may have gone while the request was admitted: no 'close' would follow.
+    if (this.out.destroyed || this.out.socket === null || this.out.socket.destroyed) return this.cleanup();
     this.out.writeHead(200, {
       ...headers,
       'content-type': 'text/event-stream; charset=utf-8',

@@ -74,7 +74,13 @@ export function registerConsole(app: FastifyInstance, { service, limits }: Route
 function loadAssets(): Map<string, Asset> {
   const assets = new Map<string, Asset>();
   let total = 0;
-  for (const file of readdirSync(assetsDir)) {
+  let files: string[];
+  try {
+    files = readdirSync(assetsDir);
+  } catch {
+    throw new Error(`the console's files are missing from ${assetsDir} (npm run build copies them there)`);
+  }
+  for (const file of files) {
     const type = contentTypes[extname(file)];
     if (type === undefined) continue;
     const body = readFileSync(join(assetsDir, file));

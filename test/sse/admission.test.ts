@@ -124,3 +124,17 @@ describe('event streams and durability', () => {
     expectError(await api.call('GET', '/v1/watch?topic=ring&ring='), 400, 'invalid_request');
   });
 });
+
+describe('event streams and shutdown', () => {
+  test('a graceful stop ends every open stream instead of waiting on it', async () => {
+    const lockring = await buildServer(makeConfig({ logLevel: 'silent', dataDir: null, port: 0 }));
+    await lockring.app.listen({ host: '127.0.0.1', port: 0 });
+    await lockring.start();
+    const base = `http://127.0.0.1:${(lockring.app.server.address() as { port: number }).port}`;
+    const streams = [await open(base, 'topic=lock&name=a'), await open(base, 'topic=ring&ring=r')];
+    for (const stream of streams) await stream.next(watching);
+    await lockring.close();
+    for (const stream of streams) await stream.body();
+    assert.equal(lockring.app.eventStreams.open.size, 0);
+  });
+});
