@@ -4,22 +4,26 @@
 #   docker run -p 7420:7420 -v lockring-data:/data lockring
 
 # --- build: compile TypeScript with the dev dependencies -----------------------
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY packages/client/package.json ./packages/client/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
 # --- deps: production dependencies only -----------------------------------------
-FROM node:20-bookworm-slim AS deps
+FROM node:24-bookworm-slim AS deps
 WORKDIR /app
+# The workspace's manifest too: npm ci refuses a lockfile naming a missing workspace.
+# The server never loads the client package (only `lockring/client` users do).
 COPY package.json package-lock.json ./
+COPY packages/client/package.json ./packages/client/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # --- runtime ------------------------------------------------------------------
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
     LOCKRING_HOST=0.0.0.0 \
     LOCKRING_PORT=7420 \

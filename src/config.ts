@@ -28,6 +28,14 @@ export interface Config {
   readonly tlsKey: string | null;
   /** PEM CA bundle: clients must present a certificate it signed (mutual TLS). */
   readonly tlsCa: string | null;
+  /**
+   * Browser origins (`scheme://host[:port]`, or `*`) whose pages may call the API:
+   * CORS for HTTP, and the Origin check of WebSocket upgrades. A request without an
+   * Origin header (not a browser) or from the server's own origin is always served.
+   */
+  readonly allowedOrigins: readonly string[];
+  /** Host header names served (DNS rebinding); null: loopback names when loopback without auth, else any. */
+  readonly allowedHosts: readonly string[] | null;
   /** Comment lines on quiet event streams, so proxies keep them open. */
   readonly sseHeartbeatMs: number;
   readonly limits: Limits;
@@ -50,6 +58,8 @@ export const defaultConfig: Config = Object.freeze({
   tlsCert: null,
   tlsKey: null,
   tlsCa: null,
+  allowedOrigins: [],
+  allowedHosts: null,
   sseHeartbeatMs: 15_000,
   limits: defaultLimits,
 });
@@ -61,7 +71,7 @@ export class ConfigError extends Error {
 
 type Settings = Omit<Config, 'limits'>;
 export type SettingKey = keyof Settings;
-type SettingKind = 'host' | 'port' | 'dir' | 'file' | 'logLevel' | 'logFormat' | 'duration' | 'bool';
+type SettingKind = 'host' | 'port' | 'dir' | 'file' | 'logLevel' | 'logFormat' | 'duration' | 'bool' | 'list';
 
 /** One configuration key: its flag, its environment variable, its type. */
 export interface Setting {
@@ -98,6 +108,10 @@ export const settings: readonly Setting[] = [
     help: 'PEM private key of --tls-cert.' },
   { key: 'tlsCa', flag: 'tls-ca', env: 'LOCKRING_TLS_CA', kind: 'file', valueName: 'FILE',
     help: 'PEM CA bundle: require client certificates signed by it (mutual TLS); needs --tls-cert.' },
+  { key: 'allowedOrigins', flag: 'allowed-origins', env: 'LOCKRING_ALLOWED_ORIGINS', kind: 'list', valueName: 'ORIGIN,...',
+    help: 'Browser origins (https://dash.example:8443, or *) allowed to call the API (CORS, WebSocket); default none but the server\'s own.' },
+  { key: 'allowedHosts', flag: 'allowed-hosts', env: 'LOCKRING_ALLOWED_HOSTS', kind: 'list', valueName: 'HOST,...',
+    help: 'Host header names served (against DNS rebinding), or *; default loopback names on a loopback address without auth, else any.' },
   { key: 'sseHeartbeatMs', flag: 'sse-heartbeat', env: 'LOCKRING_SSE_HEARTBEAT', kind: 'duration', valueName: 'DURATION',
     help: 'Interval of the comment lines that keep quiet event streams (GET /v1/watch) open through proxies.' },
 ];
@@ -212,6 +226,7 @@ export function makeConfig(overrides: Partial<Settings> & { limits?: Partial<Lim
   }
   checkBindPolicy(config);
   checkTlsFiles(config);
+  checkAllowLists(config);
   return Object.freeze(config);
 }
 
@@ -223,6 +238,35 @@ export function checkTlsFiles(config: Pick<Config, 'tlsCert' | 'tlsKey' | 'tlsCa
   if (config.tlsCa !== null && config.tlsCert === null) {
     throw new ConfigError('--tls-ca (mutual TLS) needs --tls-cert and --tls-key: the server must serve TLS to ask for client certificates');
   }
+}
+
+export const allowListEntriesMax = 64;
+
+/** Origins are exact `scheme://host[:port]` (as browsers send them); hosts are bare names or IPs. */
+export function checkAllowLists(config: Pick<Config, 'allowedOrigins' | 'allowedHosts'>): void {
+  for (const [key, list] of [['allowedOrigins', config.allowedOrigins], ['allowedHosts', config.allowedHosts ?? []]] as const) {
+    if (!Array.isArray(list) || list.length > allowListEntriesMax) throw new ConfigError(`${key} must be a list of at most ${allowListEntriesMax} entries`);
+    for (const entry of list) {
+      const ok = key === 'allowedOrigins' ? isOriginEntry(entry) : isHostEntry(entry);
+      if (!ok) throw new ConfigError(`${key}: ${JSON.stringify(entry)} is not ${key === 'allowedOrigins' ? 'an origin such as https://dash.example:8443, or *' : 'a host name or IP address (no port), or *'}`);
+    }
+  }
+}
+
+function isOriginEntry(entry: unknown): boolean {
+  if (entry === '*') return true;
+  if (typeof entry !== 'string' || entry.length > 2048) return false;
+  try {
+    const url = new URL(entry);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === entry;
+  } catch {
+    return false;
+  }
+}
+
+function isHostEntry(entry: unknown): boolean {
+  if (entry === '*') return true;
+  return typeof entry === 'string' && /^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?)$/.test(entry);
 }
 
 /**
@@ -274,7 +318,7 @@ interface ParseOrigin {
   readonly baseDir?: string;
 }
 
-function parseSetting(setting: Setting, raw: unknown, origin: ParseOrigin): string | number | boolean | null {
+function parseSetting(setting: Setting, raw: unknown, origin: ParseOrigin): string | number | boolean | string[] | null {
   const fail = (expected: string): never => {
     throw new ConfigError(`${origin.label}: expected ${expected}, got ${JSON.stringify(raw)}`);
   };
@@ -304,6 +348,10 @@ function parseSetting(setting: Setting, raw: unknown, origin: ParseOrigin): stri
       }
       return ms;
     }
+    case 'list':
+      if (origin.json && Array.isArray(raw) && raw.every((item) => typeof item === 'string')) return raw as string[];
+      if (typeof raw !== 'string') fail(origin.json ? 'a list of strings' : 'a comma-separated list');
+      return (raw as string).split(',').map((item) => item.trim().toLowerCase()).filter((item) => item !== '');
     case 'bool':
       if (typeof raw === 'boolean') return raw;
       if (!origin.json && (raw === 'true' || raw === '1')) return true;

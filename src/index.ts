@@ -6,4 +6,4 @@ export { buildServer } from './server.js';
 export type { Lockring, ServerDeps } from './server.js';
 export { makeConfig } from './config.js';
 export type { Config } from './config.js';
-export * from './client/index.js';
+export * from './sdk.js';

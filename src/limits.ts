@@ -42,6 +42,17 @@ export interface Limits {
   readonly wsBadFramesPerSocketMax: number;
   /** Log records waiting for their fsync; past it, changes are refused until the disk catches up. */
   readonly walBacklogBytesMax: number;
+  /** A log segment is closed and a new one started past this size. */
+  readonly walSegmentBytesMax: number;
+  /** A background snapshot starts once this many records were logged since the last one. */
+  readonly snapshotIntervalRecordsMax: number;
+  /**
+   * Holds on one lease: ending a lease ends them all in one step, so this bounds the
+   * longest pause an expiry can cause (about 4 us per hold).
+   */
+  readonly holdsPerLeaseMax: number;
+  /** Ring members bound to one lease, for the same reason. */
+  readonly membersPerLeaseMax: number;
   /** How long a socket opened without a token has to send its `auth` frame. */
   readonly wsAuthMsMax: number;
   // Per auth token (only with auth configured): one client cannot take the whole server.
@@ -108,6 +119,10 @@ export const defaultLimits: Limits = Object.freeze({
   wsSendBufferBytesMax: 4 * 1024 * 1024,
   wsBadFramesPerSocketMax: 100,
   walBacklogBytesMax: 64 * 1024 * 1024,
+  walSegmentBytesMax: 64 * 1024 * 1024,
+  snapshotIntervalRecordsMax: 1_000_000,
+  holdsPerLeaseMax: 1_000,
+  membersPerLeaseMax: 1_000,
   wsAuthMsMax: 5_000,
   wsSocketsPerTokenMax: 1_000,
   wsWatchesPerTokenMax: 10_000,

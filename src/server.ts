@@ -16,6 +16,7 @@ import { lockRoutes } from './http/lock-routes.js';
 import { type Health, opsRoutes } from './http/ops-routes.js';
 import { ringRoutes } from './http/ring-routes.js';
 import { makeSchemas } from './http/schemas.js';
+import { installOriginPolicy } from './http/origin-policy.js';
 import { parseQuery } from './http/validation.js';
 import { logDomainEvents } from './ops/event-log.js';
 import { ExpiryLoop } from './ops/expiry-loop.js';
@@ -84,6 +85,8 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
   const rates = new RequestRates(config.limits, metrics);
   installErrorHandling(app);
   installJsonBody(app);
+  // First of all hooks: a foreign page's request is refused before anything runs.
+  installOriginPolicy(app, config);
   logDomainEvents(machine, logger);
   let closing = false;
   // Hooks on every request are callback-style: an async hook costs a promise and a
@@ -117,13 +120,13 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     done();
   });
   const context = { service, limits: config.limits, schemas: makeSchemas(config.limits) };
-  await registerOpenApi(app);
+  await registerOpenApi(app, config.limits);
   opsRoutes(app, health, metrics);
   leaseRoutes(app, context);
   lockRoutes(app, context);
   ringRoutes(app, context);
   registerWebSocket(app, { service, metrics, limits: config.limits, authenticator: auth, rates });
-  const streamDeps = { machine, durable: service, metrics, limits: config.limits, authenticator: auth, heartbeatMs: config.sseHeartbeatMs };
+  const streamDeps = { machine, pipeline: service.pipeline, metrics, limits: config.limits, authenticator: auth, heartbeatMs: config.sseHeartbeatMs };
   registerEventStream(app, deps.timers === undefined ? streamDeps : { ...streamDeps, timers: deps.timers });
   registerConsole(app, context);
 
@@ -136,6 +139,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
         const opened = await deps.openDurability(machine, logger, metrics);
         durability = opened;
         service.durability = opened;
+        metrics.walBacklogSource = () => opened.backlogBytes();
         health.epoch = opened.epoch;
         metrics.epoch.set(opened.epoch);
       }

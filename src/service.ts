@@ -1,117 +1,92 @@
-import { type Caller, authorize, authorizeHold, authorizeLease, mayRead, readableScopes } from './auth/access.js';
-import { PrincipalUsage, type UsageKind } from './auth/usage.js';
+import type { Caller } from './auth/access.js';
+import type { PrincipalUsage } from './auth/usage.js';
 import { LockringError, limitExceeded } from './domain/errors.js';
 import type { HoldRef, MemberRef } from './domain/events.js';
 import type { AcquireRequest, LockPage, LockView } from './domain/locks.js';
-import { compareUtf8 } from './domain/names.js';
-import type { Grant, Lease, WaiterOutcome } from './domain/model.js';
+import type { Grant, Lease, Waiter, WaiterOutcome } from './domain/model.js';
 import type { LookupResult, MemberRequest, PutStatus } from './domain/rings.js';
-import type { Ring } from './domain/ring.js';
 import type { StateMachine } from './domain/state-machine.js';
 import type { ExpiryLoop } from './ops/expiry-loop.js';
 import type { Metrics } from './ops/metrics.js';
+import { Admission } from './service/admission.js';
+import { CommitPipeline, type Durable } from './service/commit-pipeline.js';
+import { type LeaseBody, type LeaseDetail, type RingDetail, type RingSummary, Views, ringSummary } from './service/views.js';
 import type { Durability } from './store/durability.js';
 
-export interface LeaseBody {
-  readonly id: string;
-  readonly ttlMs: number;
-  readonly expiresAt: number | null;
-}
-
-export interface LeaseDetail extends LeaseBody {
-  readonly locks: HoldRef[];
-  readonly members: MemberRef[];
-}
-
-export interface RingSummary {
-  readonly name: string;
-  readonly vnodes: number;
-  readonly version: number;
-}
-
-export interface RingDetail extends RingSummary {
-  readonly fingerprint: string;
-  readonly nodes: { id: string; weight: number; meta: Readonly<Record<string, unknown>>; leaseId: string | null }[];
-}
-
-/** A result that may have to wait for the log to be durable before it is shown. */
-export type Durable<T> = T | Promise<T>;
+export type { Durable } from './service/commit-pipeline.js';
+export type { LeaseBody, LeaseDetail, RingDetail, RingSummary } from './service/views.js';
 
 /**
- * The commands of lockring in wire shapes, shared by HTTP and WebSocket: each runs
- * through the state machine's one door, re-arms the expiry loop, counts metrics,
- * and answers only once what it changed is durable.
+ * The commands of lockring in wire shapes, shared by HTTP and WebSocket. Each
+ * request passes admission (auth, quotas, backlog), runs through the state
+ * machine's one door, and is answered through the commit pipeline: every answer,
+ * refusal and read waits until the log is durable through the position its command
+ * reached. Reads live in `views`; recovery enters through `StateMachine.restorer`.
  *
  * Every command takes the `caller` (the auth token's principal, or null without
- * auth) and checks it here, so both transports enforce the same rules: the grant
- * for the action on the name (`403 forbidden`), lease ownership, and the per-token
- * caps on leases and waiters (`429 limit_exceeded`).
+ * auth), so both transports enforce the same rules.
  */
 export class LockringService {
-  readonly usage: PrincipalUsage;
-  /** Events the machine has emitted: a command during which this moved changed state. */
-  private changes = 0;
+  readonly pipeline: CommitPipeline;
+  readonly admission: Admission;
+  readonly views: Views;
 
   constructor(
     readonly machine: StateMachine,
-    public durability: Durability,
+    durability: Durability,
     readonly metrics: Metrics,
     private readonly expiry: ExpiryLoop,
   ) {
-    this.usage = new PrincipalUsage(machine.limits);
-    // Leases a token holds, counted from the events so that every way a lease ends counts.
-    machine.subscribe((event) => {
-      this.changes += 1;
-      if (event.type === 'lease_granted' && event.principal !== undefined) this.usage.add(event.principal, 'leases', 1);
-      if (event.type === 'lease_ended' && event.principal !== undefined) this.usage.add(event.principal, 'leases', -1);
-    });
+    this.pipeline = new CommitPipeline(machine, durability);
+    this.admission = new Admission(machine, metrics, () => this.pipeline.durability);
+    this.views = new Views(machine, this.pipeline, metrics);
+  }
+
+  get durability(): Durability {
+    return this.pipeline.durability;
+  }
+
+  set durability(durability: Durability) {
+    this.pipeline.durability = durability;
+  }
+
+  get usage(): PrincipalUsage {
+    return this.admission.usage;
   }
 
   grantLease(ttlMs: number, caller: Caller = null): Durable<LeaseBody> {
-    authorize(caller, 'lease.write');
-    this.checkUsage(caller, 'leases');
-    return this.commit(() => this.leaseBody(this.machine.leases.grant(ttlMs, 'plain', caller?.name)));
+    return this.change(
+      () => this.admission.newLease(caller),
+      () => this.views.leaseBody(this.machine.leases.grant(ttlMs, 'plain', caller?.name)),
+    );
   }
 
   inspectLease(id: string, caller: Caller = null): Durable<LeaseDetail> {
-    this.ownLease(id, caller);
-    return this.reveal((m) => {
-      const lease = m.leases.live(id);
-      return {
-        ...this.leaseBody(lease),
-        locks: [...lease.holds].map((hold) => ({ name: hold.name, token: hold.token })),
-        members: [...(lease.members ?? [])].map((member) => ({ ring: member.ring.name, node: member.id })),
-      };
-    });
+    return this.read(() => this.admission.ownLease(id, caller), () => this.views.lease(id));
   }
 
   keepalive(id: string, ttlMs?: number, caller: Caller = null): Durable<LeaseBody> {
-    this.ownLease(id, caller);
-    // Only a new ttlMs is logged (after a restart every lease gets its full TTL anyway);
-    // it, or the expiry of a lease found past its deadline, is durable before the answer.
-    try {
-      return this.answer((m) => this.leaseBody(m.leases.keepalive(id, ttlMs)));
-    } finally {
-      // A smaller ttlMs moves the deadline earlier than the timer may be armed for.
-      this.expiry.poke();
-    }
+    // A smaller ttlMs moves the deadline earlier than the timer may be armed for (change pokes it).
+    return this.change(
+      () => this.admission.ownLease(id, caller),
+      () => this.views.leaseBody(this.machine.leases.keepalive(id, ttlMs)),
+    );
   }
 
   revokeLease(id: string, caller: Caller = null): Durable<{ id: string; released: HoldRef[]; removed: MemberRef[] }> {
-    this.ownLease(id, caller);
-    return this.commit(() => ({ id, ...this.machine.leases.revoke(id) }));
+    return this.change(() => this.admission.ownLease(id, caller), () => ({ id, ...this.machine.leases.revoke(id) }));
   }
 
   openSession(ttlMs: number, caller: Caller = null): Durable<Lease> {
-    authorize(caller, 'lease.write');
-    this.checkUsage(caller, 'leases');
-    return this.commit(() => this.machine.leases.openSession(ttlMs, caller?.name));
+    return this.change(() => this.admission.newLease(caller), () => this.machine.leases.openSession(ttlMs, caller?.name));
   }
 
-  /** Attaching logs nothing; a session found past its deadline is gone once that is durable. */
+  /** Attaching logs nothing, but its answer waits like any other output. */
   attachSession(id: string, caller: Caller = null): Durable<Lease> {
-    this.ownLease(id, caller);
-    return this.answer((m) => m.leases.attach(id));
+    return this.pipeline.run((m) => {
+      this.admission.ownLease(id, caller);
+      return m.leases.attach(id);
+    });
   }
 
   detachSession(id: string): void {
@@ -123,31 +98,135 @@ export class LockringService {
    * Grants now, or queues and resolves when granted; rejects with `lock_held` on
    * timeout. Aborting `signal` (the client went away) takes the waiter out at once.
    */
-  acquire(request: AcquireRequest, signal?: AbortSignal, caller: Caller = null): Promise<Grant> | Grant {
-    let result;
+  acquire(request: AcquireRequest, signal?: AbortSignal, caller: Caller = null): Durable<Grant> {
     // At its cap of queued acquires a token may still take a free lock: try without
     // queueing, and turn "it would have queued" into the per-token limit.
-    const waitCapped = caller !== null && (request.waitMs ?? 0) > 0 && this.usage.full(caller.name, 'waiters') !== null;
-    const changesBefore = this.changes;
+    const waitCapped = this.admission.waitCapped(caller, request.waitMs);
+    let result;
     try {
-      this.authorizeAcquire(request, caller);
-      this.checkBacklog();
       const asked = caller === null ? request : { ...request, principal: caller.name, ...(waitCapped ? { waitMs: 0 } : {}) };
-      result = this.machine.run((m) => m.locks.acquire(asked));
+      result = this.machine.run((m) => {
+        this.admission.acquire(request, caller);
+        return m.locks.acquire(asked);
+      });
     } catch (error) {
       const refused = waitCapped && error instanceof LockringError && error.code === 'lock_held'
         ? limitExceeded('waitersPerTokenMax', this.machine.limits.waitersPerTokenMax)
         : error;
       this.countRefusal(refused);
-      return this.refuse(refused, this.changes !== changesBefore);
+      return this.pipeline.refuse(refused);
     } finally {
       this.expiry.poke();
     }
     if ('granted' in result) {
       this.metrics.acquireTotal.inc({ result: 'granted' });
-      return this.durable(result.granted);
+      return this.pipeline.release(result.granted);
     }
-    const waiter = result.waiter;
+    return this.wait(result.waiter, signal, caller);
+  }
+
+  release(name: string, token: number, caller: Caller = null): Durable<{ name: string; token: number; released: true }> {
+    return this.change(() => this.admission.release(name, token, caller), () => {
+      this.machine.locks.release(name, token);
+      return { name, token, released: true as const };
+    });
+  }
+
+  check(name: string, token: number, caller: Caller = null): Durable<{ name: string; token: number; held: boolean }> {
+    return this.views.check(name, token, caller);
+  }
+
+  inspectLock(name: string, caller: Caller = null): Durable<LockView> {
+    return this.views.lock(name, caller);
+  }
+
+  listLocks(prefix: string, after: string | undefined, pageMax: number, caller: Caller = null): Durable<LockPage> {
+    return this.views.locks(prefix, after, pageMax, caller);
+  }
+
+  putRing(name: string, vnodes?: number, caller: Caller = null): Durable<{ status: PutStatus; body: RingSummary }> {
+    return this.change(() => this.admission.authorize(caller, 'ring.write', name), () => {
+      const { status, ring } = this.machine.rings.put(name, vnodes);
+      return { status, body: ringSummary(ring) };
+    });
+  }
+
+  listRings(caller: Caller = null): Durable<{ rings: (RingSummary & { nodes: number })[] }> {
+    return this.views.rings(caller);
+  }
+
+  getRing(name: string, caller: Caller = null): Durable<RingDetail> {
+    return this.views.ring(name, caller);
+  }
+
+  deleteRing(name: string, caller: Caller = null): Durable<{ name: string }> {
+    return this.change(() => this.admission.authorize(caller, 'ring.write', name), () => {
+      this.machine.rings.delete(name);
+      return { name };
+    });
+  }
+
+  putNode(
+    ring: string,
+    node: string,
+    request: MemberRequest,
+    caller: Caller = null,
+  ): Durable<{ status: PutStatus; body: { ring: string; node: string; version: number } }> {
+    const admit = (): void => {
+      this.admission.authorize(caller, 'ring.write', ring);
+      if (request.leaseId !== undefined) this.admission.ownLease(request.leaseId, caller);
+    };
+    return this.change(admit, () => {
+      const { status, ring: target } = this.machine.rings.putMember(ring, node, request);
+      return { status, body: { ring, node, version: target.version } };
+    });
+  }
+
+  deleteNode(ring: string, node: string, caller: Caller = null): Durable<{ ring: string; node: string; version: number }> {
+    return this.change(
+      () => this.admission.authorize(caller, 'ring.write', ring),
+      () => ({ ring, node, version: this.machine.rings.removeMember(ring, node).version }),
+    );
+  }
+
+  lookup(ring: string, keys: readonly string[], n: number, version?: number, caller: Caller = null): Durable<LookupResult> {
+    return this.views.lookup(ring, keys, n, version, caller);
+  }
+
+  /**
+   * A state-changing command: admission (`admit`: auth, ownership, quotas) and the
+   * backlog check run inside the door, so a refusal leaves through the pipeline as
+   * every other output does.
+   */
+  private change<T>(admit: () => void, command: () => T): Durable<T> {
+    try {
+      return this.pipeline.run(() => {
+        try {
+          admit();
+          this.admission.checkBacklog();
+          return command();
+        } catch (error) {
+          this.admission.countLimit(error);
+          throw error;
+        }
+      });
+    } finally {
+      this.expiry.poke();
+    }
+  }
+
+  /** A read: admission inside the door, then the view. */
+  private read<T>(admit: () => void, view: () => Durable<T>): Durable<T> {
+    try {
+      admit();
+    } catch (error) {
+      return this.pipeline.refuse(error);
+    }
+    return view();
+  }
+
+  /** A queued acquire: its answer, when it comes, goes through the pipeline like any other. */
+  private wait(waiter: Waiter, signal: AbortSignal | undefined, caller: Caller): Promise<Grant> {
     let counted = caller !== null;
     if (caller !== null) this.usage.add(caller.name, 'waiters', 1);
     const uncount = (): void => {
@@ -163,247 +242,24 @@ export class LockringService {
       waiter.onSettle = (outcome: WaiterOutcome) => {
         uncount();
         signal?.removeEventListener('abort', onAbort);
-        if (outcome.ok) {
-          this.metrics.acquireTotal.inc({ result: 'granted' });
-          const settled = this.durability.settled();
-          if (settled === undefined) resolve(outcome.grant);
-          else settled.then(() => resolve(outcome.grant), reject);
-          return;
-        }
-        this.metrics.acquireTotal.inc({ result: outcome.error.code === 'lock_held' ? 'timeout' : 'rejected' });
-        if (outcome.error.code !== 'lease_not_found') {
-          reject(outcome.error);
-          return;
-        }
-        // Its lease ended: told once that end is durable. The end's records follow this
-        // call in the same command, so look at the log once the command is over.
-        const error = outcome.error;
-        void Promise.resolve()
-          .then(() => this.durability.settled())
-          .then(() => reject(error), reject);
+        this.countSettled(outcome);
+        // Settled inside a command (a release, an expiry): stamped at its end.
+        if (outcome.ok) this.pipeline.show(() => resolve(outcome.grant), reject);
+        else this.pipeline.show(() => reject(outcome.error), reject);
       };
       if (signal?.aborted) onAbort();
       else signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
-  release(name: string, token: number, caller: Caller = null): Durable<{ name: string; token: number; released: true }> {
-    authorize(caller, 'lock.write', name);
-    if (caller !== null) {
-      const hold = this.machine.locks.byName.get(name)?.holders.get(token);
-      if (hold !== undefined) authorizeHold(caller, name, token, hold.principal);
-    }
-    return this.commit(() => {
-      this.machine.locks.release(name, token);
-      return { name, token, released: true as const };
-    });
-  }
-
-  check(name: string, token: number, caller: Caller = null): Durable<{ name: string; token: number; held: boolean }> {
-    authorize(caller, 'lock.read', name);
-    const before = this.changes;
-    const held = this.machine.run((m) => m.locks.check(name, token));
-    const result = { name, token, held };
-    // "Not held" may tell of an end (an expiry, a release) the log is still writing.
-    return held && this.changes === before ? result : this.durable(result);
-  }
-
-  inspectLock(name: string, caller: Caller = null): Durable<LockView> {
-    authorize(caller, 'lock.read', name);
-    return this.reveal((m) => m.locks.inspect(name));
-  }
-
-  /** A page of the locks under `prefix` that the caller may read, in name order. */
-  listLocks(prefix: string, after: string | undefined, pageMax: number, caller: Caller = null): Durable<LockPage> {
-    const scopes = readableScopes(caller, 'lock.read', prefix);
-    if (scopes === null) return this.reveal((m) => m.locks.list(prefix, after, pageMax));
-    return this.reveal((m) => {
-      const locks: LockView[] = [];
-      for (let i = 0; i < scopes.length; i++) {
-        const page = m.locks.list(scopes[i]!, after, pageMax - locks.length);
-        locks.push(...page.locks);
-        if (page.next !== undefined) return { locks, next: page.next };
-        if (locks.length < pageMax) continue;
-        const more = scopes.slice(i + 1).some((scope) => m.locks.list(scope, after, 1).locks.length > 0);
-        return more ? { locks, next: locks[pageMax - 1]!.name } : { locks };
-      }
-      return { locks };
-    });
-  }
-
-  putRing(name: string, vnodes?: number, caller: Caller = null): Durable<{ status: PutStatus; body: RingSummary }> {
-    authorize(caller, 'ring.write', name);
-    return this.commit(() => {
-      const { status, ring } = this.machine.rings.put(name, vnodes);
-      return { status, body: ringSummary(ring) };
-    });
-  }
-
-  listRings(caller: Caller = null): { rings: (RingSummary & { nodes: number })[] } {
-    const rings = [...this.machine.rings.byName.values()]
-      .filter((ring) => mayRead(caller, 'ring.read', ring.name))
-      .map((ring) => ({ ...ringSummary(ring), nodes: ring.members.size }));
-    rings.sort((a, b) => compareUtf8(a.name, b.name));
-    return { rings };
-  }
-
-  getRing(name: string, caller: Caller = null): RingDetail {
-    authorize(caller, 'ring.read', name);
-    const ring = this.machine.rings.get(name);
-    return {
-      ...ringSummary(ring),
-      fingerprint: ring.fingerprint(),
-      nodes: ring.sortedMembers().map((m) => ({ id: m.id, weight: m.weight, meta: m.meta, leaseId: m.lease?.id ?? null })),
-    };
-  }
-
-  deleteRing(name: string, caller: Caller = null): Durable<{ name: string }> {
-    authorize(caller, 'ring.write', name);
-    return this.commit(() => {
-      this.machine.rings.delete(name);
-      return { name };
-    });
-  }
-
-  putNode(
-    ring: string,
-    node: string,
-    request: MemberRequest,
-    caller: Caller = null,
-  ): Durable<{ status: PutStatus; body: { ring: string; node: string; version: number } }> {
-    authorize(caller, 'ring.write', ring);
-    if (request.leaseId !== undefined) this.ownLease(request.leaseId, caller);
-    return this.commit(() => {
-      const { status, ring: target } = this.machine.rings.putMember(ring, node, request);
-      return { status, body: { ring, node, version: target.version } };
-    });
-  }
-
-  deleteNode(ring: string, node: string, caller: Caller = null): Durable<{ ring: string; node: string; version: number }> {
-    authorize(caller, 'ring.write', ring);
-    return this.commit(() => ({ ring, node, version: this.machine.rings.removeMember(ring, node).version }));
-  }
-
-  lookup(ring: string, keys: readonly string[], n: number, version?: number, caller: Caller = null): LookupResult {
-    authorize(caller, 'ring.read', ring);
-    const result = this.machine.rings.lookup(ring, keys, n, version);
-    this.metrics.ringLookupsTotal.inc(keys.length);
-    return result;
-  }
-
-  /** The caller may use lease `id`: it has lease rights and the lease is its own. */
-  private ownLease(id: string, caller: Caller): void {
-    if (caller === null) return;
-    authorize(caller, 'lease.write');
-    // A lease that does not exist is left to the command: 404 lease_not_found.
-    const lease = this.machine.leases.byId.get(id);
-    if (lease !== undefined) authorizeLease(caller, id, lease.principal);
-  }
-
-  private authorizeAcquire(request: AcquireRequest, caller: Caller): void {
-    if (caller === null) return;
-    authorize(caller, 'lock.write', request.name);
-    if (request.leaseId !== undefined) this.ownLease(request.leaseId, caller);
-    // Counted by countRefusal, as every limit an acquire runs into.
-    else this.usage.check(caller.name, 'leases');
-  }
-
-  /** 429 when the caller's token is at its cap of `kind`. */
-  private checkUsage(caller: Caller, kind: UsageKind): void {
-    if (caller === null) return;
-    this.usage.check(caller.name, kind, (limit) => this.metrics.limitExceededTotal.inc({ limit }));
-  }
-
-  /** Runs a state-changing command and answers once the log holds it. */
-  private commit<T>(command: () => T): Durable<T> {
-    const before = this.changes;
-    let value: T;
-    try {
-      this.checkBacklog();
-      value = this.machine.run(command);
-    } catch (error) {
-      this.countLimit(error);
-      return this.refuse(error, this.changes !== before);
-    } finally {
-      this.expiry.poke();
-    }
-    return this.durable(value);
-  }
-
-  /**
-   * Runs a command that usually changes nothing (a read, a keepalive). When it did
-   * change state (a lease it found past its deadline and expired, a keepalive's new
-   * ttlMs), its answer waits until that is durable.
-   */
-  private answer<T>(command: (machine: StateMachine) => T, waitForLog = false): Durable<T> {
-    const before = this.changes;
-    let value: T;
-    try {
-      value = this.machine.run(command);
-    } catch (error) {
-      return this.refuse(error, this.changes !== before);
-    }
-    return waitForLog || this.changes !== before ? this.durable(value) : value;
-  }
-
-  /**
-   * A read that shows fencing tokens: answered once everything already in the log's
-   * queue is durable, so no client sees a token a crash could hand out again.
-   * Nothing pending (or no data directory): answered at once.
-   */
-  private reveal<T>(command: (machine: StateMachine) => T): Durable<T> {
-    return this.answer(command, true);
-  }
-
-  /**
-   * A disk slower than the request rate must not grow the log's queue without bound:
-   * past walBacklogBytesMax, changes are refused (429) until the fsyncs catch up.
-   */
-  private checkBacklog(): void {
-    const max = this.machine.limits.walBacklogBytesMax;
-    if (this.durability.backlogBytes() > max) throw limitExceeded('walBacklogBytesMax', max);
-  }
-
-  private durable<T>(value: T): Durable<T> {
-    const settled = this.durability.settled();
-    return settled === undefined ? value : settled.then(() => value);
-  }
-
-  /**
-   * Throws `error`, once the log is durable when the error may tell of a change that
-   * is not yet: one the command made on the way (`changed`: a lease it found past its
-   * deadline), or the end of a lease or hold made just before by the expiry loop or
-   * another request. A client told that a lease or hold is gone must not find it
-   * alive again after a crash.
-   */
-  private refuse(error: unknown, changed: boolean): Promise<never> {
-    const tellsOfAnEnd = error instanceof LockringError && (error.code === 'lease_not_found' || error.code === 'not_holder');
-    const settled = changed || tellsOfAnEnd ? this.durability.settled() : undefined;
-    if (settled === undefined) return thrown(error);
-    return settled.then(() => thrown(error));
-  }
-
-  private leaseBody(lease: Lease): LeaseBody {
-    return { id: lease.id, ttlMs: lease.ttlMs, expiresAt: this.machine.leases.expiresAt(lease) };
+  private countSettled(outcome: WaiterOutcome): void {
+    if (outcome.ok) this.metrics.acquireTotal.inc({ result: 'granted' });
+    else this.metrics.acquireTotal.inc({ result: outcome.error.code === 'lock_held' ? 'timeout' : 'rejected' });
   }
 
   private countRefusal(error: unknown): void {
     const conflict = error instanceof LockringError && (error.code === 'lock_held' || error.code === 'limit_mismatch');
     this.metrics.acquireTotal.inc({ result: conflict ? 'conflict' : 'rejected' });
-    this.countLimit(error);
+    this.admission.countLimit(error);
   }
-
-  private countLimit(error: unknown): void {
-    if (error instanceof LockringError && error.code === 'limit_exceeded') {
-      this.metrics.limitExceededTotal.inc({ limit: String(error.details['limit']) });
-    }
-  }
-}
-
-function thrown(error: unknown): never {
-  throw error;
-}
-
-function ringSummary(ring: Ring): RingSummary {
-  return { name: ring.name, vnodes: ring.vnodes, version: ring.version };
 }

@@ -36,7 +36,13 @@ const pending: Identity = Object.freeze({ kind: 'pending' });
  * not, needs a token when auth is configured: an unauthenticated client learns
  * nothing, not even which routes exist.
  */
-export const openRoutes: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics', '/docs', '/docs/json', '/ui', '/ui/*']);
+export const openRoutes: ReadonlySet<string> = new Set([
+  '/healthz', '/readyz', '/metrics', '/docs', '/docs/json',
+  // The explorer's page and assets (served by the OpenAPI plugin).
+  '/docs/', '/docs/yaml', '/docs/ws.json', '/docs/static/*', '/docs/static/index.html', '/docs/static/swagger-initializer.js',
+  // The web console's static files (they carry no data).
+  '/ui', '/ui/*',
+]);
 
 const messages: Readonly<Record<Exclude<AuthFailure, 'timeout'>, string>> = {
   missing: 'this server requires a bearer token: send Authorization: Bearer <token>',

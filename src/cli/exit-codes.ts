@@ -12,7 +12,9 @@ export const exitCodes = {
   usage: 2,
   /** `lock`: the lock was held by others for the whole `--wait`. */
   lockNotAcquired: 3,
-  /** `lock`: the lease was lost while the command ran; the command was terminated. */
+  /** `check`: the token does not hold the lock. */
+  tokenNotHeld: 3,
+  /** `lock`, `lease keepalive`: the lease was lost while the command ran; the command was terminated. */
   leaseLost: 4,
   /** `lock`: the command could not be run (not executable). */
   cannotExecute: 126,

@@ -5,24 +5,40 @@ const general = `lockring: fencing-token locks, semaphores and consistent-hash r
 Usage:
   lockring serve [options]                      run the server
   lockring lock NAME [options] -- CMD [ARGS...] run CMD while holding lock NAME
-  lockring status NAME [--json]                 who holds NAME, who waits
+  lockring status NAME                          who holds NAME, who waits
+  lockring release NAME TOKEN                   hand a hold back by its token
+  lockring check NAME TOKEN                     does TOKEN still hold NAME? (exit 0 / 3)
+  lockring locks list [--prefix P] [--all]      locks, sorted by name
+  lockring lease grant|revoke|keepalive|list    leases
   lockring ring lookup RING KEY [--n 3]         which node(s) own KEY
-  lockring ring nodes RING [--json]             the members of RING
+  lockring ring nodes RING                      the members of RING
+  lockring watch --lock NAME|--prefix P|--ring R  stream lock and ring events
+  lockring health                               is the server up and ready?
+  lockring completion bash|zsh|fish             shell completion script
   lockring help [COMMAND]                       this text, or a command's
   lockring --version
 
 Client commands find the server by --url URL, else LOCKRING_URL, else
 http://127.0.0.1:7420, and send LOCKRING_AUTH_TOKEN (when set) as a bearer token.
+They all take:
+  --json              print the server's answer as JSON; errors as {"error": {...}}
+  --timeout DURATION  how long a request may go unanswered (default 10s)
+  --cacert FILE       PEM CA to trust for an https:// server (env LOCKRING_CACERT)
+  --cert FILE, --key FILE
+                      client certificate and key for mutual TLS
+                      (env LOCKRING_CERT, LOCKRING_KEY)
 
 Examples:
   lockring serve --port 7420 --data-dir /var/lib/lockring
   lockring lock nightly-report --ttl 30s --wait 2m -- ./report.sh --full
   lockring status nightly-report
   lockring ring lookup cache user:42 --n 2
+  eval "$(lockring completion bash)"
 
 Exit codes: 0 ok, 1 failure (server unreachable or refused), 2 bad usage or
 configuration; lock adds 3 (not acquired) and 4 (lease lost), otherwise it exits
-with its command's code. Run 'lockring COMMAND --help' for details.`;
+with its command's code; check exits 3 when the token does not hold the lock.
+Run 'lockring COMMAND --help' for details.`;
 
 function serveHelp(): string {
   const rows = settings.map((s) => {
@@ -96,7 +112,15 @@ Options:
   --lock-delay DURATION
                       if this hold expires, keep NAME closed this long (max 1m)
   --url URL           server (default LOCKRING_URL or http://127.0.0.1:7420)
+  --timeout, --cacert, --cert, --key, --json
+                      as for every client command ('lockring --help')
   -h, --help
+
+The acquire goes over the WebSocket (HTTP if the socket cannot open): the whole
+--wait is ONE place in the server's FIFO queue, and a lost lease is pushed to
+lockring the moment it happens. The server keeps a waiter at most its waitMsMax
+limit (5m by default): a longer --wait is refused with exit 2 rather than asking
+again at the back of the line.
 
 Examples:
   lockring lock nightly-report -- ./report.sh --full
@@ -159,7 +183,97 @@ Options:
 Example:
   lockring ring nodes cache`;
 
-export type HelpTopic = 'general' | 'serve' | 'lock' | 'status' | 'ring' | 'ring lookup' | 'ring nodes';
+const clientFlags = `Options (every client command):
+  --url URL, --timeout DURATION, --cacert FILE, --cert FILE, --key FILE, --json`;
+
+const release = `lockring release NAME TOKEN [options]
+
+Hands the hold with fencing token TOKEN on lock NAME back. A token that does not
+hold NAME is refused: not_holder with its reason (expired, released, revoked,
+unknown), exit 1.
+
+${clientFlags}
+
+Example:
+  lockring release deploy/api 42`;
+
+const check = `lockring check NAME TOKEN [options]
+
+Asks whether TOKEN still holds lock NAME (what a protected resource asks before a
+write). Exit 0 when it does, 3 when it does not, 1 on errors.
+
+${clientFlags}
+
+Example:
+  lockring check deploy/api "$LOCKRING_FENCING_TOKEN" && echo still mine`;
+
+const locks = `lockring locks list [--prefix P] [--limit N] [--after NAME] [--all] [options]
+
+Lists locks sorted by name (UTF-8 byte order): name, limit, holders, waiters and
+the holders' tokens. One page (--limit, default 100, at most 1000) unless --all;
+--after continues after a name (the "next" of the previous page).
+
+${clientFlags}
+
+Examples:
+  lockring locks list --prefix jobs/
+  lockring locks list --all --json | jq '.locks[].name'`;
+
+const lease = `lockring lease grant [--ttl DURATION]          prints the new lease's id
+lockring lease revoke LEASE                    ends it: its locks and members go
+lockring lease keepalive LEASE [--ttl D] [--once]
+                                               renews every TTL/3 until Ctrl-C
+lockring lease list [--limit N]                leases that hold locks or members
+
+keepalive exits 0 on SIGINT/SIGTERM and 4 when the lease is gone. The server has
+no route that lists leases: list shows the leases bound to a lock or a ring member
+(found through the lock and ring listings), with their TTLs; a lease with nothing
+bound to it is not shown.
+
+${clientFlags}
+
+Examples:
+  LEASE=$(lockring lease grant --ttl 30s)
+  lockring lease keepalive "$LEASE" &
+  lockring lease revoke "$LEASE"`;
+
+const watch = `lockring watch [--lock NAME]... [--prefix PREFIX]... [--ring RING]... [options]
+
+Streams lock events (acquired, released, expired, revoked) and ring events
+(changed, deleted) over the WebSocket, one line each, or one JSON object per line
+with --json, until SIGINT/SIGTERM (exit 0). There is no initial snapshot (read one
+with status or ring nodes); events during a reconnect are missed, which is said on
+stderr. At most 64 watches at once.
+
+${clientFlags}
+
+Examples:
+  lockring watch --prefix jobs/ --json | jq -c 'select(.type == "expired")'
+  lockring watch --ring cache`;
+
+const health = `lockring health [options]
+
+Asks /healthz (the process is up) and /readyz (it serves: not while recovering,
+not on a standby). Exit 0 when ready, 1 otherwise.
+
+${clientFlags}`;
+
+const completion = `lockring completion bash|zsh|fish
+
+Prints a completion script for commands, subcommands and flags.
+
+  bash:  eval "$(lockring completion bash)"        (in ~/.bashrc)
+  zsh:   eval "$(lockring completion zsh)"         (in ~/.zshrc, after compinit)
+  fish:  lockring completion fish > ~/.config/fish/completions/lockring.fish`;
+
+const topics: Readonly<Record<string, string>> = {
+  release, check, locks, 'locks list': locks, lease, 'lease grant': lease, 'lease revoke': lease, 'lease keepalive': lease, 'lease list': lease,
+  watch, health, completion,
+};
+
+export type HelpTopic =
+  | 'general' | 'serve' | 'lock' | 'status' | 'ring' | 'ring lookup' | 'ring nodes' | 'release' | 'check' | 'locks' | 'locks list'
+  | 'lease' | 'lease grant' | 'lease revoke' | 'lease keepalive' | 'lease list' | 'watch' | 'health' | 'completion';
 
 export function helpFor(topic: HelpTopic | string): string {
   switch (topic) {
@@ -176,6 +290,6 @@ export function helpFor(topic: HelpTopic | string): string {
     case 'ring nodes':
       return ringNodes;
     default:
-      return general;
+      return topics[topic] ?? general;
   }
 }

@@ -5,10 +5,10 @@ import type { LockHandle } from '../client/lock-handle.js';
 import { formatDuration } from '../units.js';
 import { UsageError, durationFlag, integerFlag, parseCommandArgs, splitAtDoubleDash, takePositionals } from './args.js';
 import { Child, type ChildEnd, exitCodeOf, forwardedSignals, signalExitCode } from './child-process.js';
-import { connect } from './connect.js';
+import { connect, connectionOptions } from './connect.js';
 import { exitCodes } from './exit-codes.js';
 import { helpFor } from './help.js';
-import { describeClientError, print, say } from './output.js';
+import { describeClientError, print, printJson, say } from './output.js';
 
 const options = {
   ttl: { type: 'string' },
@@ -17,12 +17,8 @@ const options = {
   grace: { type: 'string' },
   owner: { type: 'string' },
   'lock-delay': { type: 'string' },
-  url: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
+  ...connectionOptions,
 } as const;
-
-/** One request waits at most this long; a longer `--wait` asks again. */
-const waitChunkMs = 60_000;
 
 interface LockPlan {
   readonly name: string;
@@ -34,6 +30,8 @@ interface LockPlan {
   readonly lockDelayMs: number | undefined;
   readonly command: string;
   readonly args: readonly string[];
+  /** Report lockring's own outcomes (not held, lost, refused) as JSON on stdout. */
+  readonly json: boolean;
 }
 
 /**
@@ -63,14 +61,31 @@ export async function lockCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
     lockDelayMs: values['lock-delay'] === undefined ? undefined : durationFlag('lock', 'lock-delay', values['lock-delay'], 0, 0, 60_000),
     command: after[0]!,
     args: after.slice(1),
+    json: values.json === true,
   };
-  const client = connect('lock', values.url, env);
-  const handle = await acquire(client, plan);
-  if (typeof handle === 'number') return handle;
-  return runHolding(client, plan, handle, env);
+  // Over the WebSocket: the whole --wait is one place in the server's FIFO queue, and
+  // a lost lease is pushed the moment it happens (HTTP is the fallback).
+  const client = connect('lock', values, env, true);
+  try {
+    const handle = await acquire(client, plan);
+    if (typeof handle === 'number') return handle;
+    return await runHolding(client, plan, handle, env);
+  } finally {
+    await client.close();
+  }
 }
 
-/** Acquires, asking again in chunks for a long `--wait`; a signal gives up. */
+/** lockring's own outcome: one line on stderr, or `{"error": ...}` on stdout with --json. */
+function report(plan: LockPlan, code: string, message: string, details: Readonly<Record<string, unknown>> = {}): void {
+  if (plan.json) printJson({ error: { code, message, ...details } });
+  else say(message);
+}
+
+/**
+ * One acquire for the whole `--wait`: it keeps its place in the server's queue from
+ * start to end. The server keeps a waiter at most its `waitMsMax` (5 minutes by
+ * default); a longer --wait is refused by it, reported as bad usage. A signal gives up.
+ */
 async function acquire(client: LockringClient, plan: LockPlan): Promise<LockHandle | number> {
   const controller = new AbortController();
   let interrupted: NodeJS.Signals | null = null;
@@ -79,42 +94,48 @@ async function acquire(client: LockringClient, plan: LockPlan): Promise<LockHand
     controller.abort();
   };
   const gaveUp = (signal: NodeJS.Signals): number => {
-    say(`interrupted by ${signal} while waiting for lock ${JSON.stringify(plan.name)}`);
+    report(plan, 'interrupted', `interrupted by ${signal} while waiting for lock ${JSON.stringify(plan.name)}`, { signal });
     return signalExitCode(signal);
   };
   for (const signal of forwardedSignals) process.on(signal, onSignal);
-  const deadlineMs = performance.now() + plan.waitMs;
   try {
-    for (;;) {
-      const waitMs = Math.max(0, Math.min(Math.floor(deadlineMs - performance.now()), waitChunkMs));
-      let handle: LockHandle;
-      try {
-        handle = await client.acquire(plan.name, {
-          ttlMs: plan.ttlMs, owner: plan.owner, waitMs, signal: controller.signal,
-          ...(plan.limit !== undefined ? { limit: plan.limit } : {}),
-          ...(plan.lockDelayMs !== undefined ? { lockDelayMs: plan.lockDelayMs } : {}),
-        });
-      } catch (error) {
-        if (interrupted !== null) return gaveUp(interrupted);
-        if (!(error instanceof LockringClientError) || error.transport) throw error;
-        if (error.code === 'lock_held' && deadlineMs - performance.now() >= 1) continue;
-        if (error.code === 'lock_held') {
-          say(`${describeHeld(plan, error)}${plan.waitMs > 0 ? ` (waited ${formatDuration(plan.waitMs)})` : ''}; not running ${plan.command}`);
-          return exitCodes.lockNotAcquired;
-        }
-        say(`cannot acquire lock ${JSON.stringify(plan.name)}: ${describeClientError(error)}`);
-        return exitCodes.failure;
-      }
-      // The grant crossed the signal: the wait is abandoned all the same.
-      if (interrupted !== null) {
-        await handle.release().catch(() => {});
-        return gaveUp(interrupted);
-      }
-      return handle;
+    let handle: LockHandle;
+    try {
+      handle = await client.acquire(plan.name, {
+        ttlMs: plan.ttlMs, owner: plan.owner, waitMs: plan.waitMs, signal: controller.signal,
+        ...(plan.limit !== undefined ? { limit: plan.limit } : {}),
+        ...(plan.lockDelayMs !== undefined ? { lockDelayMs: plan.lockDelayMs } : {}),
+      });
+    } catch (error) {
+      if (interrupted !== null) return gaveUp(interrupted);
+      if (!(error instanceof LockringClientError) || error.transport) throw error;
+      return refused(plan, error);
     }
+    // The grant crossed the signal: the wait is abandoned all the same.
+    if (interrupted !== null) {
+      await handle.release().catch(() => {});
+      return gaveUp(interrupted);
+    }
+    return handle;
   } finally {
     for (const signal of forwardedSignals) process.off(signal, onSignal);
   }
+}
+
+/** The server said no: held for the whole wait (3), a --wait beyond its limit (2), anything else (1). */
+function refused(plan: LockPlan, error: LockringClientError): number {
+  if (error.code === 'lock_held') {
+    const waited = plan.waitMs > 0 ? ` (waited ${formatDuration(plan.waitMs)})` : '';
+    report(plan, error.code, `${describeHeld(plan, error)}${waited}; not running ${plan.command}`, error.details);
+    return exitCodes.lockNotAcquired;
+  }
+  if (error.code === 'invalid_request' && error.details['field'] === 'waitMs') {
+    report(plan, 'usage', `--wait ${formatDuration(plan.waitMs)} is longer than this server keeps a waiter in its queue (${error.message}); ` +
+      'waiting longer would mean asking again at the back of the line (see \'lockring lock --help\')', error.details);
+    return exitCodes.usage;
+  }
+  report(plan, error.code, `cannot acquire lock ${JSON.stringify(plan.name)}: ${describeClientError(error)}`, error.details);
+  return exitCodes.failure;
 }
 
 /** Runs the command while the handle keeps the lease; see lockCommand. */
@@ -122,7 +143,7 @@ async function runHolding(client: LockringClient, plan: LockPlan, handle: LockHa
   const lock = JSON.stringify(plan.name);
   if (handle.signal.aborted) {
     // A grant that waited in line is renewed before it is handed out: that failed.
-    say(`lost lock ${lock} before running ${plan.command}: ${describeLoss(handle, plan)}`);
+    report(plan, 'lease_lost', `lost lock ${lock} before running ${plan.command}: ${describeLoss(handle, plan)}`);
     await handle.release().catch(() => {});
     return exitCodes.leaseLost;
   }
@@ -152,7 +173,7 @@ async function runHolding(client: LockringClient, plan: LockPlan, handle: LockHa
     // Unconfirmed is not gone: the server may still count the hold, so hand it back
     // (the handle started that when it gave up; this waits for it).
     if (!gone(handle)) await handle.release().catch(() => {});
-    say(`${plan.command} ${describeEnd(end)} after the lock was lost; exiting with ${exitCodes.leaseLost}`);
+    report(plan, 'lease_lost', `${plan.command} ${describeEnd(end)} after the lock was lost; exiting with ${exitCodes.leaseLost}`);
     return exitCodes.leaseLost;
   }
   try {

@@ -1,22 +1,11 @@
-import type { RingDetail } from '../service.js';
+import type { RingDetail } from '../protocol/wire.js';
 import { UsageError, integerFlag, parseCommandArgs, takePositionals } from './args.js';
-import { connect } from './connect.js';
+import { connect, connectionOptions } from './connect.js';
 import { exitCodes } from './exit-codes.js';
 import { helpFor } from './help.js';
 import { print, printJson, table } from './output.js';
 
-const lookupOptions = {
-  n: { type: 'string' },
-  url: { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-const nodesOptions = {
-  url: { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+const lookupOptions = { n: { type: 'string' }, ...connectionOptions } as const;
 
 /** `lockring ring lookup|nodes ...` */
 export async function ringCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -38,20 +27,20 @@ async function lookup(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   }
   const [ring, key] = takePositionals('ring lookup', positionals, ['RING', 'KEY']);
   const n = integerFlag('ring lookup', 'n', values.n, 1, 1, 10_000)!;
-  const found = await connect('ring lookup', values.url, env).lookup(ring!, key!, { n });
+  const found = await connect('ring lookup', values, env).lookup(ring!, key!, { n });
   if (values.json === true) printJson(found);
   else print(found.nodes.join('\n'));
   return exitCodes.ok;
 }
 
 async function nodes(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const { values, positionals } = parseCommandArgs('ring nodes', argv, nodesOptions);
+  const { values, positionals } = parseCommandArgs('ring nodes', argv, connectionOptions);
   if (values.help === true) {
     print(helpFor('ring nodes'));
     return exitCodes.ok;
   }
   const [ring] = takePositionals('ring nodes', positionals, ['RING']);
-  const detail = await connect('ring nodes', values.url, env).getRing(ring!);
+  const detail = await connect('ring nodes', values, env).getRing(ring!);
   if (values.json === true) printJson(detail);
   else print(describeRing(detail));
   return exitCodes.ok;

@@ -3,6 +3,7 @@ import { type LoadedConfig, type SettingKey, isLoopbackHost, loadConfig, printab
 import { createLogger, logDestination } from '../ops/logger.js';
 import { buildServer } from '../server.js';
 import { UsageError, parseCommandArgs } from './args.js';
+import { checkDataDir } from './data-dir-check.js';
 import { exitCodes } from './exit-codes.js';
 import { stopOnSignals } from './graceful-stop.js';
 import { helpFor } from './help.js';
@@ -44,6 +45,7 @@ export async function serveCommand(argv: string[], env: NodeJS.ProcessEnv): Prom
     printJson(printableConfig(loaded.config));
     return exitCodes.ok;
   }
+  if (loaded.config.dataDir !== null) await checkDataDir(loaded.config.dataDir);
   return runServer(loaded);
 }
 
@@ -63,6 +65,12 @@ async function runServer(loaded: LoadedConfig): Promise<number> {
   // SIGHUP reloads the auth file; without a handler it would kill the server.
   const onHangup = (): void => void lockring.reloadAuth();
   process.on('SIGHUP', onHangup);
+  const abandon = async (): Promise<void> => {
+    stopper.dispose();
+    process.off('SIGHUP', onHangup);
+    await lockring.close().catch(() => {});
+    await flush(logger);
+  };
   try {
     await lockring.app.listen({
       host: config.host,
@@ -71,13 +79,18 @@ async function runServer(loaded: LoadedConfig): Promise<number> {
     });
   } catch (error) {
     logger.fatal({ err: error, host: config.host, port: config.port }, 'cannot listen');
-    stopper.dispose();
-    process.off('SIGHUP', onHangup);
-    await lockring.close().catch(() => {});
-    await flush(logger);
+    await abandon();
     return exitCodes.failure;
   }
-  await lockring.start();
+  try {
+    await lockring.start();
+  } catch (error) {
+    // Recovery failed (a damaged log, the directory taken by another server, a disk
+    // error): stop listening before the error is reported and the process exits.
+    logger.fatal({ err: error }, 'cannot open the data directory');
+    await abandon();
+    throw error;
+  }
   logger.info({ epoch: lockring.health.epoch }, 'ready');
   const code = await stopper.exitCode;
   process.off('SIGHUP', onHangup);

@@ -19,6 +19,8 @@ export function serverDeps(config: Config, logger: Logger): Omit<ServerDeps, 'lo
         dataDir,
         machine,
         log,
+        segmentBytesMax: config.limits.walSegmentBytesMax,
+        snapshotEveryRecords: config.limits.snapshotIntervalRecordsMax,
         observer: {
           fsync(seconds, records) {
             metrics.walFsyncSeconds.observe(seconds);

@@ -1,16 +1,12 @@
 import { LockringClientError } from '../client/errors.js';
-import type { LockView } from '../domain/locks.js';
+import type { LockView } from '../protocol/wire.js';
 import { parseCommandArgs, takePositionals } from './args.js';
-import { connect } from './connect.js';
+import { connect, connectionOptions } from './connect.js';
 import { exitCodes } from './exit-codes.js';
 import { helpFor } from './help.js';
 import { print, printJson, relativeTime, table } from './output.js';
 
-const options = {
-  url: { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+const options = connectionOptions;
 
 /** What `status` shows: the server's view, or this for a free name (which it has no record of). */
 type StatusView = Omit<LockView, 'limit'> & { readonly limit?: number };
@@ -26,7 +22,7 @@ export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv): Pro
     return exitCodes.ok;
   }
   const [name] = takePositionals('status', positionals, ['NAME']);
-  const client = connect('status', values.url, env);
+  const client = connect('status', values, env);
   let view: StatusView;
   try {
     view = await client.getLock(name!);

@@ -1,15 +1,15 @@
 import { EventEmitter } from 'node:events';
 import type { Hashing } from '../domain/hashing.js';
-import type { HoldRef, MemberRef } from '../domain/events.js';
-import type { Grant } from '../domain/model.js';
-import type { LockPage, LockView } from '../domain/locks.js';
-import type { LeaseDetail, RingDetail, RingSummary } from '../service.js';
-import type { LeaseExpiredPush, LockPush, LookupManyResult, LookupOneResult, OpArgs, OpResults, Push, RingPush } from '../ws/protocol.js';
+import type {
+  Grant, HoldRef, LeaseDetail, LeaseExpiredPush, LockPage, LockPush, LockView, LookupManyResult, LookupOneResult, MemberRef, OpArgs,
+  OpResults, Push, RingDetail, RingPush, RingSummary,
+} from '../protocol/wire.js';
 import { loadHashing } from '../xxhash.js';
 import { LockringClientError, asClientError } from './errors.js';
 import { type CallOptions, HttpApi, type SharedOp } from './http-api.js';
 import { Hold, type LockHandle, defaultSafetyMarginMs } from './lock-handle.js';
 import { RingView } from './ring-view.js';
+import type { ClientTls } from './tls-options.js';
 import { type Backoff, WsLink } from './ws-link.js';
 
 export interface LockringClientOptions {
@@ -32,6 +32,8 @@ export interface LockringClientOptions {
   readonly heartbeatMs?: number;
   /** Reconnect delays (default 100 ms doubling to 5 s, with jitter). */
   readonly reconnect?: Partial<Backoff>;
+  /** For an https:// server: a private CA to trust, and a client certificate for mutual TLS (HTTP and WebSocket). */
+  readonly tls?: ClientTls;
 }
 
 /** What `acquire` takes: the server's own acquire arguments, plus client options. */
@@ -43,6 +45,14 @@ export type AcquireOptions = Omit<OpArgs<'lock.acquire'>, 'name' | 'leaseId'> & 
   /** How long before the earliest possible server expiry the handle gives up (default 5% of ttlMs). */
   readonly safetyMarginMs?: number;
 };
+
+export interface ServerHealth {
+  readonly epoch: number;
+  readonly uptimeMs: number;
+  readonly ready: boolean;
+  /** Why it is not ready. */
+  readonly reason?: string;
+}
 
 export type LockWatchTarget = { readonly name: string } | { readonly prefix: string };
 
@@ -108,10 +118,11 @@ export class LockringClient extends EventEmitter<ClientEvents> {
     const headers: Record<string, string> = authToken === undefined ? {} : { authorization: `Bearer ${authToken}` };
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     this.sessionTtlMs = options.sessionTtlMs ?? 15_000;
-    this.http = new HttpApi(base, headers, this.requestTimeoutMs);
+    this.http = new HttpApi(base, headers, this.requestTimeoutMs, options.tls);
     this.link = options.websocket === false ? null : new WsLink({
       url: `${base.replace(/^http/, 'ws')}/v1/ws`,
       headers,
+      tls: options.tls,
       backoff: { initialDelayMs: options.reconnect?.initialDelayMs ?? 100, maxDelayMs: options.reconnect?.maxDelayMs ?? 5_000 },
       heartbeatMs: options.heartbeatMs ?? 5_000,
       requestTimeoutMs: this.requestTimeoutMs,
@@ -239,6 +250,20 @@ export class LockringClient extends EventEmitter<ClientEvents> {
     return this.http.request('GET', `/v1/leases/${encodeURIComponent(leaseId)}`);
   }
 
+  // ---- health -------------------------------------------------------------
+
+  /** The process is up (`/healthz`); `ready` says whether it serves (`/readyz`: not while recovering, nor on a standby). */
+  async health(): Promise<ServerHealth> {
+    const up = await this.http.request<{ epoch: number; uptimeMs: number }>('GET', '/healthz');
+    try {
+      await this.http.request('GET', '/readyz');
+      return { epoch: up.epoch, uptimeMs: up.uptimeMs, ready: true };
+    } catch (error) {
+      if (asClientError(error).code !== 'not_ready') throw error;
+      return { epoch: up.epoch, uptimeMs: up.uptimeMs, ready: false, reason: asClientError(error).message };
+    }
+  }
+
   // ---- rings --------------------------------------------------------------
 
   putRing(ring: string, options: { vnodes?: number } = {}): Promise<RingSummary> {
@@ -322,6 +347,7 @@ export class LockringClient extends EventEmitter<ClientEvents> {
     for (const set of [...this.holds.values()]) for (const hold of set) hold.lose('client_closed');
     this.watches.clear();
     this.byServerId.clear();
+    this.http.close();
     await this.link?.close();
   }
 

@@ -1,4 +1,7 @@
-import type { OpArgs, OpResults } from '../ws/protocol.js';
+import { type Agent, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { OpArgs, OpResults } from '../protocol/wire.js';
+import { type ClientTls, makeAgent } from './tls-options.js';
 import { LockringClientError, serverError } from './errors.js';
 
 export interface CallOptions {
@@ -11,41 +14,49 @@ export type SharedOp = 'lease.grant' | 'lease.keepalive' | 'lease.revoke' | 'loc
 
 const path = (...parts: string[]): string => parts.map((part) => encodeURIComponent(part)).join('/');
 
-/** JSON over fetch, errors turned into LockringClientError. */
+/** JSON over node:http(s) (which, unlike fetch, takes TLS options), errors turned into LockringClientError. */
 export class HttpApi {
+  private readonly agent: Agent;
+
   constructor(
     private readonly base: string,
     private readonly headers: Readonly<Record<string, string>>,
     private readonly timeoutMs: number,
-  ) {}
+    tls?: ClientTls,
+  ) {
+    this.agent = makeAgent(base, tls);
+  }
 
   async request<T>(method: string, route: string, body?: unknown, options: CallOptions = {}): Promise<T> {
     const timeout = AbortSignal.timeout(Math.ceil(options.timeoutMs ?? this.timeoutMs));
     const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]);
-    let response: Response;
+    let response: { status: number; text: string };
     try {
-      response = await fetch(`${this.base}${route}`, {
-        method,
+      response = await exchange(this.agent, `${this.base}${route}`, method, {
         signal,
         headers: body === undefined ? this.headers : { ...this.headers, 'content-type': 'application/json' },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason;
       if (timeout.aborted) {
         throw new LockringClientError('timeout', `lockring at ${this.base} did not answer ${method} ${route} in time`, null, {}, { cause: error });
       }
-      throw new LockringClientError('disconnected', `cannot reach lockring at ${this.base}: ${describeFetchError(error)}`, null, {}, { cause: error });
+      throw new LockringClientError('disconnected', `cannot reach lockring at ${this.base}: ${describeRequestError(error)}`, null, {}, { cause: error });
     }
-    const text = await response.text();
     let parsed: unknown;
     try {
-      parsed = text === '' ? undefined : JSON.parse(text);
+      parsed = response.text === '' ? undefined : JSON.parse(response.text);
     } catch {
       throw new LockringClientError('bad_response', `answer of ${method} ${route} is not JSON`, response.status);
     }
-    if (!response.ok) throw serverError(parsed, response.status);
+    if (response.status < 200 || response.status > 299) throw serverError(parsed, response.status);
     return parsed as T;
+  }
+
+  /** Closes the idle keep-alive sockets. */
+  close(): void {
+    this.agent.destroy();
   }
 
   /** Runs a protocol op through its HTTP route, answering in the WebSocket shape. */
@@ -95,10 +106,31 @@ function renameId(body: unknown): unknown {
   return { leaseId: id, ...rest };
 }
 
-/** fetch says `fetch failed`; the reason (`ECONNREFUSED`, a TLS error, ...) is its cause. */
-function describeFetchError(error: unknown): string {
-  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
-  if (typeof cause?.code === 'string') return cause.code;
-  if (typeof cause?.message === 'string') return cause.message;
+/** The reason of a failed request: its code (`ECONNREFUSED`, a TLS error's code), else its message. */
+function describeRequestError(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') return code;
   return error instanceof Error ? error.message : String(error);
+}
+
+interface Exchange {
+  readonly signal: AbortSignal;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string | undefined;
+}
+
+/** One request and its whole answer as text. */
+function exchange(agent: Agent, url: string, method: string, { signal, headers, body }: Exchange): Promise<{ status: number; text: string }> {
+  const send = url.startsWith('https:') ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const outgoing = send(url, { method, agent, signal, headers }, (incoming) => {
+      let text = '';
+      incoming.setEncoding('utf8');
+      incoming.on('data', (chunk: string) => (text += chunk));
+      incoming.on('end', () => resolve({ status: incoming.statusCode ?? 0, text }));
+      incoming.on('error', reject);
+    });
+    outgoing.on('error', reject);
+    outgoing.end(body);
+  });
 }

@@ -1,13 +1,15 @@
 /** The lockring TypeScript client (`lockring/client`). */
 export { LockringClient, lockTtlMsDefault } from './client.js';
-export type { AcquireOptions, ClientEvents, LockWatchTarget, LockringClientOptions, Subscription } from './client.js';
+export type { AcquireOptions, ClientEvents, ServerHealth, LockWatchTarget, LockringClientOptions, Subscription } from './client.js';
 export { LockLostError, LockringClientError } from './errors.js';
 export type { LostReason, TransportErrorCode } from './errors.js';
 export type { LockHandle } from './lock-handle.js';
 export { RingView } from './ring-view.js';
 export type { RingNode, RingSnapshot } from './ring-view.js';
 export type { Backoff } from './ws-link.js';
+export type { ClientTls } from './tls-options.js';
 export type {
   LeaseExpiredPush, LeaseResult, LockEventType, LockPush, LookupManyResult, LookupOneResult, OpArgs, OpName, OpResults,
   Push, RingPush,
-} from '../ws/protocol.js';
+} from '../protocol/wire.js';
+export type { Grant, HoldRef, HolderView, LeaseDetail, LockPage, LockView, MemberRef, RingDetail, RingSummary } from '../protocol/wire.js';

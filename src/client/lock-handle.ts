@@ -1,4 +1,4 @@
-import type { Grant } from '../domain/model.js';
+import type { Grant } from '../protocol/wire.js';
 import { LockLostError, type LostReason, asClientError } from './errors.js';
 
 /**

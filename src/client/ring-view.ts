@@ -1,6 +1,6 @@
 import type { Hashing } from '../domain/hashing.js';
 import { Placement } from '../domain/placement.js';
-import type { RingPush } from '../ws/protocol.js';
+import type { RingPush } from '../protocol/wire.js';
 import { LockringClientError } from './errors.js';
 
 export interface RingNode {

@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
-import type { OpArgs, OpName, OpResults, Push } from '../ws/protocol.js';
+import type { OpArgs, OpName, OpResults, Push } from '../protocol/wire.js';
 import { LockringClientError, serverError } from './errors.js';
+import { type ClientTls, tlsConnectOptions } from './tls-options.js';
 
 export interface Backoff {
   /** First retry delay; doubles per failed attempt up to maxDelayMs (with jitter). */
@@ -11,6 +12,7 @@ export interface Backoff {
 export interface WsLinkOptions {
   readonly url: string;
   readonly headers: Readonly<Record<string, string>>;
+  readonly tls?: ClientTls | undefined;
   readonly backoff: Backoff;
   /** The client pings this often; no pong by the next ping and the socket is dropped. */
   readonly heartbeatMs: number;
@@ -163,6 +165,7 @@ export class WsLink {
     const ws = new WebSocket(this.options.url, {
       headers: this.options.headers,
       handshakeTimeout: this.options.requestTimeoutMs,
+      ...tlsConnectOptions(this.options.tls),
     });
     this.ws = ws;
     ws.on('error', () => {

@@ -57,7 +57,13 @@ export type DomainEvent =
       readonly heldMs: number;
       readonly principal?: string;
     }
-  | { readonly type: 'lock_delay_started'; readonly name: string; readonly delayMs: number }
+  | {
+      /** Logged: a lock-delay is state, it survives a restart (counted again from it). */
+      readonly type: 'lock_delay_started';
+      readonly name: string;
+      readonly limit: number;
+      readonly delayMs: number;
+    }
   | { readonly type: 'lock_delay_ended'; readonly name: string }
   | { readonly type: 'waiter_left'; readonly name: string; readonly reason: 'timeout' | 'cancelled' | 'lease_ended' | 'rejected' }
   | { readonly type: 'ring_configured'; readonly ring: string; readonly vnodes: number; readonly version: number }

@@ -92,6 +92,7 @@ export class Locks {
         { name: request.name, limit: lock.limit },
       );
     }
+    if (lease !== null) this.checkHoldsOn(lease);
     if (lock === undefined || this.grantable(lock)) {
       if (this.holdCount >= limits.holdsMax) throw limitExceeded('holdsMax', limits.holdsMax);
       const target = lock ?? this.create(request.name, request.limit ?? 1);
@@ -209,6 +210,21 @@ export class Locks {
     this.holdCount += 1;
   }
 
+  /** Restores a running lock-delay from the log (recovery), `delayMs` from now. */
+  restoreDelay(name: string, limit: number, delayMs: number): void {
+    const lock = this.byName.get(name) ?? this.create(name, limit);
+    const untilMs = this.ctx.clock.monoMs() + delayMs;
+    if (untilMs <= lock.delayUntilMs) return;
+    lock.delayUntilMs = untilMs;
+    this.ctx.deadlines.schedule(lock, untilMs);
+  }
+
+  /** One more hold on `lease` must stay within holdsPerLeaseMax. */
+  private checkHoldsOn(lease: Lease): void {
+    const { holdsPerLeaseMax } = this.ctx.limits;
+    if (lease.holds.size >= holdsPerLeaseMax) throw limitExceeded('holdsPerLeaseMax', holdsPerLeaseMax);
+  }
+
   /** Bad input gets a clear error and changes nothing, whichever transport sent it. */
   private checkRequest(request: AcquireRequest): void {
     const { limits } = this.ctx;
@@ -309,7 +325,7 @@ export class Locks {
     if (untilMs <= lock.delayUntilMs) return;
     lock.delayUntilMs = untilMs;
     this.ctx.deadlines.schedule(lock, untilMs);
-    this.ctx.emit({ type: 'lock_delay_started', name: lock.name, delayMs });
+    this.ctx.emit({ type: 'lock_delay_started', name: lock.name, limit: lock.limit, delayMs });
   }
 
   private held(lock: Lock): LockringError {
@@ -398,6 +414,7 @@ export class Locks {
     const { holdsMax } = this.ctx.limits;
     try {
       if (this.holdCount >= holdsMax) throw limitExceeded('holdsMax', holdsMax);
+      if (waiter.lease !== null) this.checkHoldsOn(waiter.lease);
       const lease = waiter.lease ?? this.leases.grant(waiter.ttlMs, 'hold', waiter.principal);
       const waitedMs = this.ctx.clock.monoMs() - waiter.enqueuedAtMonoMs;
       return { ok: true, grant: this.grant(lock, lease, waiter.owner, waiter.lockDelayMs, waitedMs, waiter.principal) };

@@ -49,6 +49,23 @@ export class Rings {
     return ring;
   }
 
+  /**
+   * The ring `name` once members whose lease is past its deadline are gone: a
+   * lookup or read never routes to a member whose lease has ended, whether or not
+   * the expiry loop has reached it (as locks treat such holders). Costs a heap peek
+   * unless some deadline is overdue.
+   */
+  live(name: string): Ring {
+    const ring = this.get(name);
+    const due = this.ctx.deadlines.peek();
+    if (due === undefined || due.deadlineMs > this.ctx.clock.monoMs()) return ring;
+    for (const member of [...ring.members.values()]) {
+      const lease = member.lease;
+      if (lease !== null && !lease.ended && this.leases.isDead(lease)) this.leases.expire(lease);
+    }
+    return ring;
+  }
+
   put(name: string, vnodes: number = vnodesDefault): { status: PutStatus; ring: Ring } {
     this.checkVnodes(vnodes);
     const existing = this.byName.get(name);
@@ -80,6 +97,10 @@ export class Rings {
     const lease = request.leaseId === undefined ? null : this.leases.live(request.leaseId);
     let ring = this.byName.get(ringName);
     const existing = ring?.members.get(id);
+    const { membersPerLeaseMax } = this.ctx.limits;
+    if (lease !== null && existing?.lease !== lease && (lease.members?.size ?? 0) >= membersPerLeaseMax) {
+      throw limitExceeded('membersPerLeaseMax', membersPerLeaseMax);
+    }
     if (ring !== undefined && existing === undefined && ring.members.size >= this.ctx.limits.nodesPerRingMax) {
       throw limitExceeded('nodesPerRingMax', this.ctx.limits.nodesPerRingMax);
     }
@@ -132,7 +153,7 @@ export class Rings {
   }
 
   lookup(ringName: string, keys: readonly string[], n: number, version?: number): LookupResult {
-    const ring = this.get(ringName);
+    const ring = this.live(ringName);
     this.checkVersion(ring, version);
     if (ring.placement.nodesPlaced === 0) {
       throw new LockringError('ring_empty', `ring ${JSON.stringify(ringName)} has no node with weight > 0`, {

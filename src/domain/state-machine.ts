@@ -1,4 +1,6 @@
 import type { Clock } from './clock.js';
+import { assert } from './errors.js';
+import { Restorer } from './restorer.js';
 import type { DomainContext } from './context.js';
 import { DeadlineQueue } from './deadline-queue.js';
 import type { DomainEvent, EventSink } from './events.js';
@@ -37,6 +39,9 @@ export class StateMachine {
   readonly rings: Rings;
   readonly ctx: DomainContext;
   private readonly sinks: EventSink[] = [];
+  private readonly commandEndSinks: (() => void)[] = [];
+  /** Nesting depth of `run` (a command may run inside another, e.g. a tick's items). */
+  private depth = 0;
 
   constructor(options: StateMachineOptions) {
     this.ctx = {
@@ -78,24 +83,55 @@ export class StateMachine {
     };
   }
 
+  /**
+   * Called at the end of every outermost command, after all its events: the commit
+   * pipeline stamps what the command wants shown with the log position it reached.
+   */
+  onCommandEnd(sink: () => void): void {
+    this.commandEndSinks.push(sink);
+  }
+
+  /** True while a command runs: outputs made now are stamped at its end. */
+  get running(): boolean {
+    return this.depth > 0;
+  }
+
   /** Applies one command; waiters freed by it are granted before it returns. */
   run<T>(command: (machine: this) => T): T {
+    this.depth += 1;
     try {
       return command(this);
     } finally {
-      this.locks.flush();
+      try {
+        this.locks.flush();
+      } finally {
+        this.depth -= 1;
+        if (this.depth === 0) for (let i = 0; i < this.commandEndSinks.length; i++) this.commandEndSinks[i]!();
+      }
     }
   }
 
-  /** Processes at most `budget` due deadlines (expiries, wait timeouts, lock-delays). */
+  /** Recovery's door: the only way state enters the machine without a command. */
+  restorer(): Restorer {
+    assert(this.depth === 0 && this.leases.byId.size === 0 && this.locks.byName.size === 0 && this.rings.byName.size === 0,
+      'recovery needs a fresh machine');
+    return new Restorer(this.ctx, this.leases, this.locks, this.rings);
+  }
+
+  /**
+   * Processes due deadlines (expiries, wait timeouts, lock-delays) until `budget`
+   * units of work are done: one per deadline, plus one per hold and ring member that
+   * an expiry ends, so a lease carrying many holds counts for what it costs.
+   */
   tick(budget: number = this.ctx.limits.expiriesPerTickMax): TickResult {
     const now = this.ctx.clock.monoMs();
     let processed = 0;
-    while (processed < budget) {
+    let work = 0;
+    while (work < budget) {
       const item = this.ctx.deadlines.popDue(now);
       if (item === undefined) break;
       processed += 1;
-      this.run(() => this.fire(item));
+      work += 1 + this.run(() => this.fire(item));
     }
     const next = this.ctx.deadlines.peek();
     return { processed, more: next !== undefined && next.deadlineMs <= now };
@@ -106,17 +142,20 @@ export class StateMachine {
     return this.ctx.deadlines.peek()?.deadlineMs;
   }
 
-  private fire(item: DeadlineItem): void {
+  /** Fires one deadline; returns the holds and members it ended. */
+  private fire(item: DeadlineItem): number {
     switch (item.type) {
-      case 'lease':
-        if (!item.ended) this.leases.expire(item);
-        return;
+      case 'lease': {
+        if (item.ended) return 0;
+        const ended = this.leases.expire(item);
+        return ended.released.length + ended.removed.length;
+      }
       case 'waiter':
         this.locks.timeout(item);
-        return;
+        return 0;
       case 'lock-delay':
         this.locks.endDelay(item);
-        return;
+        return 0;
     }
   }
 

@@ -3,6 +3,7 @@ import type { Static } from 'typebox';
 import { callerOf } from '../auth/http-auth.js';
 import type { Grant } from '../domain/model.js';
 import type { RouteContext } from './context.js';
+import { routeSchemas, schemaOf } from './route-schema.js';
 import type { AcquireBody } from './schemas.js';
 import { checkQuery, nameParam, ownerField, queryInt } from './validation.js';
 
@@ -23,9 +24,10 @@ function hangupSignal(reply: FastifyReply): AbortSignal {
 
 /** `/v1/locks`: acquire (try or wait), release, check, inspect, list. */
 export function lockRoutes(app: FastifyInstance, { service, schemas, limits }: RouteContext): void {
+  const routes = routeSchemas(limits, schemas);
   app.post<{ Params: NameParams; Body: AcquireBody }>(
     '/v1/locks/:name/acquire',
-    { schema: { body: schemas.acquire } },
+    { schema: schemaOf(routes, 'acquireLock') },
     async (request, reply): Promise<Grant> => {
       const body = request.body;
       const name = nameParam('name', request.params.name, limits);
@@ -37,21 +39,21 @@ export function lockRoutes(app: FastifyInstance, { service, schemas, limits }: R
 
   app.post<{ Params: NameParams; Body: Static<typeof schemas.tokenBody> }>(
     '/v1/locks/:name/release',
-    { schema: { body: schemas.tokenBody } },
+    { schema: schemaOf(routes, 'releaseLock') },
     async (request) => service.release(nameParam('name', request.params.name, limits), request.body.token, callerOf(request)),
   );
 
   app.post<{ Params: NameParams; Body: Static<typeof schemas.tokenBody> }>(
     '/v1/locks/:name/check',
-    { schema: { body: schemas.tokenBody } },
+    { schema: schemaOf(routes, 'checkLock') },
     async (request) => service.check(nameParam('name', request.params.name, limits), request.body.token, callerOf(request)),
   );
 
-  app.get<{ Params: NameParams }>('/v1/locks/:name', async (request) =>
+  app.get<{ Params: NameParams }>('/v1/locks/:name', { schema: schemaOf(routes, 'getLock') }, async (request) =>
     service.inspectLock(nameParam('name', request.params.name, limits), callerOf(request)),
   );
 
-  app.get('/v1/locks', async (request) => {
+  app.get('/v1/locks', { schema: schemaOf(routes, 'listLocks') }, async (request) => {
     const query = checkQuery(request.query, ['prefix', 'limit', 'after']);
     const pageMax = queryInt(query, 'limit', 1, limits.listPageMax, 100);
     const prefix = query['prefix'] ?? '';

@@ -3,6 +3,7 @@ import type { Static } from 'typebox';
 import { callerOf } from '../auth/http-auth.js';
 import { LockringError } from '../domain/errors.js';
 import { type RouteContext, emptyBodyAsObject } from './context.js';
+import { routeSchemas, schemaOf } from './route-schema.js';
 import type { LookupBatchBody, NodePutBody } from './schemas.js';
 import { checkQuery, keyField, nameParam, queryInt } from './validation.js';
 
@@ -11,29 +12,30 @@ type NodeParams = { ring: string; node: string };
 
 /** `/v1/rings`: configure rings, manage members, look keys up. */
 export function ringRoutes(app: FastifyInstance, { service, schemas, limits }: RouteContext): void {
+  const routes = routeSchemas(limits, schemas);
   const ringName = (params: RingParams): string => nameParam('ring', params.ring, limits);
 
   app.put<{ Params: RingParams; Body: Static<typeof schemas.ringPut> }>(
     '/v1/rings/:ring',
-    { preValidation: emptyBodyAsObject, schema: { body: schemas.ringPut } },
+    { preValidation: emptyBodyAsObject, schema: schemaOf(routes, 'putRing') },
     async (request, reply) => {
       const { status, body } = await service.putRing(ringName(request.params), request.body.vnodes, callerOf(request));
       return reply.code(status === 'created' ? 201 : 200).send(body);
     },
   );
 
-  app.get('/v1/rings', async (request) => {
+  app.get('/v1/rings', { schema: schemaOf(routes, 'listRings') }, async (request) => {
     checkQuery(request.query, []);
     return service.listRings(callerOf(request));
   });
 
-  app.get<{ Params: RingParams }>('/v1/rings/:ring', async (request) => service.getRing(ringName(request.params), callerOf(request)));
+  app.get<{ Params: RingParams }>('/v1/rings/:ring', { schema: schemaOf(routes, 'getRing') }, async (request) => service.getRing(ringName(request.params), callerOf(request)));
 
-  app.delete<{ Params: RingParams }>('/v1/rings/:ring', async (request) => service.deleteRing(ringName(request.params), callerOf(request)));
+  app.delete<{ Params: RingParams }>('/v1/rings/:ring', { schema: schemaOf(routes, 'deleteRing') }, async (request) => service.deleteRing(ringName(request.params), callerOf(request)));
 
   app.put<{ Params: NodeParams; Body: NodePutBody }>(
     '/v1/rings/:ring/nodes/:node',
-    { preValidation: emptyBodyAsObject, schema: { body: schemas.nodePut } },
+    { preValidation: emptyBodyAsObject, schema: schemaOf(routes, 'putNode') },
     async (request, reply) => {
       const node = nameParam('node', request.params.node, limits);
       const { status, body } = await service.putNode(ringName(request.params), node, request.body, callerOf(request));
@@ -41,11 +43,11 @@ export function ringRoutes(app: FastifyInstance, { service, schemas, limits }: R
     },
   );
 
-  app.delete<{ Params: NodeParams }>('/v1/rings/:ring/nodes/:node', async (request) =>
+  app.delete<{ Params: NodeParams }>('/v1/rings/:ring/nodes/:node', { schema: schemaOf(routes, 'deleteNode') }, async (request) =>
     service.deleteNode(ringName(request.params), nameParam('node', request.params.node, limits), callerOf(request)),
   );
 
-  app.get<{ Params: RingParams }>('/v1/rings/:ring/lookup', async (request) => {
+  app.get<{ Params: RingParams }>('/v1/rings/:ring/lookup', { schema: schemaOf(routes, 'lookupKey') }, async (request) => {
     const ring = ringName(request.params);
     const query = checkQuery(request.query, ['key', 'n', 'version']);
     const key = query['key'];
@@ -53,13 +55,13 @@ export function ringRoutes(app: FastifyInstance, { service, schemas, limits }: R
     keyField('key', key, limits);
     const n = queryInt(query, 'n', 1, limits.replicasMax, 1);
     const version = queryInt(query, 'version', 1, Number.MAX_SAFE_INTEGER);
-    const result = service.lookup(ring, [key], n, version, callerOf(request));
+    const result = await service.lookup(ring, [key], n, version, callerOf(request));
     return { ring: result.ring, version: result.version, key, nodes: result.nodes[0] };
   });
 
   app.post<{ Params: RingParams; Body: LookupBatchBody }>(
     '/v1/rings/:ring/lookup',
-    { bodyLimit: limits.lookupBodyBytesMax, schema: { body: schemas.lookupBatch } },
+    { bodyLimit: limits.lookupBodyBytesMax, schema: schemaOf(routes, 'lookupKeys') },
     async (request) => {
       const ring = ringName(request.params);
       const { keys, n, version } = request.body;

@@ -24,6 +24,9 @@ export class Metrics {
   readonly expiryLatenessSeconds: Histogram;
   readonly ringLookupsTotal: Counter;
   readonly wsConnections: Gauge;
+  /** Bytes of log records waiting for their fsync, read from the store at each scrape. */
+  readonly walBacklogBytes: Gauge;
+  walBacklogSource: () => number = () => 0;
   readonly wsSlowClosedTotal: Counter;
   readonly wsMessagesTotal: Counter<'direction'>;
   readonly limitExceededTotal: Counter<'limit'>;
@@ -83,6 +86,13 @@ export class Metrics {
     });
     this.ringLookupsTotal = new Counter({ name: 'lockring_ring_lookups_total', help: 'Keys looked up on rings.', registers });
     this.wsConnections = new Gauge({ name: 'lockring_ws_connections', help: 'Open WebSocket connections.', registers });
+    const backlog = (): number => this.walBacklogSource();
+    this.walBacklogBytes = new Gauge({
+      name: 'lockring_wal_backlog_bytes', help: 'Write-ahead log bytes waiting for their fsync (refusals start at walBacklogBytesMax).', registers,
+      collect() {
+        this.set(backlog());
+      },
+    });
     this.wsSlowClosedTotal = new Counter({
       name: 'lockring_ws_slow_closed_total', help: 'Sockets closed (1013) because their send buffer passed its limit.', registers,
     });

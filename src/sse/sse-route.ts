@@ -8,8 +8,8 @@ import type { StateMachine } from '../domain/state-machine.js';
 import { checkQuery } from '../http/validation.js';
 import type { Limits } from '../limits.js';
 import type { Metrics } from '../ops/metrics.js';
-import { DurableRelease, type DurabilitySource } from '../watch/durable-release.js';
 import { EventFeed } from '../watch/event-feed.js';
+import type { OutputGate } from '../watch/output-gate.js';
 import { authorizeWatch, parseWatchTarget } from '../watch/watch-target.js';
 import { EventStream, type StreamDeps, type StreamReader } from './event-stream.js';
 import { type IntervalTimers, systemTimers } from './interval-timers.js';
@@ -23,8 +23,8 @@ declare module 'fastify' {
 
 export interface EventStreamDeps {
   readonly machine: StateMachine;
-  /** Where durability is asked before anything is shown (the service). */
-  readonly durable: DurabilitySource;
+  /** What holds every event back until the log is durable (the service's commit pipeline). */
+  readonly pipeline: OutputGate;
   readonly metrics: Metrics;
   readonly limits: Limits;
   /** null: the server runs without auth. */
@@ -54,7 +54,7 @@ const retryMs = 1_000;
  */
 export function registerEventStream(app: FastifyInstance, deps: EventStreamDeps): EventStreams {
   const { limits, metrics, authenticator } = deps;
-  const feed = new EventFeed(deps.machine, new DurableRelease(deps.durable), limits, deps.bootId ?? randomBytes(6).toString('hex'));
+  const feed = new EventFeed(deps.machine, deps.pipeline, limits, deps.bootId ?? randomBytes(6).toString('hex'));
   const open = new Set<EventStream>();
   const perToken = new Map<string, number>();
   const owners = new Map<EventStream, string>();

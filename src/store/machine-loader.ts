@@ -1,5 +1,6 @@
 import type { LeaseKind } from '../domain/model.js';
 import type { RestoredMember } from '../domain/rings.js';
+import type { Restorer } from '../domain/restorer.js';
 import type { StateMachine } from '../domain/state-machine.js';
 import type { RecordVisitor, SnapshotEnd } from './record-codec.js';
 import type { RestoredCounts } from './recovery-image.js';
@@ -27,10 +28,14 @@ export class MachineLoader implements RecordVisitor {
   private rings = 0;
   private maxToken = 0;
 
-  constructor(private readonly machine: StateMachine) {}
+  private readonly restorer: Restorer;
+
+  constructor(machine: StateMachine) {
+    this.restorer = machine.restorer();
+  }
 
   leaseGranted(leaseId: string, ttlMs: number, kind: LeaseKind, principal: string | undefined): void {
-    this.machine.leases.restore(leaseId, ttlMs, kind, principal);
+    this.restorer.lease(leaseId, ttlMs, kind, principal);
     this.leases += 1;
   }
 
@@ -44,9 +49,9 @@ export class MachineLoader implements RecordVisitor {
     acquiredAtWallMs: number,
     principal: string | undefined,
   ): void {
-    const lease = this.machine.leases.byId.get(leaseId);
+    const lease = this.restorer.leaseById(leaseId);
     if (lease === undefined) throw notInSnapshot(`hold ${token} of lock ${JSON.stringify(name)} is on lease ${JSON.stringify(leaseId)}, which it lacks`);
-    this.machine.locks.restore({ name, token, owner, lease, acquiredAtWallMs, lockDelayMs, principal }, limit);
+    this.restorer.hold({ name, token, owner, lease, acquiredAtWallMs, lockDelayMs, principal }, limit);
     if (token > this.maxToken) this.maxToken = token;
     this.holds += 1;
   }
@@ -59,7 +64,7 @@ export class MachineLoader implements RecordVisitor {
   memberPut(ring: string, node: string, weight: number, metaJson: string, leaseId: string | null, version: number): void {
     const pending = this.ring;
     if (pending === null || pending.name !== ring) throw notInSnapshot(`member ${JSON.stringify(node)} comes before its ring ${JSON.stringify(ring)}`);
-    if (leaseId !== null && !this.machine.leases.byId.has(leaseId)) {
+    if (leaseId !== null && this.restorer.leaseById(leaseId) === undefined) {
       throw notInSnapshot(`member ${JSON.stringify(node)} of ring ${JSON.stringify(ring)} is on lease ${JSON.stringify(leaseId)}, which it lacks`);
     }
     pending.members.push({ id: node, weight, meta: JSON.parse(metaJson) as Readonly<Record<string, unknown>>, leaseId });
@@ -69,7 +74,7 @@ export class MachineLoader implements RecordVisitor {
   snapshotEnd(end: SnapshotEnd): void {
     this.flushRing();
     this.snapshot = end;
-    this.machine.ctx.fencing.advanceTo(Math.max(end.lastToken, this.maxToken));
+    this.restorer.tokenFloor(Math.max(end.lastToken, this.maxToken));
   }
 
   leaseEnded(): void {
@@ -88,6 +93,14 @@ export class MachineLoader implements RecordVisitor {
     throw notInSnapshot('a snapshot holds no ring deletions');
   }
 
+  lockDelayStarted(name: string, limit: number, delayMs: number): void {
+    this.restorer.lockDelay(name, limit, delayMs);
+  }
+
+  lockDelayEnded(): void {
+    throw notInSnapshot('a snapshot holds no lock-delay ends');
+  }
+
   counts(): RestoredCounts {
     return { leases: this.leases, holds: this.holds, members: this.members, rings: this.rings };
   }
@@ -95,7 +108,7 @@ export class MachineLoader implements RecordVisitor {
   private flushRing(): void {
     const pending = this.ring;
     if (pending === null) return;
-    this.machine.rings.restore(pending.name, pending.vnodes, pending.version, pending.members);
+    this.restorer.ring(pending.name, pending.vnodes, pending.version, pending.members);
     this.members += pending.members.length;
     this.rings += 1;
     this.ring = null;

@@ -22,6 +22,8 @@ export const RecordType = {
   ringDeleted: 8,
   /** Last record of a snapshot file. */
   snapshotEnd: 9,
+  lockDelayStarted: 10,
+  lockDelayEnded: 11,
 } as const;
 
 const leaseKinds: readonly LeaseKind[] = ['plain', 'session', 'hold'];
@@ -57,12 +59,15 @@ export interface RecordVisitor {
   memberPut(ring: string, node: string, weight: number, metaJson: string, leaseId: string | null, version: number): void;
   memberRemoved(ring: string, node: string, version: number): void;
   ringDeleted(ring: string): void;
+  /** A lock-delay runs on `name` (limit kept for a name with no holders left) for `delayMs`. */
+  lockDelayStarted(name: string, limit: number, delayMs: number): void;
+  lockDelayEnded(name: string): void;
   snapshotEnd(end: SnapshotEnd): void;
 }
 
 /**
  * Appends the record for `event` to `out`. Returns false (writing nothing) for
- * events that change no durable state: waits and lock-delays.
+ * events that change no durable state: waiters coming and going.
  */
 export function encodeEvent(out: ByteWriter, event: DomainEvent): boolean {
   switch (event.type) {
@@ -99,7 +104,12 @@ export function encodeEvent(out: ByteWriter, event: DomainEvent): boolean {
       out.string(event.ring);
       return true;
     case 'lock_delay_started':
+      encodeLockDelay(out, event.name, event.limit, event.delayMs);
+      return true;
     case 'lock_delay_ended':
+      out.u8(RecordType.lockDelayEnded);
+      out.string(event.name);
+      return true;
     case 'waiter_left':
       return false;
   }
@@ -170,6 +180,13 @@ export function encodeMember(
   out.varint(version);
 }
 
+export function encodeLockDelay(out: ByteWriter, name: string, limit: number, delayMs: number): void {
+  out.u8(RecordType.lockDelayStarted);
+  out.string(name);
+  out.varint(limit);
+  out.varint(delayMs);
+}
+
 export function encodeSnapshotEnd(out: ByteWriter, end: SnapshotEnd): void {
   out.u8(RecordType.snapshotEnd);
   out.varint(end.startSeq);
@@ -222,6 +239,12 @@ export function decodeRecord(input: ByteReader, visitor: RecordVisitor): number 
       return type;
     case RecordType.ringDeleted:
       visitor.ringDeleted(input.string());
+      return type;
+    case RecordType.lockDelayStarted:
+      visitor.lockDelayStarted(input.string(), input.varint(), input.varint());
+      return type;
+    case RecordType.lockDelayEnded:
+      visitor.lockDelayEnded(input.string());
       return type;
     case RecordType.snapshotEnd:
       visitor.snapshotEnd({

@@ -53,6 +53,8 @@ export class RecoveryImage implements RecordVisitor {
   readonly principals = new Map<string, string>();
   readonly holds = new Map<number, ImageHold>();
   readonly rings = new Map<string, ImageRing>();
+  /** Running lock-delays by name. */
+  readonly delays = new Map<string, { readonly limit: number; readonly delayMs: number }>();
   maxToken = 0;
   snapshot: SnapshotEnd | null = null;
 
@@ -118,6 +120,14 @@ export class RecoveryImage implements RecordVisitor {
     this.rings.delete(ring);
   }
 
+  lockDelayStarted(name: string, limit: number, delayMs: number): void {
+    this.delays.set(name, { limit, delayMs });
+  }
+
+  lockDelayEnded(name: string): void {
+    this.delays.delete(name);
+  }
+
   snapshotEnd(end: SnapshotEnd): void {
     this.snapshot = end;
     if (end.lastToken > this.maxToken) this.maxToken = end.lastToken;
@@ -131,33 +141,34 @@ export class RecoveryImage implements RecordVisitor {
    * on a lease the log ended or never granted, or a ring was never created.
    */
   restoreInto(machine: StateMachine): RestoredCounts {
+    const restorer = machine.restorer();
     const principals = this.principals;
     for (const [id, packed] of this.leases) {
-      machine.leases.restore(id, Math.floor(packed / 4), leaseKinds[packed % 4]!, principals.size > 0 ? principals.get(id) : undefined);
+      restorer.lease(id, Math.floor(packed / 4), leaseKinds[packed % 4]!, principals.size > 0 ? principals.get(id) : undefined);
     }
-    const leases = machine.leases.byId;
     let members = 0;
     for (const [name, ring] of this.rings) {
       if (ring.vnodes < 1) throw inconsistent(`ring ${JSON.stringify(name)} has members but was never created`);
       const restored: RestoredMember[] = [];
       for (const [id, member] of ring.members) {
-        if (member.leaseId !== null && !leases.has(member.leaseId)) {
+        if (member.leaseId !== null && restorer.leaseById(member.leaseId) === undefined) {
           throw inconsistent(`member ${JSON.stringify(id)} of ring ${JSON.stringify(name)} is on lease ${JSON.stringify(member.leaseId)}, which is not live`);
         }
         restored.push({ id, weight: member.weight, meta: parseMeta(member.metaJson), leaseId: member.leaseId });
       }
-      machine.rings.restore(name, ring.vnodes, ring.version, restored);
+      restorer.ring(name, ring.vnodes, ring.version, restored);
       members += restored.length;
     }
     for (const [token, hold] of this.holds) {
-      const lease = leases.get(hold.leaseId);
+      const lease = restorer.leaseById(hold.leaseId);
       if (lease === undefined) {
         throw inconsistent(`hold ${token} of lock ${JSON.stringify(hold.name)} is on lease ${JSON.stringify(hold.leaseId)}, which is not live`);
       }
       const { name, owner, acquiredAtWallMs, lockDelayMs, principal } = hold;
-      machine.locks.restore({ name, token, owner, lease, acquiredAtWallMs, lockDelayMs, principal }, hold.limit);
+      restorer.hold({ name, token, owner, lease, acquiredAtWallMs, lockDelayMs, principal }, hold.limit);
     }
-    machine.ctx.fencing.advanceTo(this.maxToken);
+    for (const [name, delay] of this.delays) restorer.lockDelay(name, delay.limit, delay.delayMs);
+    restorer.tokenFloor(this.maxToken);
     return { leases: this.leases.size, holds: this.holds.size, members, rings: this.rings.size };
   }
 }

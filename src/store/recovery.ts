@@ -33,6 +33,8 @@ const skip: RecordVisitor = {
   memberPut: () => {},
   memberRemoved: () => {},
   ringDeleted: () => {},
+  lockDelayStarted: () => {},
+  lockDelayEnded: () => {},
   snapshotEnd: () => {},
 };
 

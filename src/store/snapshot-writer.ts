@@ -4,7 +4,7 @@ import type { StateMachine } from '../domain/state-machine.js';
 import { ByteWriter } from './byte-buffer.js';
 import { fsyncDir, snapshotName } from './data-dir.js';
 import { frameHeaderBytes, sealFrame } from './frame.js';
-import { encodeHold, encodeLease, encodeMember, encodeRing, encodeSnapshotEnd } from './record-codec.js';
+import { encodeHold, encodeLease, encodeLockDelay, encodeMember, encodeRing, encodeSnapshotEnd } from './record-codec.js';
 
 /** First bytes of a snapshot file: name and format version. */
 export const snapshotMagic = Buffer.from('LRSNAP01', 'latin1');
@@ -106,7 +106,10 @@ async function walk(machine: StateMachine, writer: SnapshotFileWriter, options: 
       );
     }
     counts.holds += lock.holders.size;
-    if (await pause(lock.holders.size)) return null;
+    // What is left of a running lock-delay; recovery counts it again from the restart.
+    const delayMs = lock.delayUntilMs === 0 ? 0 : Math.ceil(lock.delayUntilMs - machine.clock.monoMs());
+    if (delayMs > 0) encodeLockDelay(writer.out, lock.name, lock.limit, delayMs);
+    if (await pause(lock.holders.size + (delayMs > 0 ? 1 : 0))) return null;
   }
   for (const ring of machine.rings.byName.values()) {
     encodeRing(writer.out, ring.name, ring.vnodes, ring.version);

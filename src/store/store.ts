@@ -168,6 +168,19 @@ class Store implements OpenedStore {
     return this.writer.backlogBytes;
   }
 
+  appendedPosition(): number {
+    return this.writer.lastSeq;
+  }
+
+  durablePosition(): number {
+    return this.writer.durableSeq;
+  }
+
+  whenDurable(position: number): Promise<void> | undefined {
+    if (this.closing && this.writer.failure === null && position > this.writer.durableSeq) return Promise.reject(this.closedError);
+    return this.writer.whenDurable(position);
+  }
+
   settled(): Promise<void> | undefined {
     if (this.closing && this.writer.failure === null) return Promise.reject(this.closedError);
     return this.writer.settled();

@@ -59,16 +59,10 @@ export function registerConsole(app: FastifyInstance, { service, limits }: Route
     checkQuery(request.query, []);
     const name = nameParam('ring', request.params.ring, limits);
     // The same checks (grant, existence) as reading the ring.
-    service.getRing(name, callerOf(request));
-    const shares = ringShares(service.machine.rings.get(name));
-    await durable();
-    return shares;
+    await service.getRing(name, callerOf(request));
+    // A read is an output too: shown once the log is durable through what it shows.
+    return service.pipeline.release(ringShares(service.machine.rings.get(name)));
   });
-
-  /** Reads wait for the log like every answer; at merge, the service's one helper. */
-  function durable(): Promise<void> | undefined {
-    return service.durability.settled();
-  }
 }
 
 function loadAssets(): Map<string, Asset> {

@@ -1,7 +1,7 @@
 import type { DomainEvent, EventSink } from '../domain/events.js';
 import type { Rings } from '../domain/rings.js';
 import type { Limits } from '../limits.js';
-import type { DurableRelease } from './durable-release.js';
+import type { OutputGate } from './output-gate.js';
 import { type FeedEvent, ReplayBuffer } from './replay-buffer.js';
 import { type Watch, WatchRegistry, lockTail, ringTail } from './watch-registry.js';
 
@@ -24,7 +24,8 @@ export type ResetReason = 'too_old' | 'unknown';
  * Lock and ring events numbered in one sequence, for transports that let a client
  * resume (the event stream's `Last-Event-ID`). An event is numbered and kept in the
  * replay buffer when it happens, inside its command (so a ring event shows the ring
- * at its version), and shown to watches once the log is durable, in order.
+ * at its version), and shown to watches through the commit pipeline: once the log is
+ * durable through that command, in order. A replay only covers events already shown.
  *
  * Nothing is numbered until the first subscriber comes: a server that never serves
  * a stream pays nothing per event. Ids carry this server run's `bootId`, so an id
@@ -42,7 +43,7 @@ export class EventFeed {
 
   constructor(
     private readonly machine: FeedMachine,
-    private readonly release: DurableRelease,
+    private readonly gate: OutputGate,
     limits: Limits,
     readonly bootId: string,
   ) {
@@ -118,7 +119,7 @@ export class EventFeed {
   private record(topic: 'lock' | 'ring', name: string, tail: string): void {
     const event: FeedEvent = { seq: ++this.lastSeq, topic, name, tail };
     this.replay.push(event);
-    this.release.after(() => this.show(event));
+    this.gate.show(() => this.show(event));
   }
 
   private show(event: FeedEvent): void {

@@ -111,15 +111,15 @@ export class WatchRegistry {
   }
 
   /**
-   * Ring `name` changed (or went): push its version and members. Runs inside the
-   * command, right after the change, so the ring's state is the event's version.
+   * The push for a change of ring `name`, computed now (the ring as this event left
+   * it) and sent when the returned function runs; null when nobody watches.
    */
-  ringEvent(name: string): void {
-    if (!this.byRing.has(name)) return;
+  ringEvent(name: string): (() => void) | null {
+    if (!this.byRing.has(name)) return null;
     const ring = this.rings.byName.get(name);
     const tail = ringTail(name, ring, this.ringVersions.get(name)!);
     this.ringVersions.set(name, ring?.version ?? 0);
-    this.sendRing(name, tail);
+    return () => this.sendRing(name, tail);
   }
 
   /** Sends a ring push (its JSON after the `watchId`, from `ringTail`) to the watches of `name`. */

@@ -3,8 +3,7 @@ import { forbidden, invalid } from '../domain/errors.js';
 import { nameParam } from '../http/validation.js';
 import type { Limits } from '../limits.js';
 
-/** How a hold ended or began, as a watch reports it. */
-export type LockEventType = 'acquired' | 'released' | 'expired' | 'revoked';
+export type { LockEventType } from '../protocol/wire.js';
 
 /** What a watch follows: one lock name, every lock name with a prefix, or one ring. */
 export type WatchTarget =

@@ -52,9 +52,6 @@ export class WsHub extends EventEmitter<HubEvents> {
   private readonly connectionDeps: ConnectionDeps;
   private readonly metrics: Metrics;
   private readonly service: LockringService;
-  /** Pushes waiting for the log records they describe to be durable, oldest first. */
-  private readonly deferred: (() => void)[] = [];
-  private deferScheduled = false;
 
   constructor(deps: WsHubDeps, options: WsOptions = {}) {
     super();
@@ -102,52 +99,36 @@ export class WsHub extends EventEmitter<HubEvents> {
     return connection;
   }
 
-  /** The machine's event sink: lock and ring changes to watches, lease ends to their audience. */
+  /**
+   * The machine's event sink: lock and ring changes to watches, lease ends to their
+   * audience. Each push goes through the commit pipeline, so it leaves only once the
+   * log is durable through the command that caused it: a token or ring version seen
+   * by a watcher is never handed out again after a crash.
+   */
   onEvent(event: DomainEvent): void {
+    const pipeline = this.service.pipeline;
     switch (event.type) {
-      // Nothing to push without a watch: skip the deferral on the hot path.
+      // Nothing to push without a watch: no work on the hot path.
       case 'lock_acquired':
-        if (this.watches.size > 0) this.afterDurable(() => this.watches.lockEvent('acquired', event.name, event.token, event.owner));
+        if (this.watches.size > 0) pipeline.show(() => this.watches.lockEvent('acquired', event.name, event.token, event.owner));
         return;
       case 'lock_released':
-        if (this.watches.size > 0) this.afterDurable(() => this.watches.lockEvent(event.reason, event.name, event.token, event.owner));
+        if (this.watches.size > 0) pipeline.show(() => this.watches.lockEvent(event.reason, event.name, event.token, event.owner));
         return;
       case 'ring_configured':
       case 'member_put':
       case 'member_removed':
-      case 'ring_deleted':
-        this.watches.ringEvent(event.ring);
+      case 'ring_deleted': {
+        const push = this.watches.ringEvent(event.ring);
+        if (push !== null) pipeline.show(push);
         return;
+      }
       case 'lease_ended':
-        if (this.audience.concerns(event.leaseId)) this.afterDurable(() => this.audience.leaseEnded(event));
+        if (this.audience.concerns(event.leaseId)) pipeline.show(() => this.audience.leaseEnded(event));
         return;
       default:
         return;
     }
-  }
-
-  /**
-   * Pushes that carry fencing tokens go out only once the records they describe are
-   * durable, as replies do: a token seen by a watcher is never handed out again after
-   * a crash. The store appends its record after this sink has run (it subscribes
-   * later), so durability is asked in a microtask, once the command is complete.
-   * Without a data directory this costs one microtask.
-   */
-  private afterDurable(push: () => void): void {
-    this.deferred.push(push);
-    if (this.deferScheduled) return;
-    this.deferScheduled = true;
-    queueMicrotask(() => {
-      this.deferScheduled = false;
-      const batch = this.deferred.splice(0, this.deferred.length);
-      const settled = this.service.durability.settled();
-      const run = (): void => {
-        for (const deferredPush of batch) deferredPush();
-      };
-      // A failed log stops the process: what it did not make durable is never pushed.
-      if (settled === undefined) run();
-      else settled.then(run, () => {});
-    });
   }
 
   /** Closes every socket with `code`; resolves once all are gone (cut after the grace). */

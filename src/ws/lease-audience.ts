@@ -133,8 +133,10 @@ export class LeaseAudience {
     const listeners = this.listeners.get(event.leaseId);
     this.listeners.delete(event.leaseId);
     if (listeners !== undefined) {
-      const notice = event.reason === 'released' ? null : JSON.stringify({
-        event: 'lease_expired', leaseId: event.leaseId, reason: event.reason, released: event.released,
+      // A hold's own lease ended by releasing that hold: its holder knows. Holds other
+      // sockets took on it with its leaseId end with it, and they must be told.
+      const notice = event.reason === 'released' && event.released.length === 0 ? null : JSON.stringify({
+        event: 'lease_expired', leaseId: event.leaseId, reason: event.reason === 'released' ? 'revoked' : event.reason, released: event.released,
       });
       for (const listener of listeners) {
         listener.listening.delete(event.leaseId);

@@ -161,7 +161,7 @@ export class Operations {
     );
   }
 
-  private lookup(args: Args<'ring.lookup'>, caller: Caller): OpResults['ring.lookup'] {
+  private lookup(args: Args<'ring.lookup'>, caller: Caller): Durable<OpResults['ring.lookup']> {
     const { service, limits } = this.deps;
     const ring = nameParam('ring', args.ring, limits);
     const n = args.n ?? 1;
@@ -170,8 +170,10 @@ export class Operations {
     }
     if (args.key !== undefined) {
       keyField('key', args.key, limits);
-      const result = service.lookup(ring, [args.key], n, args.version, caller);
-      return { ring: result.ring, version: result.version, key: args.key, nodes: result.nodes[0]! };
+      const key = args.key;
+      return mapDurable(service.lookup(ring, [key], n, args.version, caller), (result) => ({
+        ring: result.ring, version: result.version, key, nodes: result.nodes[0]!,
+      }));
     }
     const keys = args.keys!;
     if (keys.length > limits.batchKeysMax) {

@@ -13,7 +13,8 @@ declare module 'fastify' {
 
 /**
  * Serves `GET /v1/ws`. The upgrade is an ordinary fastify request first, so every
- * onRequest hook (readiness, auth) runs before a socket exists; the socket bound
+ * onRequest hook (Host and Origin checks, readiness, auth) runs before a socket
+ * exists: a page of a foreign origin gets 403 and never a socket; the socket bound
  * (`wsSocketsMax`) is checked there too and answered `429 limit_exceeded`. Frames
  * above `wsFrameBytesMax` are refused by `ws` itself (close 1009). Domain events are
  * taken from the machine in order and turned into pushes.

@@ -2,12 +2,9 @@ import { Type, type Static, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { FastifySchemaValidationError } from 'fastify/types/schema.js';
 import { LockringError, invalid } from '../domain/errors.js';
-import type { HoldRef, MemberRef } from '../domain/events.js';
-import type { Grant } from '../domain/model.js';
 import { makeSchemas } from '../http/schemas.js';
 import { validationError } from '../http/validation.js';
 import type { Limits } from '../limits.js';
-import type { LockEventType } from '../watch/watch-target.js';
 
 /**
  * The WebSocket protocol: one JSON object per text frame. Requests carry `op` and an
@@ -87,71 +84,10 @@ export const opNames = Object.keys(opTable) as OpName[];
 /** The arguments of `op`, as a client writes them (no `id`, no `op`). */
 export type OpArgs<Op extends OpName> = Omit<Static<FrameSchemas[Op]>, 'id' | 'op'>;
 
-export interface LeaseResult {
-  readonly leaseId: string;
-  readonly ttlMs: number;
-  readonly expiresAt: number | null;
-}
-
-export interface LookupOneResult {
-  readonly ring: string;
-  readonly version: number;
-  readonly key: string;
-  readonly nodes: string[];
-}
-
-export interface LookupManyResult {
-  readonly ring: string;
-  readonly version: number;
-  readonly nodes: string[][];
-}
-
-/** What each op answers, beside `id` and `ok`. */
-export interface OpResults {
-  'session.open': LeaseResult;
-  'session.resume': LeaseResult;
-  'lease.grant': LeaseResult;
-  'lease.keepalive': LeaseResult;
-  'lease.revoke': { readonly leaseId: string; readonly released: HoldRef[]; readonly removed: MemberRef[] };
-  'lock.acquire': Grant;
-  'lock.release': { readonly name: string; readonly token: number; readonly released: true };
-  'lock.check': { readonly name: string; readonly token: number; readonly held: boolean };
-  'ring.lookup': LookupOneResult | LookupManyResult;
-  watch: { readonly watchId: number };
-  unwatch: Record<string, never>;
-  cancel: { readonly cancelled: boolean };
-  /** The token's name; null when the server runs without auth (the frame is then a no-op). */
-  auth: { readonly name: string | null };
-}
-
-export type { LockEventType };
-
-export interface LockPush {
-  readonly event: 'lock';
-  readonly watchId: number;
-  readonly type: LockEventType;
-  readonly name: string;
-  readonly token: number;
-  readonly owner: string;
-}
-
-export interface RingPush {
-  readonly event: 'ring';
-  readonly watchId: number;
-  readonly ring: string;
-  readonly type: 'changed' | 'deleted';
-  readonly version: number;
-  readonly nodes: { id: string; weight: number }[];
-}
-
-export interface LeaseExpiredPush {
-  readonly event: 'lease_expired';
-  readonly leaseId: string;
-  readonly reason: 'expired' | 'revoked';
-  readonly released: HoldRef[];
-}
-
-export type Push = LockPush | RingPush | LeaseExpiredPush;
+// Results and pushes are the SDK's wire shapes: one declaration for both sides.
+export type {
+  LeaseExpiredPush, LeaseResult, LockEventType, LockPush, LookupManyResult, LookupOneResult, OpResults, Push, RingPush,
+} from '../protocol/wire.js';
 
 /** A frame that passed its schema; `args` is typed by `op`. */
 export type Request = { [Op in OpName]: { readonly id: RequestId | null; readonly op: Op; readonly args: Static<FrameSchemas[Op]> } }[OpName];

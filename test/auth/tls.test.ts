@@ -4,8 +4,7 @@
  * one from a stranger CA. HTTPS and WSS both; bad TLS configuration exits 2.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,44 +13,8 @@ import { ConfigError, loadConfig, makeConfig } from '../../src/config.js';
 import { readTlsOptions } from '../../src/ops/network.js';
 import { runCli } from '../cli/helpers.js';
 import { within } from '../ws/helpers.js';
-import { type AuthServer, startAuthServer, tempDir, tokens } from './helpers.js';
-
-interface Pki {
-  readonly dir: string;
-  readonly ca: string;
-  readonly serverCert: string;
-  readonly serverKey: string;
-  readonly clientCert: string;
-  readonly clientKey: string;
-  readonly strangerCert: string;
-  readonly strangerKey: string;
-}
-
-function openssl(dir: string, args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-}
-
-/** EC keys: quick to make. Each certificate lives one day. */
-function makePki(): Pki {
-  const dir = tempDir();
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  const authority = (name: string): void => openssl(dir, ['req', '-x509', ...ec, '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '1', '-subj', `/CN=${name}`]);
-  const signed = (name: string, ca: string, extensions: string): void => {
-    writeFileSync(join(dir, `${name}.ext`), extensions);
-    openssl(dir, ['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`]);
-    openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', '1', '-extfile', `${name}.ext`]);
-  };
-  authority('ca');
-  authority('stranger-ca');
-  signed('server', 'ca', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  signed('client', 'ca', 'extendedKeyUsage=clientAuth\n');
-  signed('stranger', 'stranger-ca', 'extendedKeyUsage=clientAuth\n');
-  const path = (file: string): string => join(dir, file);
-  return {
-    dir, ca: path('ca.crt'), serverCert: path('server.crt'), serverKey: path('server.key'),
-    clientCert: path('client.crt'), clientKey: path('client.key'), strangerCert: path('stranger.crt'), strangerKey: path('stranger.key'),
-  };
-}
+import { type Pki, makePki } from '../helpers/pki.js';
+import { type AuthServer, startAuthServer, tokens } from './helpers.js';
 
 interface TlsClient {
   readonly ca: Buffer;

@@ -27,12 +27,18 @@ export interface Running {
 const started = new Set<ChildProcess>();
 
 /** Starts `lockring ARGS` (from source) without waiting for it. */
-export function startCli(args: string[], env: NodeJS.ProcessEnv = cleanEnv(), cwd: string = repoRoot): Running {
-  return startProcess(process.execPath, ['--import', 'tsx', cliEntry, ...args], env, cwd);
+export function startCli(args: string[], env: NodeJS.ProcessEnv = cleanEnv(), cwd: string = repoRoot, user?: RunAs): Running {
+  return startProcess(process.execPath, ['--import', 'tsx', cliEntry, ...args], env, cwd, user);
 }
 
-export function startProcess(command: string, args: string[], env: NodeJS.ProcessEnv, cwd: string = repoRoot): Running {
-  const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Another user to run as (a test running as root that needs permissions to apply). */
+export interface RunAs {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export function startProcess(command: string, args: string[], env: NodeJS.ProcessEnv, cwd: string = repoRoot, user?: RunAs): Running {
+  const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'], ...user });
   started.add(child);
   let out = '';
   let err = '';

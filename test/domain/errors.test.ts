@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { LockringError, errorStatus } from '../../src/domain/errors.js';
+import { LockringError } from '../../src/domain/errors.js';
+// The catalogue clients see: the domain's codes plus `internal`.
+import { errorStatus } from '../../src/protocol/error-catalogue.js';
 
 // The user docs and the catalogue must never drift apart.
 const docs = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');

@@ -428,7 +428,7 @@ describe('lock-delay', () => {
     assert.equal('retryAfterMs' in h.machine.locks.inspect('x'), false);
     release(h, 'x', grantOf(first).token);
     assert.equal(grantOf(second).owner, 'second');
-    assert.deepEqual(eventsOf(h, 'lock_delay_started'), [{ type: 'lock_delay_started', name: 'x', delayMs: 1_000 }]);
+    assert.deepEqual(eventsOf(h, 'lock_delay_started'), [{ type: 'lock_delay_started', name: 'x', limit: 1, delayMs: 1_000 }]);
     assert.equal(eventsOf(h, 'lock_delay_ended').length, 1);
   });
 

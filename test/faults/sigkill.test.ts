@@ -16,11 +16,20 @@
 //   (c) no acknowledged ring change lost: each member is as its last acknowledged
 //       PUT/DELETE left it (or as an unacknowledged one after it would), and the ring's
 //       version is not below any acknowledged one;
-//   (d) the restart counter (epoch) goes up by one at each restart.
+//   (d) the restart counter (epoch) goes up by one at each restart;
+//   (e) lock-delays hold across crashes: a grant on a name whose holders are left to
+//       expire comes at least ttlMs + lockDelayMs after the previous grant was sent;
+//   (f) ring reads: a version a client read never comes back lower, nor with other
+//       members.
+// Some lock clients speak WebSocket. The log runs with tiny segments and frequent
+// snapshots (walSegmentBytesMax, snapshotIntervalRecordsMax), so kills land during
+// segment rolls and background snapshots.
 // LOCKRING_FAULT_KILLS (default 20) and LOCKRING_FAULT_SEED scale and replay a run.
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import WebSocket from 'ws';
 import { type ChildServer, type Reply, call, killAll, path, random, removeDir, spawnServer, startServer, tempDataDir } from './helpers.js';
 
 const kills = Number(process.env['LOCKRING_FAULT_KILLS'] ?? 20);
@@ -33,6 +42,13 @@ const semaphoreNames = ['fault/sem-a'];
 const semaphoreLimit = 3;
 const ring = 'faults';
 const leasedRing = 'faults-leased';
+const delayName = 'fault/delayed';
+const delayTtlMs = 300;
+const lockDelayMs = 1_200;
+/** Small segments and frequent snapshots: kills land during rolls and background snapshots. */
+const storeEnv = { LOCKRING_LIMITS: 'walSegmentBytesMax=4096,snapshotIntervalRecordsMax=100' };
+const spawn = (dir: string): ChildServer => spawnServer(dir, storeEnv);
+const start = (dir: string): Promise<ChildServer> => startServer(dir, storeEnv);
 
 let dataDir = '';
 after(async () => {
@@ -90,11 +106,18 @@ const nodeOps = new Map<string, NodeOp[]>();
 /** Tokens of grants whose reply was lost, found later by owner and released. */
 const orphanTokens = new Map<number, string>();
 let maxAckedRingVersion = 0;
+/** Grants on `delayName`, whose holders never renew: each ends by expiry and starts a lock-delay. */
+const delayedHolds: Hold[] = [];
+/** What ring reads showed: version -> members, as a sorted string. */
+const ringReads = new Map<number, string>();
+let maxReadRingVersion = 0;
+const filesSeen = { segments: new Set<string>(), snapshots: new Set<string>() };
 const problems: string[] = [];
 const stats = {
   seed, kills: 0, startupKills: 0, restarts: 0, requests: 0, lostReplies: 0,
   grants: 0, keepalives: 0, releases: 0, revokes: 0, ringChanges: 0, orphansReleased: 0,
   verifiedHeld: 0, verifiedGone: 0, verifiedLeases: 0, verifiedNodes: 0, skippedTooLate: 0,
+  wsGrants: 0, delayedGrants: 0, ringReads: 0, segmentsSeen: 0, snapshotsSeen: 0,
   mutexIntervals: 0, maxConcurrentHolders: 0, restartMsTotal: 0, restartMsMax: 0, refusedWhileLocked: 0, durationMs: 0,
 };
 
@@ -269,6 +292,109 @@ async function lockClient(id: string): Promise<void> {
   }
 }
 
+/** One WebSocket request on a fresh socket to the current server: a reply, or lost. */
+async function wsSend(op: string, args: Record<string, unknown>, timeoutMs = 4_000): Promise<Sent> {
+  while (gate !== null) await gate;
+  const { run, base } = world;
+  const sentMs = performance.now();
+  stats.requests += 1;
+  const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/ws`);
+  ws.on('error', () => {});
+  try {
+    const reply = await new Promise<any>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
+      ws.once('open', () => ws.send(JSON.stringify({ id: 1, op, ...args })));
+      ws.on('message', (data) => {
+        const message = JSON.parse(data.toString());
+        if (message.id !== 1) return;
+        clearTimeout(timer);
+        resolve(message);
+      });
+      ws.once('close', () => {
+        clearTimeout(timer);
+        reject(new Error('closed'));
+      });
+    });
+    return { run, sentMs, kind: 'reply', ackMs: performance.now(), status: reply.ok ? 200 : 409, body: reply.ok ? reply : { error: reply.error } };
+  } catch {
+    stats.lostReplies += 1;
+    return { run, sentMs, kind: 'lost' };
+  } finally {
+    ws.terminate();
+  }
+}
+
+/** Locks over WebSocket: a grant with ttlMs held for less than its TTL, then released. */
+async function wsLockClient(id: string): Promise<void> {
+  for (let attempt = 1; !world.stopping; attempt++) {
+    const name = pick(lockNames);
+    const ttlMs = between(3_000, 6_000);
+    const owner = `${id}#${attempt}`;
+    const sent = await wsSend('lock.acquire', { name, ttlMs, owner });
+    if (sent.kind === 'lost' || sent.status !== 200) {
+      await sleep(between(20, 80));
+      continue;
+    }
+    stats.grants += 1;
+    stats.wsGrants += 1;
+    const lease: LeaseState = {
+      id: sent.body.leaseId, ttlMs, renewSentMs: sent.sentMs, endSentMs: null, endAcked: false, toldGone: false, holds: [], members: [],
+    };
+    const hold: Hold = {
+      name, limit: 1, token: sent.body.token, owner, run: sent.run, sentMs: sent.sentMs, ackMs: sent.ackMs, lease, releaseSentMs: null, releaseAcked: false,
+    };
+    lease.holds.push(hold);
+    holds.push(hold);
+    await sleep(between(20, 600));
+    const released = await wsSend('lock.release', { name, token: hold.token });
+    hold.releaseSentMs = released.sentMs;
+    lease.endSentMs = released.sentMs;
+    if (released.kind === 'reply' && released.status === 200) {
+      stats.releases += 1;
+      hold.releaseAcked = true;
+      lease.endAcked = true;
+    }
+  }
+}
+
+/** Try-locks on a name with a lock-delay, never renewed: every hold ends by expiry. */
+async function delayClient(id: string): Promise<void> {
+  for (let attempt = 1; !world.stopping; attempt++) {
+    const owner = `${id}#${attempt}`;
+    const sent = await send('POST', path.lock(delayName, 'acquire'), { ttlMs: delayTtlMs, lockDelayMs, owner });
+    if (sent.kind === 'reply' && sent.status === 200) {
+      stats.delayedGrants += 1;
+      const lease: LeaseState = {
+        id: sent.body.leaseId, ttlMs: delayTtlMs, renewSentMs: sent.sentMs, endSentMs: null, endAcked: false, toldGone: false, holds: [], members: [],
+      };
+      const hold: Hold = {
+        name: delayName, limit: 1, token: sent.body.token, owner, run: sent.run, sentMs: sent.sentMs, ackMs: sent.ackMs, lease,
+        releaseSentMs: null, releaseAcked: false,
+      };
+      lease.holds.push(hold);
+      holds.push(hold);
+      delayedHolds.push(hold);
+    } else if (sent.kind === 'reply' && sent.status !== 409) unexpected(`acquire ${delayName}`, sent);
+    await sleep(between(50, 250));
+  }
+}
+
+/** Reads of the plain ring: what they show must never be taken back. */
+async function ringReader(): Promise<void> {
+  while (!world.stopping) {
+    const sent = await send('GET', path.ring(ring));
+    if (sent.kind === 'reply' && sent.status === 200) {
+      const members = (sent.body.nodes as { id: string; weight: number }[]).map((n) => `${n.id}:${n.weight}`).join(' ');
+      const earlier = ringReads.get(sent.body.version);
+      if (earlier !== undefined && earlier !== members) problem(`ring ${ring} version ${sent.body.version} read with two memberships`);
+      ringReads.set(sent.body.version, members);
+      maxReadRingVersion = Math.max(maxReadRingVersion, sent.body.version);
+      stats.ringReads += 1;
+    }
+    await sleep(between(20, 120));
+  }
+}
+
 /** A plain lease carrying a lease-bound ring member and a hold, kept alive, then revoked. */
 async function leaseClient(id: string): Promise<void> {
   for (let n = 1; !world.stopping; n++) {
@@ -440,7 +566,11 @@ async function verifyRestart(server: ChildServer, diedBy: number, restoredAfter:
   const members = new Map<string, number>();
   if (ringReply.status === 200) {
     if (ringReply.body.version < maxAckedRingVersion) problem(`${label}: ring version ${ringReply.body.version} < acknowledged ${maxAckedRingVersion}`);
+    if (ringReply.body.version < maxReadRingVersion) problem(`${label}: ring version ${ringReply.body.version} < read ${maxReadRingVersion}`);
     for (const n of ringReply.body.nodes as { id: string; weight: number }[]) members.set(n.id, n.weight);
+    const read = ringReads.get(ringReply.body.version);
+    const now = (ringReply.body.nodes as { id: string; weight: number }[]).map((n) => `${n.id}:${n.weight}`).join(' ');
+    if (read !== undefined && read !== now) problem(`${label}: ring version ${ringReply.body.version} came back with other members than a client read`);
   } else if (maxAckedRingVersion > 0) problem(`${label}: ring ${ring} is gone after recovery (${ringReply.status})`);
   for (const [node, ops] of nodeOps) {
     let lastAcked = -1;
@@ -495,6 +625,26 @@ function checkTokens(): void {
   }
 }
 
+/** Each grant on the delayed name comes a full TTL plus lock-delay after the one before it. */
+function checkLockDelays(): void {
+  const byToken = [...delayedHolds].sort((a, b) => a.token - b.token);
+  for (let i = 1; i < byToken.length; i++) {
+    const before = byToken[i - 1]!;
+    const next = byToken[i]!;
+    const earliest = before.sentMs + delayTtlMs + lockDelayMs;
+    if (next.ackMs < earliest) {
+      problem(`${delayName} #${next.token} (run ${next.run}) granted ${Math.round(earliest - next.ackMs)} ms inside the lock-delay after #${before.token} (run ${before.run})`);
+    }
+  }
+}
+
+async function noteFiles(dir: string): Promise<void> {
+  for (const file of await readdir(dir)) {
+    if (file.endsWith('.seg')) filesSeen.segments.add(file);
+    if (file.endsWith('.snap')) filesSeen.snapshots.add(file);
+  }
+}
+
 function checkMutualExclusion(): void {
   const byName = new Map<string, Hold[]>();
   for (const hold of holds) {
@@ -539,14 +689,14 @@ async function readyOrRespawn(next: ChildServer): Promise<ChildServer> {
     await next.kill();
     if (!/is in use: locked by pid/.test(next.stderr())) throw error;
     stats.refusedWhileLocked += 1;
-    return startServer(dataDir);
+    return start(dataDir);
   }
 }
 
 test(`SIGKILL ${kills} times under concurrent clients loses nothing acknowledged (seed ${seed})`, { timeout: 300_000 }, async (t) => {
   const started = performance.now();
   dataDir = await tempDataDir();
-  let server = await startServer(dataDir);
+  let server = await start(dataDir);
   world.base = server.base();
   world.run = 1;
   let epoch = server.recovered()?.epoch;
@@ -558,6 +708,10 @@ test(`SIGKILL ${kills} times under concurrent clients loses nothing acknowledged
     leaseClient('leaser0'),
     ringClient('ringer0'),
     ringClient('ringer1'),
+    wsLockClient('wser0'),
+    wsLockClient('wser1'),
+    delayClient('delayer0'),
+    ringReader(),
   ];
   let clientsStopped = false;
   const killsDuringStartup = new Set<number>();
@@ -568,7 +722,7 @@ test(`SIGKILL ${kills} times under concurrent clients loses nothing acknowledged
       // Mostly the successor is already starting (loading its code) when the kill
       // comes, as a supervisor's restart would overlap; it can only open the data
       // directory once the killed server is gone (LOCK).
-      let next: ChildServer | null = rand() < 0.75 ? spawnServer(dataDir) : null;
+      let next: ChildServer | null = rand() < 0.75 ? spawn(dataDir) : null;
       // Mostly mid-traffic; sometimes right after the restart, as clients pour back in.
       await sleep(rand() < 0.15 ? between(0, 60) : between(100, 700));
       const killSentAt = performance.now();
@@ -577,7 +731,7 @@ test(`SIGKILL ${kills} times under concurrent clients loses nothing acknowledged
       const diedBy = await killed;
       stats.kills += 1;
       const label = `kill ${k}`;
-      next ??= spawnServer(dataDir);
+      next ??= spawn(dataDir);
       // Leases restored after this crash count their TTL from a recovery after both.
       const restoredAfter = Math.max(next.spawnedAt, killSentAt);
       let previousStarts = true;
@@ -587,7 +741,7 @@ test(`SIGKILL ${kills} times under concurrent clients loses nothing acknowledged
         await next.kill();
         stats.startupKills += 1;
         previousStarts = false;
-        next = spawnServer(dataDir);
+        next = spawn(dataDir);
       }
       server = await readyOrRespawn(next);
       stats.restartMsMax = Math.max(stats.restartMsMax, Math.round(performance.now() - killSentAt));
@@ -603,6 +757,7 @@ test(`SIGKILL ${kills} times under concurrent clients loses nothing acknowledged
       const acknowledged = holds.reduce((max, h) => Math.max(max, h.token), 0);
       assert.ok(recovered.lastToken >= acknowledged, `${label}: recovered lastToken ${recovered.lastToken} < acknowledged ${acknowledged}`);
       await verifyRestart(server, diedBy, restoredAfter, label);
+      await noteFiles(dataDir);
       world.base = server.base();
       world.run += 1;
       openGate();
@@ -618,7 +773,7 @@ test(`SIGKILL ${kills} times under concurrent clients loses nothing acknowledged
   // A clean stop writes a snapshot; the next start replays nothing and loses nothing.
   const cleanBy = performance.now();
   assert.equal(await server.stop(), 0, 'a graceful stop exits 0');
-  server = await startServer(dataDir);
+  server = await start(dataDir);
   const recovered = server.recovered()!;
   assert.equal(recovered.epoch, epoch! + 1);
   assert.equal(recovered.snapshotLoaded, true);
@@ -632,6 +787,9 @@ test(`SIGKILL ${kills} times under concurrent clients loses nothing acknowledged
 
   checkTokens();
   checkMutualExclusion();
+  checkLockDelays();
+  stats.segmentsSeen = filesSeen.segments.size;
+  stats.snapshotsSeen = filesSeen.snapshots.size;
   stats.durationMs = Math.round(performance.now() - started);
   t.diagnostic(`fault history: ${JSON.stringify(stats)}`);
   assert.deepEqual(problems, [], `seed ${seed}`);
@@ -641,4 +799,6 @@ test(`SIGKILL ${kills} times under concurrent clients loses nothing acknowledged
   assert.ok(stats.grants >= 40 * scale && stats.mutexIntervals >= 30 * scale, JSON.stringify(stats));
   assert.ok(stats.releases >= 15 * scale && stats.ringChanges >= 40 * scale && stats.revokes >= 3 * scale, JSON.stringify(stats));
   assert.ok(stats.verifiedHeld >= 5 * scale, `only ${stats.verifiedHeld} holds verified held across restarts`);
+  assert.ok(stats.wsGrants >= 2 * scale && stats.delayedGrants >= 1 && stats.ringReads >= 10 * scale, JSON.stringify(stats));
+  assert.ok(stats.segmentsSeen >= 3 && stats.snapshotsSeen >= 1, `segment rolls and snapshots happened: ${JSON.stringify(stats)}`);
 });

@@ -40,7 +40,7 @@ const dockerignore = (): string[] => read('.dockerignore').split('\n').map((l) =
 describe('docker-compose.yml and prometheus.yml', () => {
   it('parse, and every file they reference exists', () => {
     const compose = parse(read('docker-compose.yml'));
-    assert.deepEqual(Object.keys(compose.services).sort(), ['lockring', 'prometheus']);
+    assert.deepEqual(Object.keys(compose.services).sort(), ['grafana', 'lockring', 'prometheus']);
     const lockring = compose.services.lockring;
     assert.equal(lockring.build, '.');
     assert.ok(existsSync(join(repoRoot, 'Dockerfile')));

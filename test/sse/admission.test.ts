@@ -89,17 +89,36 @@ describe('event streams with auth', () => {
 
 describe('event streams and durability', () => {
   test('nothing is streamed before the log is durable', async () => {
-    let hold: Promise<void> | undefined;
-    let flush = (): void => {};
+    // A log whose fsyncs the test holds back, then lets through.
+    let holding = false;
+    let appended = 0;
+    let durableAt = 0;
+    const waiting: (() => void)[] = [];
+    const whenDurable = (position: number): Promise<void> | undefined =>
+      !holding || position <= durableAt ? undefined : new Promise<void>((resolve) => waiting.push(resolve));
     const durability: Durability & { epoch: number } = {
       epoch: 1,
-      // A disk whose fsync the test holds back, then lets through.
-      settled: () => hold,
+      appendedPosition: () => appended,
+      durablePosition: () => (holding ? durableAt : appended),
+      whenDurable,
+      settled: () => whenDurable(appended),
       backlogBytes: () => 0,
       close: async () => {},
     };
+    const hold = (): void => {
+      holding = true;
+      durableAt = appended;
+    };
+    const flush = (): void => {
+      holding = false;
+      durableAt = appended;
+      for (const resolve of waiting.splice(0)) resolve();
+    };
     const lockring: Lockring = await buildServer(makeConfig({ logLevel: 'silent', dataDir: null, port: 0 }), {
-      openDurability: async () => durability,
+      openDurability: async (machine) => {
+        machine.subscribe(() => (appended += 1));
+        return durability;
+      },
     });
     await lockring.app.listen({ host: '127.0.0.1', port: 0 });
     await lockring.start();
@@ -108,7 +127,7 @@ describe('event streams and durability', () => {
     const stream = await open(base, 'topic=lock&name=d');
     await stream.next(watching);
 
-    hold = new Promise((resolve) => (flush = () => { hold = undefined; resolve(); }));
+    hold();
     const reply = fetch(`${base}/v1/locks/d/acquire`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"ttlMs":10000}' });
     for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
     assert.equal(lockring.machine.locks.holdCount, 1, 'the acquire ran');

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { makeConfig } from '../../src/config.js';
+import { memoryOnly } from '../../src/store/durability.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import { buildServer } from '../../src/server.js';
 import { open, removeDir, tempDir } from './helpers.js';
@@ -27,7 +28,7 @@ test('past walBacklogBytesMax, changes get 429 naming the limit and change nothi
   let backlog = 0;
   const lockring = await buildServer(makeConfig({ logLevel: 'silent', dataDir: null, limits: { walBacklogBytesMax: 1_000 } }), {
     clock: new ManualClock(),
-    openDurability: async () => ({ epoch: 1, settled: () => undefined, backlogBytes: () => backlog, close: async () => {} }),
+    openDurability: async () => ({ ...memoryOnly, epoch: 1, backlogBytes: () => backlog }),
   });
   await lockring.start();
   const acquire = () => lockring.app.inject({ method: 'POST', url: '/v1/locks/a/acquire', payload: { ttlMs: 1_000 } });

@@ -42,12 +42,13 @@ describe('record codec', () => {
       { type: 'member_removed', ring: 'r', node: 'a', version: 4 },
       { type: 'ring_deleted', ring: 'r' },
       { type: 'lease_ended', leaseId: 'L1', kind: 'session', reason: 'expired', released: [], removed: [], latenessMs: 0 },
+      { type: 'lock_delay_started', name: 'n', limit: 2, delayMs: 5 },
+      { type: 'lock_delay_ended', name: 'n' },
     ];
     const out = new ByteWriter(16);
     for (const event of events) assert.equal(encodeEvent(out, event), true);
     assert.equal(encodeEvent(out, { type: 'waiter_left', name: 'n', reason: 'timeout' }), false);
-    assert.equal(encodeEvent(out, { type: 'lock_delay_started', name: 'n', delayMs: 5 }), false);
-    assert.equal(encodeEvent(out, { type: 'lock_delay_ended', name: 'n' }), false);
+
     const seen: unknown[][] = [];
     const visitor = new Proxy({} as RecordVisitor, {
       get: (_, method: string) => (...args: unknown[]) => seen.push([method, ...args]),
@@ -66,6 +67,8 @@ describe('record codec', () => {
       ['memberRemoved', 'r', 'a', 4],
       ['ringDeleted', 'r'],
       ['leaseEnded', 'L1'],
+      ['lockDelayStarted', 'n', 2, 5],
+      ['lockDelayEnded', 'n'],
     ]);
   });
 

@@ -1,0 +1,178 @@
+import { Type, type TSchema } from 'typebox';
+import type { Limits } from '../limits.js';
+import type { WireErrorCode } from './error-catalogue.js';
+import type { Schemas } from './request-bodies.js';
+import type { ResponseName } from './response-bodies.js';
+
+/**
+ * The HTTP surface as data: every route with its parameters, body, answers and the
+ * error codes it can return. Route plugins take their validation and serialization
+ * schemas from here, and the OpenAPI document is generated from the same table, so
+ * what is documented is what runs.
+ */
+export type Tag = 'leases' | 'locks' | 'rings' | 'operations';
+export type BodyName = keyof Schemas;
+
+export interface RouteParameter {
+  readonly name: string;
+  readonly in: 'path' | 'query';
+  readonly required: boolean;
+  readonly description: string;
+  readonly schema: TSchema;
+}
+
+export interface RouteSpec {
+  readonly operationId: string;
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** OpenAPI path syntax (`{name}`). */
+  readonly path: string;
+  readonly tag: Tag;
+  readonly summary: string;
+  readonly description: string;
+  readonly parameters: readonly RouteParameter[];
+  readonly body?: BodyName;
+  /** `{}` or no body at all is accepted. */
+  readonly bodyOptional?: boolean;
+  readonly response: ResponseName | 'metricsText';
+  /** A PUT that answers 201 when it created the thing and 200 when it changed it. */
+  readonly createdOr200?: boolean;
+  readonly created?: boolean;
+  readonly example: unknown;
+  readonly errors: readonly WireErrorCode[];
+  /** Served without auth (health, readiness, metrics). */
+  readonly open?: boolean;
+}
+
+/** Errors any `/v1` route can give: bad path or query, auth, rate limits, readiness, bugs. */
+export const v1Errors: readonly WireErrorCode[] = ['invalid_request', 'unauthorized', 'forbidden', 'limit_exceeded', 'not_ready', 'internal'];
+const withBody: readonly WireErrorCode[] = [...v1Errors, 'payload_too_large'];
+
+const pathName = (name: string, what: string): RouteParameter => ({
+  name,
+  in: 'path',
+  required: true,
+  description: `${what}: 1 to 256 bytes of UTF-8 without control characters, percent-encoded (\`/\` as \`%2F\`).`,
+  schema: Type.String({ minLength: 1, maxLength: 768 }),
+});
+const leaseIdParam: RouteParameter = {
+  name: 'id', in: 'path', required: true, description: 'Lease id as returned by a grant.', schema: Type.String({ minLength: 1, maxLength: 128 }),
+};
+const query = (name: string, description: string, schema: TSchema, required = false): RouteParameter => ({ name, in: 'query', required, description, schema });
+
+const lease = { id: '5b1c0e7d9a4f4e2b8c3d6a7f1e2d3c4b', ttlMs: 10000, expiresAt: 1767225610000 };
+const grant = { name: 'jobs/nightly', token: 42, leaseId: lease.id, owner: 'worker-1', limit: 1, ttlMs: 10000, expiresAt: 1767225610000 };
+const holder = { token: 42, owner: 'worker-1', leaseId: lease.id, acquiredAt: 1767225600000, expiresAt: 1767225610000 };
+const lockView = { name: 'jobs/nightly', limit: 1, holders: [holder], waiters: 0 };
+
+function leaseRoutes(): RouteSpec[] {
+  return [
+    { operationId: 'grantLease', method: 'POST', path: '/v1/leases', tag: 'leases', summary: 'Grant a lease',
+      description: 'Creates a lease that lives ttlMs unless kept alive.', parameters: [], body: 'leaseGrant',
+      response: 'lease', created: true, example: lease, errors: withBody },
+    { operationId: 'getLease', method: 'GET', path: '/v1/leases/{id}', tag: 'leases', summary: 'Inspect a lease',
+      description: 'The lease with the holds and ring members hanging on it.', parameters: [leaseIdParam],
+      response: 'leaseDetail', example: { ...lease, locks: [{ name: 'jobs/nightly', token: 42 }], members: [{ ring: 'cache', node: 'n1' }] },
+      errors: [...v1Errors, 'lease_not_found'] },
+    { operationId: 'keepaliveLease', method: 'POST', path: '/v1/leases/{id}/keepalive', tag: 'leases', summary: 'Keep a lease alive',
+      description: 'Sets the deadline to now + ttlMs (the lease\'s own, or the one given). An expired lease cannot be revived.',
+      parameters: [leaseIdParam], body: 'leaseKeepalive', bodyOptional: true, response: 'lease', example: lease,
+      errors: [...withBody, 'lease_not_found'] },
+    { operationId: 'revokeLease', method: 'DELETE', path: '/v1/leases/{id}', tag: 'leases', summary: 'Revoke a lease',
+      description: 'Ends the lease now, with every hold and ring member on it.', parameters: [leaseIdParam],
+      response: 'leaseRevoked', example: { id: lease.id, released: [{ name: 'jobs/nightly', token: 42 }], removed: [] },
+      errors: [...v1Errors, 'lease_not_found'] },
+  ];
+}
+
+function lockRoutes(limits: Limits): RouteSpec[] {
+  const name = pathName('name', 'Lock name');
+  return [
+    { operationId: 'acquireLock', method: 'POST', path: '/v1/locks/{name}/acquire', tag: 'locks', summary: 'Acquire a lock or semaphore permit',
+      description: 'Grants a permit with a fresh fencing token, or queues for up to waitMs (FIFO per name). Give exactly one of ttlMs and leaseId.',
+      parameters: [name], body: 'acquire', response: 'grant', example: grant,
+      errors: [...withBody, 'lease_not_found', 'lock_held', 'limit_mismatch'] },
+    { operationId: 'releaseLock', method: 'POST', path: '/v1/locks/{name}/release', tag: 'locks', summary: 'Release a hold',
+      description: 'Releases the hold of this token; a hold made with ttlMs also revokes its lease.', parameters: [name], body: 'tokenBody',
+      response: 'released', example: { name: 'jobs/nightly', token: 42, released: true }, errors: [...withBody, 'not_holder'] },
+    { operationId: 'checkLock', method: 'POST', path: '/v1/locks/{name}/check', tag: 'locks', summary: 'Check a fencing token',
+      description: 'Tells a protected resource whether this token still holds the name.', parameters: [name], body: 'tokenBody',
+      response: 'checked', example: { name: 'jobs/nightly', token: 42, held: true }, errors: withBody },
+    { operationId: 'getLock', method: 'GET', path: '/v1/locks/{name}', tag: 'locks', summary: 'Inspect a lock',
+      description: 'Holders, limit and number of waiters of a live name.', parameters: [name], response: 'lockView', example: lockView,
+      errors: [...v1Errors, 'lock_not_found'] },
+    { operationId: 'listLocks', method: 'GET', path: '/v1/locks', tag: 'locks', summary: 'List locks',
+      description: 'Live names in UTF-8 byte order, a page at a time.',
+      parameters: [
+        query('prefix', 'Only names starting with this.', Type.String({ maxLength: 768 })),
+        query('limit', `Page size, 1 to ${limits.listPageMax}; default 100.`, Type.Integer({ minimum: 1, maximum: limits.listPageMax, default: 100 })),
+        query('after', 'Start after this name: the previous page\'s next.', Type.String({ maxLength: 768 })),
+      ],
+      response: 'lockPage', example: { locks: [lockView], next: 'jobs/nightly' }, errors: v1Errors },
+  ];
+}
+
+function ringRoutes(limits: Limits): RouteSpec[] {
+  const ring = pathName('ring', 'Ring name');
+  const node = pathName('node', 'Member id');
+  const version = query('version', 'Refuse with 409 stale_ring unless the ring is at this version.', Type.Integer({ minimum: 1 }));
+  const lookupErrors: WireErrorCode[] = ['ring_not_found', 'ring_empty', 'stale_ring'];
+  return [
+    { operationId: 'putRing', method: 'PUT', path: '/v1/rings/{ring}', tag: 'rings', summary: 'Create or configure a ring',
+      description: '201 when the ring is new, 200 when it existed (changed or not).', parameters: [ring], body: 'ringPut', bodyOptional: true,
+      response: 'ringSummary', createdOr200: true, example: { name: 'cache', vnodes: 160, version: 1 }, errors: withBody },
+    { operationId: 'listRings', method: 'GET', path: '/v1/rings', tag: 'rings', summary: 'List rings', description: 'Every ring with its member count.',
+      parameters: [], response: 'ringList', example: { rings: [{ name: 'cache', vnodes: 160, version: 3, nodes: 2 }] }, errors: v1Errors },
+    { operationId: 'getRing', method: 'GET', path: '/v1/rings/{ring}', tag: 'rings', summary: 'Read a ring',
+      description: 'The snapshot a client needs to compute placement itself.', parameters: [ring], response: 'ringDetail',
+      example: { name: 'cache', vnodes: 160, version: 3, fingerprint: '9e107d9d', nodes: [{ id: 'n1', weight: 1, meta: { zone: 'a' }, leaseId: null }] },
+      errors: [...v1Errors, 'ring_not_found'] },
+    { operationId: 'deleteRing', method: 'DELETE', path: '/v1/rings/{ring}', tag: 'rings', summary: 'Delete a ring',
+      description: 'Removes the ring and all its members.', parameters: [ring], response: 'ringDeleted', example: { name: 'cache' },
+      errors: [...v1Errors, 'ring_not_found'] },
+    { operationId: 'putNode', method: 'PUT', path: '/v1/rings/{ring}/nodes/{node}', tag: 'rings', summary: 'Add or change a ring member',
+      description: 'Creates the ring with defaults if needed. 201 for a new member, 200 otherwise. With leaseId the member leaves when the lease ends.',
+      parameters: [ring, node], body: 'nodePut', bodyOptional: true, response: 'memberChange', createdOr200: true,
+      example: { ring: 'cache', node: 'n1', version: 2 }, errors: [...withBody, 'lease_not_found'] },
+    { operationId: 'deleteNode', method: 'DELETE', path: '/v1/rings/{ring}/nodes/{node}', tag: 'rings', summary: 'Remove a ring member',
+      description: 'Removes the member; the ring stays.', parameters: [ring, node], response: 'memberChange',
+      example: { ring: 'cache', node: 'n1', version: 4 }, errors: [...v1Errors, 'ring_not_found', 'node_not_found'] },
+    { operationId: 'lookupKey', method: 'GET', path: '/v1/rings/{ring}/lookup', tag: 'rings', summary: 'Look up one key',
+      description: 'The nodes owning a key: owner first, then replicas clockwise.',
+      parameters: [
+        ring,
+        query('key', `The key, at most ${limits.keyBytesMax} bytes of UTF-8.`, Type.String({ maxLength: limits.keyBytesMax }), true),
+        query('n', `Distinct nodes wanted, 1 to ${limits.replicasMax}; default 1.`, Type.Integer({ minimum: 1, maximum: limits.replicasMax, default: 1 })),
+        version,
+      ],
+      response: 'lookupOne', example: { ring: 'cache', version: 3, key: 'user:42', nodes: ['n2', 'n1'] }, errors: [...v1Errors, ...lookupErrors] },
+    { operationId: 'lookupKeys', method: 'POST', path: '/v1/rings/{ring}/lookup', tag: 'rings', summary: 'Look up many keys',
+      description: `Up to ${limits.batchKeysMax} keys in one request; answers in key order.`, parameters: [ring], body: 'lookupBatch',
+      response: 'lookupMany', example: { ring: 'cache', version: 3, nodes: [['n2'], ['n1']] }, errors: [...withBody, ...lookupErrors] },
+  ];
+}
+
+function operationRoutes(): RouteSpec[] {
+  // Open to every client, but not to a foreign page or a rebinding Host name.
+  const browserRefusal: WireErrorCode[] = ['forbidden', 'internal'];
+  return [
+    { operationId: 'health', method: 'GET', path: '/healthz', tag: 'operations', summary: 'Liveness', description: 'The process is up.',
+      parameters: [], response: 'health', example: { status: 'ok', epoch: 3, uptimeMs: 81234 }, errors: browserRefusal, open: true },
+    { operationId: 'readiness', method: 'GET', path: '/readyz', tag: 'operations', summary: 'Readiness',
+      description: 'State is recovered and /v1 is served.', parameters: [], response: 'ready', example: { status: 'ready', epoch: 3 },
+      errors: [...browserRefusal, 'not_ready'], open: true },
+    { operationId: 'metrics', method: 'GET', path: '/metrics', tag: 'operations', summary: 'Prometheus metrics',
+      description: 'Prometheus text exposition format.', parameters: [], response: 'metricsText',
+      example: '# TYPE lockring_locks_held gauge\nlockring_locks_held 3\n', errors: browserRefusal, open: true },
+  ];
+}
+
+export function httpRoutes(limits: Limits): readonly RouteSpec[] {
+  return [...leaseRoutes(), ...lockRoutes(limits), ...ringRoutes(limits), ...operationRoutes()];
+}
+
+export const tagDescriptions: Readonly<Record<Tag, string>> = {
+  leases: 'TTLs kept alive by clients; every hold and lease-bound ring member hangs on one.',
+  locks: 'Locks and semaphores with fencing tokens, try-lock or FIFO wait.',
+  rings: 'Named consistent-hash rings, their members and key lookups.',
+  operations: 'Health, readiness and metrics; open even with auth configured.',
+};

@@ -1,0 +1,58 @@
+import { Type, type Static } from 'typebox';
+import type { Limits } from '../limits.js';
+
+/**
+ * Body schemas for every route, built from the configured limits so the schema and
+ * the limit can never disagree. Every object is closed (`additionalProperties:
+ * false`) and Ajv runs without coercion: `"1000"` is not a number. The descriptions
+ * end up in the OpenAPI document.
+ */
+export function makeSchemas(limits: Limits) {
+  const ttlMs = Type.Integer({ minimum: limits.ttlMsMin, maximum: limits.ttlMsMax, description: 'Lease time to live, in milliseconds.' });
+  const token = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'A fencing token returned by an acquire.' });
+  const closed = { additionalProperties: false } as const;
+  const leaseId = Type.String({ minLength: 1, maxLength: 128, description: 'An existing lease id.' });
+  return {
+    leaseGrant: Type.Object({ ttlMs }, closed),
+    leaseKeepalive: Type.Object({ ttlMs: Type.Optional(ttlMs) }, closed),
+    acquire: Type.Object(
+      {
+        ttlMs: Type.Optional(ttlMs),
+        leaseId: Type.Optional(leaseId),
+        owner: Type.Optional(Type.String({ maxLength: limits.ownerBytesMax, description: 'A free label shown in listings and logs.' })),
+        waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: limits.waitMsMax, description: 'How long to queue for a permit; 0 is a try-lock.' })),
+        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: limits.permitsMax, description: 'Permits of the name (1 is a lock).' })),
+        lockDelayMs: Type.Optional(
+          Type.Integer({ minimum: 0, maximum: limits.lockDelayMsMax, description: 'Quiet time after this hold expires (not after a release).' }),
+        ),
+      },
+      { ...closed, description: 'Exactly one of ttlMs and leaseId.' },
+    ),
+    tokenBody: Type.Object({ token }, closed),
+    ringPut: Type.Object(
+      { vnodes: Type.Optional(Type.Integer({ minimum: 1, maximum: limits.vnodesMax, description: 'Points per unit of weight; default 160.' })) },
+      closed,
+    ),
+    nodePut: Type.Object(
+      {
+        weight: Type.Optional(Type.Number({ minimum: 0, maximum: limits.weightMax, description: 'Share of keys; 0 keeps the member with no keys. Default 1.' })),
+        meta: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: `A JSON object of at most ${limits.metaBytesMax} bytes.` })),
+        leaseId: Type.Optional(leaseId),
+      },
+      closed,
+    ),
+    lookupBatch: Type.Object(
+      {
+        keys: Type.Array(Type.String({ maxLength: limits.keyBytesMax }), { description: `At most ${limits.batchKeysMax} keys.` }),
+        n: Type.Optional(Type.Integer({ minimum: 1, maximum: limits.replicasMax, description: 'Distinct nodes per key, owner first.' })),
+        version: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'Refuse (409 stale_ring) unless the ring is at this version.' })),
+      },
+      closed,
+    ),
+  };
+}
+
+export type Schemas = ReturnType<typeof makeSchemas>;
+export type AcquireBody = Static<Schemas['acquire']>;
+export type NodePutBody = Static<Schemas['nodePut']>;
+export type LookupBatchBody = Static<Schemas['lookupBatch']>;

@@ -1,0 +1,125 @@
+import { Type, type TObject, type TProperties, type TSchema } from 'typebox';
+import { errorStatus } from './error-catalogue.js';
+
+/**
+ * What every HTTP route answers, as JSON Schema. Fastify compiles its serializers
+ * from these, and the OpenAPI document shows them. Every object is open
+ * (`additionalProperties: true`): the serializer drops any field a schema does not
+ * list, and a field added by the service (an addition the contract allows) must
+ * reach the client rather than vanish on the way out.
+ */
+const open = <P extends TProperties>(properties: P, description: string): TObject<P> =>
+  Type.Object(properties, { additionalProperties: true, description });
+
+const int = (description: string): TSchema => Type.Integer({ description });
+const text = (description: string): TSchema => Type.String({ description });
+const epochMsOrNull = (description: string): TSchema =>
+  Type.Union([Type.Integer(), Type.Null()], { description: `${description} Unix epoch milliseconds, for display; null while a socket keeps it alive.` });
+
+const holdRef = open({ name: text('Lock name.'), token: int('Fencing token.') }, 'A hold: lock name and fencing token.');
+const memberRef = open({ ring: text('Ring name.'), node: text('Member id.') }, 'A ring member bound to a lease.');
+const leaseFields = {
+  id: text('Opaque lease id.'),
+  ttlMs: int('Time to live in milliseconds.'),
+  expiresAt: epochMsOrNull('Deadline.'),
+};
+const holder = open(
+  {
+    token: int('Fencing token of the hold.'),
+    owner: text('Label given at acquire ("" when none).'),
+    leaseId: text('Lease the hold hangs on.'),
+    acquiredAt: int('When it was granted, Unix epoch milliseconds.'),
+    expiresAt: epochMsOrNull('When its lease runs out.'),
+    principal: Type.Optional(text('Auth token name that acquired it (auth on).')),
+  },
+  'One holder of a lock or semaphore.',
+);
+const lockView = open(
+  {
+    name: text('Lock name.'),
+    limit: int('Permits of the name.'),
+    holders: Type.Array(holder),
+    waiters: int('Acquires queued for a permit.'),
+    retryAfterMs: Type.Optional(int('Time left of a running lock-delay.')),
+  },
+  'A live lock name: its holders and how many wait.',
+);
+const ringFields = { name: text('Ring name.'), vnodes: int('Points per unit of weight.'), version: int('Rises by one with every change.') };
+const memberChange = open({ ring: text('Ring name.'), node: text('Member id.'), version: int('Ring version after the change.') }, 'A member change.');
+
+export const responses = {
+  lease: open(leaseFields, 'A lease.'),
+  leaseDetail: open(
+    { ...leaseFields, locks: Type.Array(holdRef), members: Type.Array(memberRef) },
+    'A lease with the holds and ring members hanging on it.',
+  ),
+  leaseRevoked: open(
+    { id: text('Lease id.'), released: Type.Array(holdRef), removed: Type.Array(memberRef) },
+    'A revoked lease with what ended with it.',
+  ),
+  grant: open(
+    {
+      name: text('Lock name.'),
+      token: int('Fencing token: above every token issued before.'),
+      leaseId: text('Lease the hold hangs on (fresh when the acquire gave ttlMs).'),
+      owner: text('Label given at acquire.'),
+      limit: int('Permits of the name.'),
+      ttlMs: int('Lease time to live.'),
+      expiresAt: epochMsOrNull('Lease deadline.'),
+    },
+    'A granted hold.',
+  ),
+  released: open({ name: text('Lock name.'), token: int('The released token.'), released: Type.Literal(true) }, 'A released hold.'),
+  checked: open({ name: text('Lock name.'), token: int('The token asked about.'), held: Type.Boolean() }, 'Whether the token holds the name now.'),
+  lockView,
+  lockPage: open(
+    { locks: Type.Array(lockView), next: Type.Optional(text('Pass as `after` for the next page; absent on the last page.')) },
+    'A page of live lock names in UTF-8 byte order.',
+  ),
+  ringSummary: open(ringFields, 'A ring.'),
+  ringList: open({ rings: Type.Array(open({ ...ringFields, nodes: int('Member count.') }, 'A ring and its member count.')) }, 'Every ring.'),
+  ringDetail: open(
+    {
+      ...ringFields,
+      fingerprint: text('Lowercase hex over vnodes, member ids and weights: equal fingerprints mean equal placement.'),
+      nodes: Type.Array(
+        open(
+          {
+            id: text('Member id.'),
+            weight: Type.Number({ description: 'Share of keys.' }),
+            meta: Type.Object({}, { additionalProperties: true, description: 'Free JSON object.' }),
+            leaseId: Type.Union([Type.String(), Type.Null()], { description: 'Lease the member is bound to, or null.' }),
+          },
+          'A ring member.',
+        ),
+      ),
+    },
+    'A ring with its members: enough to compute placement locally.',
+  ),
+  ringDeleted: open({ name: text('Ring name.') }, 'A deleted ring.'),
+  memberChange,
+  lookupOne: open(
+    { ring: text('Ring name.'), version: int('Ring version used.'), key: text('The key.'), nodes: Type.Array(Type.String()) },
+    'Owner first, then replicas.',
+  ),
+  lookupMany: open(
+    { ring: text('Ring name.'), version: int('Ring version used.'), nodes: Type.Array(Type.Array(Type.String())) },
+    'One list of nodes per key, in key order.',
+  ),
+  health: open({ status: Type.Literal('ok'), epoch: int('Restart counter of the data directory; 0 in memory.'), uptimeMs: int('Process uptime.') }, 'Liveness.'),
+  ready: open({ status: Type.Literal('ready'), epoch: int('Restart counter of the data directory; 0 in memory.') }, 'Readiness.'),
+  error: Type.Object(
+    {
+      error: open(
+        {
+          code: Type.Enum(Object.keys(errorStatus), { type: 'string', description: 'Stable code to branch on.' }),
+          message: text('For people; may change.'),
+        },
+        'Code, message and the code\'s details.',
+      ),
+    },
+    { additionalProperties: false, description: 'Every error has this shape.' },
+  ),
+} satisfies Record<string, TSchema>;
+
+export type ResponseName = keyof typeof responses;

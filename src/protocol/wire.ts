@@ -1,0 +1,156 @@
+/**
+ * The shapes on the wire, as the SDK sends and receives them: plain types with no
+ * import, so that the client package (@lockring/client) compiles without any server
+ * module. The WebSocket protocol takes its results and pushes from here; the views
+ * the domain and the service declare themselves are pinned to these by
+ * test/client/wire-types.test.ts (drift on either side fails the type check).
+ */
+
+export interface HoldRef {
+  readonly name: string;
+  readonly token: number;
+}
+
+export interface MemberRef {
+  readonly ring: string;
+  readonly node: string;
+}
+
+/** A lock or semaphore permit as granted. */
+export interface Grant {
+  readonly name: string;
+  readonly token: number;
+  readonly leaseId: string;
+  readonly owner: string;
+  readonly limit: number;
+  readonly ttlMs: number;
+  readonly expiresAt: number | null;
+}
+
+export interface HolderView {
+  readonly token: number;
+  readonly owner: string;
+  readonly leaseId: string;
+  readonly acquiredAt: number;
+  readonly expiresAt: number | null;
+  /** The auth token's name that acquired it; only when auth is on. */
+  readonly principal?: string;
+}
+
+export interface LockView {
+  readonly name: string;
+  readonly limit: number;
+  readonly holders: HolderView[];
+  readonly waiters: number;
+  readonly retryAfterMs?: number;
+}
+
+export interface LockPage {
+  readonly locks: LockView[];
+  readonly next?: string;
+}
+
+export interface LeaseDetail {
+  readonly id: string;
+  readonly ttlMs: number;
+  readonly expiresAt: number | null;
+  readonly locks: HoldRef[];
+  readonly members: MemberRef[];
+}
+
+export interface RingSummary {
+  readonly name: string;
+  readonly vnodes: number;
+  readonly version: number;
+}
+
+export interface RingDetail extends RingSummary {
+  readonly fingerprint: string;
+  readonly nodes: { id: string; weight: number; meta: Readonly<Record<string, unknown>>; leaseId: string | null }[];
+}
+
+/** The arguments of every WebSocket op, as a client writes them (no `id`, no `op`). */
+export interface OpArgsTable {
+  'session.open': { ttlMs: number };
+  'session.resume': { leaseId: string };
+  'lease.grant': { ttlMs: number };
+  'lease.keepalive': { leaseId: string; ttlMs?: number };
+  'lease.revoke': { leaseId: string };
+  'lock.acquire': { name: string; ttlMs?: number; leaseId?: string; owner?: string; waitMs?: number; limit?: number; lockDelayMs?: number };
+  'lock.release': { name: string; token: number };
+  'lock.check': { name: string; token: number };
+  'ring.lookup': { ring: string; key?: string; keys?: string[]; n?: number; version?: number };
+  watch: { topic: string; name?: string; prefix?: string; ring?: string };
+  unwatch: { watchId: number };
+  cancel: { requestId: unknown };
+  auth: { token: string };
+}
+
+export type OpName = keyof OpArgsTable;
+export type OpArgs<Op extends OpName> = OpArgsTable[Op];
+
+export interface LeaseResult {
+  readonly leaseId: string;
+  readonly ttlMs: number;
+  readonly expiresAt: number | null;
+}
+
+export interface LookupOneResult {
+  readonly ring: string;
+  readonly version: number;
+  readonly key: string;
+  readonly nodes: string[];
+}
+
+export interface LookupManyResult {
+  readonly ring: string;
+  readonly version: number;
+  readonly nodes: string[][];
+}
+
+/** What each op answers, beside `id` and `ok`. */
+export interface OpResults {
+  'session.open': LeaseResult;
+  'session.resume': LeaseResult;
+  'lease.grant': LeaseResult;
+  'lease.keepalive': LeaseResult;
+  'lease.revoke': { readonly leaseId: string; readonly released: HoldRef[]; readonly removed: MemberRef[] };
+  'lock.acquire': Grant;
+  'lock.release': { readonly name: string; readonly token: number; readonly released: true };
+  'lock.check': { readonly name: string; readonly token: number; readonly held: boolean };
+  'ring.lookup': LookupOneResult | LookupManyResult;
+  watch: { readonly watchId: number };
+  unwatch: Record<string, never>;
+  cancel: { readonly cancelled: boolean };
+  /** The token's name; null when the server runs without auth. */
+  auth: { readonly name: string | null };
+}
+
+export type LockEventType = 'acquired' | 'released' | 'expired' | 'revoked';
+
+export interface LockPush {
+  readonly event: 'lock';
+  readonly watchId: number;
+  readonly type: LockEventType;
+  readonly name: string;
+  readonly token: number;
+  readonly owner: string;
+}
+
+export interface RingPush {
+  readonly event: 'ring';
+  readonly watchId: number;
+  readonly ring: string;
+  readonly type: 'changed' | 'deleted';
+  readonly version: number;
+  readonly nodes: { id: string; weight: number }[];
+}
+
+export interface LeaseExpiredPush {
+  readonly event: 'lease_expired';
+  readonly leaseId: string;
+  readonly reason: 'expired' | 'revoked';
+  readonly released: HoldRef[];
+}
+
+export type Push = LockPush | RingPush | LeaseExpiredPush;
