@@ -24,6 +24,16 @@ export default tseslint.config(
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
   {
+    // The web console: plain browser modules, no build step.
+    files: ['src/ui/assets/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        ['document', 'window', 'fetch', 'sessionStorage', 'setTimeout', 'clearTimeout', 'setInterval', 'queueMicrotask',
+          'performance', 'AbortController', 'TextDecoder', 'TextEncoder', 'Option'].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
+  {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },

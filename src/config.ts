@@ -36,6 +36,8 @@ export interface Config {
   readonly allowedOrigins: readonly string[];
   /** Host header names served (DNS rebinding); null: loopback names when loopback without auth, else any. */
   readonly allowedHosts: readonly string[] | null;
+  /** Comment lines on quiet event streams, so proxies keep them open. */
+  readonly sseHeartbeatMs: number;
   readonly limits: Limits;
 }
 
@@ -58,6 +60,7 @@ export const defaultConfig: Config = Object.freeze({
   tlsCa: null,
   allowedOrigins: [],
   allowedHosts: null,
+  sseHeartbeatMs: 15_000,
   limits: defaultLimits,
 });
 
@@ -109,6 +112,8 @@ export const settings: readonly Setting[] = [
     help: 'Browser origins (https://dash.example:8443, or *) allowed to call the API (CORS, WebSocket); default none but the server\'s own.' },
   { key: 'allowedHosts', flag: 'allowed-hosts', env: 'LOCKRING_ALLOWED_HOSTS', kind: 'list', valueName: 'HOST,...',
     help: 'Host header names served (against DNS rebinding), or *; default loopback names on a loopback address without auth, else any.' },
+  { key: 'sseHeartbeatMs', flag: 'sse-heartbeat', env: 'LOCKRING_SSE_HEARTBEAT', kind: 'duration', valueName: 'DURATION',
+    help: 'Interval of the comment lines that keep quiet event streams (GET /v1/watch) open through proxies.' },
 ];
 
 /** `LOCKRING_*` variables read by the client commands and `lockring lock`'s child, not by `serve`. */
@@ -116,7 +121,10 @@ const clientEnvVars = new Set(['LOCKRING_URL', 'LOCKRING_AUTH_TOKEN', 'LOCKRING_
 export const configFileEnv = 'LOCKRING_CONFIG';
 export const limitsEnv = 'LOCKRING_LIMITS';
 const shutdownGraceMsMax = 600_000;
-const durationRanges: Partial<Record<SettingKey, readonly [number, number]>> = { shutdownGraceMs: [0, shutdownGraceMsMax] };
+const durationRanges: Partial<Record<SettingKey, readonly [number, number]>> = {
+  shutdownGraceMs: [0, shutdownGraceMsMax],
+  sseHeartbeatMs: [100, 300_000],
+};
 
 export type Origin = 'flag' | 'env' | 'file' | 'default';
 

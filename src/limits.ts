@@ -77,6 +77,14 @@ export interface Limits {
   readonly httpKeepAliveMsMax: number;
   /** TCP connections (HTTP and WebSocket); past it new connections are dropped. */
   readonly connectionsMax: number;
+  // Event streams (`GET /v1/watch`, Server-Sent Events): one watch each.
+  readonly sseStreamsMax: number;
+  readonly sseStreamsPerTokenMax: number;
+  /** Unsent bytes a stream may hold; a reader further behind is cut and counted. */
+  readonly sseSendBufferBytesMax: number;
+  /** Recent events kept so a reconnecting stream (`Last-Event-ID`) misses none. */
+  readonly sseReplayEventsMax: number;
+  readonly sseReplayBytesMax: number;
 }
 
 export const defaultLimits: Limits = Object.freeze({
@@ -136,6 +144,11 @@ export const defaultLimits: Limits = Object.freeze({
   httpRequestMsMax: 30_000,
   httpKeepAliveMsMax: 72_000,
   connectionsMax: 20_000,
+  sseStreamsMax: 1_000,
+  sseStreamsPerTokenMax: 100,
+  sseSendBufferBytesMax: 1024 * 1024,
+  sseReplayEventsMax: 10_000,
+  sseReplayBytesMax: 8 * 1024 * 1024,
 });
 
 /** Limits for which 0 means "no limit" (rates are off unless configured). */
@@ -173,6 +186,7 @@ export function checkLimits(limits: Limits): Limits {
   if (limits.wsSocketsMax >= limits.connectionsMax) {
     throw new Error('limit wsSocketsMax must be below connectionsMax');
   }
+  if (limits.sseStreamsPerTokenMax > limits.sseStreamsMax) throw new Error('limit sseStreamsPerTokenMax exceeds sseStreamsMax');
   return Object.freeze({ ...limits });
 }
 

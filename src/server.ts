@@ -27,6 +27,9 @@ import { registerOpenApi } from './ops/openapi.js';
 import { answerWaiters } from './ops/shutdown.js';
 import { LockringService } from './service.js';
 import { type Durability, memoryOnly } from './store/durability.js';
+import { type IntervalTimers } from './sse/interval-timers.js';
+import { registerEventStream } from './sse/sse-route.js';
+import { registerConsole } from './ui/console-routes.js';
 import { registerWebSocket } from './ws/plugin.js';
 import { loadHashing } from './xxhash.js';
 
@@ -37,6 +40,8 @@ export interface ServerDeps {
   readonly newLeaseId?: () => string;
   /** Opens durable storage and recovers into the machine; memory only when absent. */
   readonly openDurability?: (machine: StateMachine, logger: Logger, metrics: Metrics) => Promise<Durability & { epoch: number }>;
+  /** Heartbeat timers of event streams (tests drive them by hand). */
+  readonly timers?: IntervalTimers;
 }
 
 export interface Lockring {
@@ -121,6 +126,9 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
   lockRoutes(app, context);
   ringRoutes(app, context);
   registerWebSocket(app, { service, metrics, limits: config.limits, authenticator: auth, rates });
+  const streamDeps = { machine, pipeline: service.pipeline, metrics, limits: config.limits, authenticator: auth, heartbeatMs: config.sseHeartbeatMs };
+  registerEventStream(app, deps.timers === undefined ? streamDeps : { ...streamDeps, timers: deps.timers });
+  registerConsole(app, context);
 
   let durability: Durability = memoryOnly;
   return {

@@ -31,7 +31,8 @@ const pending: Identity = Object.freeze({ kind: 'pending' });
 /**
  * Routes anyone may call, with auth or without: liveness and readiness probes,
  * Prometheus scrapes (no label carries a lock name, key or lease id; ring names do
- * appear, see SECURITY.md) and the OpenAPI document. Everything else, matched or
+ * appear, see SECURITY.md), the OpenAPI document and the console's static files (they
+ * carry no data; the console asks for a token to read any). Everything else, matched or
  * not, needs a token when auth is configured: an unauthenticated client learns
  * nothing, not even which routes exist.
  */
@@ -39,6 +40,8 @@ export const openRoutes: ReadonlySet<string> = new Set([
   '/healthz', '/readyz', '/metrics', '/docs', '/docs/json',
   // The explorer's page and assets (served by the OpenAPI plugin).
   '/docs/', '/docs/yaml', '/docs/ws.json', '/docs/static/*', '/docs/static/index.html', '/docs/static/swagger-initializer.js',
+  // The web console's static files (they carry no data).
+  '/ui', '/ui/*',
 ]);
 
 const messages: Readonly<Record<Exclude<AuthFailure, 'timeout'>, string>> = {

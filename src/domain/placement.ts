@@ -152,6 +152,21 @@ export class Placement {
     return this.slotIds[this.slots[index]!];
   }
 
+  /**
+   * How many of the 2^32 hashes each placed node owns: point i owns the hashes after
+   * point i-1 up to itself (the first point also takes the wrap past the last). For
+   * views (the console's ring drawing); O(points).
+   */
+  spans(): Map<string, number> {
+    const spans = new Map<string, number>();
+    for (let i = 0; i < this.count; i++) {
+      const previous = i === 0 ? this.hashes[this.count - 1]! - 2 ** 32 : this.hashes[i - 1]!;
+      const id = this.slotIds[this.slots[i]!]!;
+      spans.set(id, (spans.get(id) ?? 0) + this.hashes[i]! - previous);
+    }
+    return spans;
+  }
+
   private lowerBound(hash: number): number {
     const hashes = this.hashes;
     let low = 0;

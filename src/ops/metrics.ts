@@ -39,6 +39,9 @@ export class Metrics {
   readonly walFsyncSeconds: Histogram;
   readonly walBatchRecords: Histogram;
   readonly epoch: Gauge;
+  readonly sseStreams: Gauge;
+  readonly sseSlowClosedTotal: Counter;
+  readonly sseResetsTotal: Counter<'reason'>;
 
   constructor(machine: StateMachine) {
     const registers = [this.registry];
@@ -131,6 +134,15 @@ export class Metrics {
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000], registers,
     });
     this.epoch = new Gauge({ name: 'lockring_epoch', help: 'Restart counter of the data directory (0 without one).', registers });
+    this.sseStreams = new Gauge({ name: 'lockring_sse_streams', help: 'Open event streams (GET /v1/watch).', registers });
+    this.sseSlowClosedTotal = new Counter({
+      name: 'lockring_sse_slow_closed_total', help: 'Event streams cut because their unsent bytes passed sseSendBufferBytesMax.', registers,
+    });
+    this.sseResetsTotal = new Counter({
+      name: 'lockring_sse_resets_total', help: 'Event streams that could not resume from Last-Event-ID, by reason (too_old, unknown).',
+      labelNames: ['reason'], registers,
+    });
+    for (const reason of ['too_old', 'unknown'] as const) this.sseResetsTotal.inc({ reason }, 0);
     machine.subscribe((event) => this.observe(event));
   }
 

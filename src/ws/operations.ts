@@ -1,6 +1,6 @@
 import type { Static } from 'typebox';
-import { type Caller, authorize, ownsLease, readableScopes } from '../auth/access.js';
-import { LockringError, forbidden, invalid } from '../domain/errors.js';
+import { type Caller, authorize, ownsLease } from '../auth/access.js';
+import { LockringError, invalid } from '../domain/errors.js';
 import { leaseNotFound } from '../domain/leases.js';
 import type { Grant } from '../domain/model.js';
 import { keyField, nameParam, ownerField } from '../http/validation.js';
@@ -9,7 +9,7 @@ import { diffRequest, handoverLookup, handoverLookupOne, ringDiff } from '../rin
 import type { Durable, LockringService } from '../service.js';
 import type { LeaseAudience, Listener, NoticeSocket, Session } from './lease-audience.js';
 import { type FrameSchemas, type OpName, type OpResults, type Request, type RequestId, isRequestId } from './protocol.js';
-import type { WatchTarget } from './watch-registry.js';
+import { type WatchTarget, authorizeWatch, parseWatchTarget } from '../watch/watch-target.js';
 
 /** What an op may ask of the socket it came on. */
 export interface OpSocket extends NoticeSocket {
@@ -65,7 +65,7 @@ export class Operations {
       'ring.lookup': (_socket, args, _id, caller) => this.lookup(args, caller),
       'ring.diff': (_socket, args, _id, caller) => ringDiff(service, nameParam('ring', args.ring, limits), diffRequest(limits, args), caller),
       watch: (socket, args, _id, caller) => {
-        const target = watchTarget(args, limits);
+        const target = parseWatchTarget(args, limits);
         authorizeWatch(caller, target);
         return { watchId: socket.addWatch(target) };
       },
@@ -183,43 +183,6 @@ export class Operations {
     for (let i = 0; i < keys.length; i++) keyField(`keys.${i}`, keys[i]!, limits);
     return handoverLookup(service, ring, keys, n, args.version, args.previous, caller);
   }
-}
-
-/**
- * A watch needs read access to what it follows. A prefix watch is allowed when some
- * read grant overlaps the prefix; its pushes are then filtered name by name.
- */
-function authorizeWatch(caller: Caller, target: WatchTarget): void {
-  if (caller === null) return;
-  if (target.topic === 'ring') return authorize(caller, 'ring.read', target.ring);
-  if ('name' in target) return authorize(caller, 'lock.read', target.name);
-  const scopes = readableScopes(caller, 'lock.read', target.prefix);
-  if (scopes !== null && scopes.length === 0) {
-    throw forbidden(`token ${JSON.stringify(caller.name)} may not read any lock under prefix ${JSON.stringify(target.prefix)}`, {
-      action: 'lock.read',
-      prefix: target.prefix,
-    });
-  }
-}
-
-function watchTarget(args: Args<'watch'>, limits: Limits): WatchTarget {
-  const { topic, name, prefix, ring } = args;
-  if (topic === 'lock') {
-    if (ring !== undefined) throw invalid('a lock watch takes name or prefix, not ring', { field: 'ring' });
-    if ((name === undefined) === (prefix === undefined)) {
-      throw invalid('a lock watch takes exactly one of name and prefix', { field: 'name' });
-    }
-    if (name !== undefined) return { topic, name: nameParam('name', name, limits) };
-    return { topic, prefix: prefix === '' ? '' : nameParam('prefix', prefix!, limits) };
-  }
-  if (topic === 'ring') {
-    if (name !== undefined || prefix !== undefined) {
-      throw invalid('a ring watch takes ring, not name or prefix', { field: name !== undefined ? 'name' : 'prefix' });
-    }
-    if (ring === undefined) throw invalid('ring is required', { field: 'ring' });
-    return { topic, ring: nameParam('ring', ring, limits) };
-  }
-  throw invalid('topic must be "lock" or "ring"', { field: 'topic' });
 }
 
 function leaseResult(lease: { id: string; ttlMs: number; expiresAt: number | null }): OpResults['lease.grant'] {

@@ -133,6 +133,7 @@ describe('Dockerfile', () => {
       const shim = startProcess(process.execPath, ['bin/lockring.js', 'status', 'x', '--url', `http://127.0.0.1:${port}`], cleanEnv(), app);
       assert.equal((await shim.exited).code, 0, `bin/lockring.js runs the built CLI: ${shim.stderr()}`);
       assert.match(shim.stdout(), /lock "x" is free/);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/ui`)).status, 200, 'the image serves the console');
       server.child.kill('SIGTERM');
       assert.equal((await server.exited).code, 0);
     } finally {
@@ -153,4 +154,6 @@ async function buildDist(outdir: string): Promise<void> {
   };
   walk(join(repoRoot, 'src'));
   await build({ entryPoints: sources, outdir: join(outdir, 'src'), outbase: join(repoRoot, 'src'), format: 'esm', platform: 'node', target: 'node20', logLevel: 'error' });
+  // As `npm run build` does: the console's static files go beside the compiled code.
+  cpSync(join(repoRoot, 'src/ui/assets'), join(outdir, 'src/ui/assets'), { recursive: true });
 }
