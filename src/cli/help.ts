@@ -125,7 +125,7 @@ again at the back of the line.
 Examples:
   lockring lock nightly-report -- ./report.sh --full
   lockring lock deploy/api --wait 5m --ttl 30s -- make deploy
-  lockring lock gpu --limit 4 --wait 1h -- python train.py
+  lockring lock gpu --limit 4 --wait 5m -- python train.py
   lockring lock db-migrate -- sh -c 'migrate --fencing-token "$LOCKRING_FENCING_TOKEN"'
 
 Exit codes: CMD's code; 1 server unreachable or refused; 2 bad usage; 3 lock held

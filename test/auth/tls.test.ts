@@ -1,5 +1,5 @@
 /**
- * Issue 7: TLS and mutual TLS, with certificates the test makes itself (openssl):
+ * TLS and mutual TLS, with certificates the test makes itself (test/helpers/pki.ts):
  * a CA, a server certificate for 127.0.0.1, a client certificate from that CA and
  * one from a stranger CA. HTTPS and WSS both; bad TLS configuration exits 2.
  */

@@ -1,18 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { commandTable } from '../../src/cli/completion.js';
-import { type TestServer, api, cleanEnv, killAll, runCli, startCli, startServer, waitFor } from './helpers.js';
+import { api, runCli, serverPerFile, startCli, waitFor } from './helpers.js';
 
-let server: TestServer;
-let env: NodeJS.ProcessEnv;
-before(async () => {
-  server = await startServer();
-  env = cleanEnv({ LOCKRING_URL: server.url });
-});
-after(() => killAll());
+const shared = serverPerFile();
 
-const cli = (args: string[]) => runCli(args, env);
+const cli = (args: string[]) => runCli(args, shared.env);
 const json = async (args: string[]): Promise<{ code: number | null; body: any }> => {
   const run = await cli([...args, '--json']);
   return { code: run.code, body: JSON.parse(run.stdout) };
@@ -23,25 +17,25 @@ describe('lockring lease', () => {
     const granted = await cli(['lease', 'grant', '--ttl', '30s']);
     assert.equal(granted.code, 0, granted.stderr);
     const leaseId = granted.stdout.trim();
-    assert.equal((await api(server.url, 'GET', `/v1/leases/${leaseId}`)).status, 200);
+    assert.equal((await api(shared.server.url, 'GET', `/v1/leases/${leaseId}`)).status, 200);
     const renewed = await json(['lease', 'keepalive', leaseId, '--once', '--ttl', '40s']);
     assert.deepEqual([renewed.code, renewed.body.leaseId, renewed.body.ttlMs], [0, leaseId, 40_000]);
-    const lock = await api(server.url, 'POST', '/v1/locks/leased/acquire', { leaseId });
+    const lock = await api(shared.server.url, 'POST', '/v1/locks/leased/acquire', { leaseId });
     const listed = await json(['lease', 'list']);
     assert.deepEqual(listed.body.leases.find((l: { id: string }) => l.id === leaseId)?.locks, [{ name: 'leased', token: lock.body.token }]);
     const revoked = await json(['lease', 'revoke', leaseId]);
     assert.equal(revoked.code, 0);
     assert.deepEqual(revoked.body.released, [{ name: 'leased', token: lock.body.token }]);
-    assert.equal((await api(server.url, 'GET', '/v1/locks/leased')).status, 404);
+    assert.equal((await api(shared.server.url, 'GET', '/v1/locks/leased')).status, 404);
   });
 
   it('keepalive renews until SIGTERM (exit 0), and exits 4 once the lease is gone', async () => {
-    const leaseId = (await api(server.url, 'POST', '/v1/leases', { ttlMs: 20_000 })).body.id as string;
-    const running = startCli(['lease', 'keepalive', leaseId, '--ttl', '600ms', '--json'], env);
+    const leaseId = (await api(shared.server.url, 'POST', '/v1/leases', { ttlMs: 20_000 })).body.id as string;
+    const running = startCli(['lease', 'keepalive', leaseId, '--ttl', '600ms', '--json'], shared.env);
     await waitFor(() => running.stdout().split('\n').filter((l) => l.startsWith('{')).length >= 3, 15_000, 'three renewals');
     running.child.kill('SIGTERM');
     assert.equal((await running.exited).code, 0, running.stderr());
-    await api(server.url, 'DELETE', `/v1/leases/${leaseId}`);
+    await api(shared.server.url, 'DELETE', `/v1/leases/${leaseId}`);
     const gone = await cli(['lease', 'keepalive', leaseId]);
     assert.equal(gone.code, 4);
     assert.match(gone.stdout + gone.stderr, /is gone/);
@@ -51,7 +45,7 @@ describe('lockring lease', () => {
 describe('lockring locks list, release, check', () => {
   it('lists a page, pages on with --after, reads all with --all', async () => {
     const tokens: number[] = [];
-    for (const name of ['list/a', 'list/b', 'list/c']) tokens.push((await api(server.url, 'POST', `/v1/locks/${encodeURIComponent(name)}/acquire`, { ttlMs: 30_000 })).body.token);
+    for (const name of ['list/a', 'list/b', 'list/c']) tokens.push((await api(shared.server.url, 'POST', `/v1/locks/${encodeURIComponent(name)}/acquire`, { ttlMs: 30_000 })).body.token);
     const page = await json(['locks', 'list', '--prefix', 'list/', '--limit', '2']);
     assert.deepEqual(page.body.locks.map((l: { name: string }) => l.name), ['list/a', 'list/b']);
     assert.equal(page.body.next, 'list/b');
@@ -65,7 +59,7 @@ describe('lockring locks list, release, check', () => {
   });
 
   it('check exits 0 while the token holds, 3 after release; a second release is not_holder (exit 1, JSON error)', async () => {
-    const token = String((await api(server.url, 'POST', '/v1/locks/tok/acquire', { ttlMs: 30_000 })).body.token);
+    const token = String((await api(shared.server.url, 'POST', '/v1/locks/tok/acquire', { ttlMs: 30_000 })).body.token);
     assert.equal((await cli(['check', 'tok', token])).code, 0);
     const released = await json(['release', 'tok', token]);
     assert.deepEqual([released.code, released.body.released], [0, true]);
@@ -82,11 +76,11 @@ describe('lockring locks list, release, check', () => {
 
 describe('lockring watch, health, completion, JSON errors', () => {
   it('watch streams lock and ring events as JSON lines until SIGTERM', async () => {
-    const watching = startCli(['watch', '--prefix', 'seen/', '--ring', 'watched', '--json'], env);
+    const watching = startCli(['watch', '--prefix', 'seen/', '--ring', 'watched', '--json'], shared.env);
     await waitFor(() => watching.stderr().includes('watching 2 targets'), 15_000, 'the watches');
-    const lock = await api(server.url, 'POST', '/v1/locks/seen%2Fx/acquire', { ttlMs: 30_000 });
-    await api(server.url, 'POST', '/v1/locks/seen%2Fx/release', { token: lock.body.token });
-    await api(server.url, 'PUT', '/v1/rings/watched/nodes/alpha', {});
+    const lock = await api(shared.server.url, 'POST', '/v1/locks/seen%2Fx/acquire', { ttlMs: 30_000 });
+    await api(shared.server.url, 'POST', '/v1/locks/seen%2Fx/release', { token: lock.body.token });
+    await api(shared.server.url, 'PUT', '/v1/rings/watched/nodes/alpha', {});
     const events = () => watching.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
     await waitFor(() => events().length >= 3, 15_000, 'three events');
     watching.child.kill('SIGTERM');
@@ -103,10 +97,10 @@ describe('lockring watch, health, completion, JSON errors', () => {
   it('health: exit 0 and ready; unreachable: exit 1 with a JSON error under --json', async () => {
     const up = await json(['health']);
     assert.deepEqual([up.code, up.body.healthy, up.body.ready], [0, true, true]);
-    const down = await runCli(['health', '--json', '--url', 'http://127.0.0.1:1', '--timeout', '2s'], env);
+    const down = await runCli(['health', '--json', '--url', 'http://127.0.0.1:1', '--timeout', '2s'], shared.env);
     assert.equal(down.code, 1);
     assert.equal(JSON.parse(down.stdout).error.code, 'disconnected');
-    const usage = await runCli(['health', '--json', '--timeout', 'soon'], env);
+    const usage = await runCli(['health', '--json', '--timeout', 'soon'], shared.env);
     assert.equal(usage.code, 2);
     assert.equal(JSON.parse(usage.stdout).error.code, 'usage');
   });

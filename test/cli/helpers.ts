@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -101,4 +102,15 @@ export async function api(url: string, method: string, path: string, body?: unkn
   });
   const text = await response.text();
   return { status: response.status, body: text === '' ? null : JSON.parse(text) };
+}
+
+/** The one server of a test file: started before its first test, every process killed after the last. */
+export function serverPerFile(extraArgs: string[] = []): { server: TestServer; env: NodeJS.ProcessEnv } {
+  const shared = {} as { server: TestServer; env: NodeJS.ProcessEnv };
+  before(async () => {
+    shared.server = await startServer(extraArgs);
+    shared.env = cleanEnv({ LOCKRING_URL: shared.server.url });
+  });
+  after(() => killAll());
+  return shared;
 }

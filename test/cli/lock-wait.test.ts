@@ -1,28 +1,22 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { type TestServer, api, cleanEnv, killAll, runCli, startCli, startServer, waitFor } from './helpers.js';
+import { describe, it } from 'node:test';
+import { api, cleanEnv, runCli, serverPerFile, startCli, startServer, waitFor } from './helpers.js';
 
-let server: TestServer;
-let env: NodeJS.ProcessEnv;
-before(async () => {
-  server = await startServer();
-  env = cleanEnv({ LOCKRING_URL: server.url });
-});
-after(() => killAll());
+const shared = serverPerFile();
 
 const waiters = async (url: string, name: string): Promise<number> => (await api(url, 'GET', `/v1/locks/${name}`)).body?.waiters ?? 0;
 const printToken = ['--', process.execPath, '-e', 'console.log(process.env.LOCKRING_FENCING_TOKEN)'];
 
 describe('lockring lock --wait: one place in the queue', () => {
   it('waiters queue over the WebSocket and are granted in arrival order', async () => {
-    const holder = await api(server.url, 'POST', '/v1/locks/fifo/acquire', { ttlMs: 60_000 });
-    const first = startCli(['lock', 'fifo', '--wait', '30s', ...printToken], env);
-    await waitFor(async () => (await waiters(server.url, 'fifo')) === 1, 15_000, 'the first waiter');
-    const second = startCli(['lock', 'fifo', '--wait', '30s', ...printToken], env);
-    await waitFor(async () => (await waiters(server.url, 'fifo')) === 2, 15_000, 'the second waiter');
-    const metrics = await fetch(`${server.url}/metrics`).then((r) => r.text());
+    const holder = await api(shared.server.url, 'POST', '/v1/locks/fifo/acquire', { ttlMs: 60_000 });
+    const first = startCli(['lock', 'fifo', '--wait', '30s', ...printToken], shared.env);
+    await waitFor(async () => (await waiters(shared.server.url, 'fifo')) === 1, 15_000, 'the first waiter');
+    const second = startCli(['lock', 'fifo', '--wait', '30s', ...printToken], shared.env);
+    await waitFor(async () => (await waiters(shared.server.url, 'fifo')) === 2, 15_000, 'the second waiter');
+    const metrics = await fetch(`${shared.server.url}/metrics`).then((r) => r.text());
     assert.match(metrics, /^lockring_ws_connections 2$/m, 'both wait on a WebSocket');
-    await api(server.url, 'POST', '/v1/locks/fifo/release', { token: holder.body.token });
+    await api(shared.server.url, 'POST', '/v1/locks/fifo/release', { token: holder.body.token });
     const [a, b] = await Promise.all([first.exited, second.exited]);
     assert.equal(a.code, 0, first.stderr());
     assert.equal(b.code, 0, second.stderr());
@@ -30,16 +24,16 @@ describe('lockring lock --wait: one place in the queue', () => {
   });
 
   it('a --wait longer than the server keeps a waiter (waitMsMax) is bad usage, exit 2, and queues nothing', async () => {
-    const holder = await api(server.url, 'POST', '/v1/locks/too-long/acquire', { ttlMs: 60_000 });
-    const run = await runCli(['lock', 'too-long', '--wait', '6m', ...printToken], env);
+    const holder = await api(shared.server.url, 'POST', '/v1/locks/too-long/acquire', { ttlMs: 60_000 });
+    const run = await runCli(['lock', 'too-long', '--wait', '6m', ...printToken], shared.env);
     assert.equal(run.code, 2, run.stderr);
     assert.match(run.stderr, /--wait 6m is longer than this server keeps a waiter/);
     assert.equal(run.stdout, '', 'the command did not run');
-    assert.equal(await waiters(server.url, 'too-long'), 0);
-    const json = await runCli(['lock', 'too-long', '--wait', '6m', '--json', ...printToken], env);
+    assert.equal(await waiters(shared.server.url, 'too-long'), 0);
+    const json = await runCli(['lock', 'too-long', '--wait', '6m', '--json', ...printToken], shared.env);
     assert.equal(json.code, 2);
     assert.equal(JSON.parse(json.stdout).error.field, 'waitMs');
-    await api(server.url, 'POST', '/v1/locks/too-long/release', { token: holder.body.token });
+    await api(shared.server.url, 'POST', '/v1/locks/too-long/release', { token: holder.body.token });
   });
 
   it('on a server whose waitMsMax allows it, a --wait above 60 s is one waiting acquire', async () => {

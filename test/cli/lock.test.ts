@@ -1,15 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { type TestServer, api, cleanEnv, killAll, runCli, startCli, startServer, waitFor } from './helpers.js';
+import { describe, it } from 'node:test';
+import { api, cleanEnv, runCli, serverPerFile, startCli, startServer, waitFor } from './helpers.js';
 
-let server: TestServer;
-let env: NodeJS.ProcessEnv;
-
-before(async () => {
-  server = await startServer();
-  env = cleanEnv({ LOCKRING_URL: server.url });
-});
-after(() => killAll());
+const shared = serverPerFile();
 
 /** A child that runs `setup`, prints its lock environment as one JSON line, then runs `then`. */
 function reporter(then: string, setup = ''): string[] {
@@ -24,59 +17,59 @@ function reported(stdout: string): { lock: string; token: string; leaseId: strin
   return JSON.parse(line);
 }
 
-const waiters = async (name: string): Promise<number> => (await api(server.url, 'GET', `/v1/locks/${name}`)).body?.waiters ?? 0;
+const waiters = async (name: string): Promise<number> => (await api(shared.server.url, 'GET', `/v1/locks/${name}`)).body?.waiters ?? 0;
 
 describe('lockring lock NAME -- CMD', () => {
   it('runs the command with the lock in its environment, releases, and exits with its code', async () => {
-    const run = await runCli(['lock', 'jobs/report', '--ttl', '5s', ...reporter('process.exit(7)')], env);
+    const run = await runCli(['lock', 'jobs/report', '--ttl', '5s', ...reporter('process.exit(7)')], shared.env);
     assert.equal(run.code, 7, run.stderr);
     const seen = reported(run.stdout);
     assert.equal(seen.lock, 'jobs/report');
     assert.match(seen.token, /^\d+$/);
     assert.ok(seen.leaseId.length > 0);
-    assert.equal(seen.url, server.url);
+    assert.equal(seen.url, shared.server.url);
     // Released: the name is gone and the token is no longer held.
-    assert.equal((await api(server.url, 'GET', '/v1/locks/jobs%2Freport')).status, 404);
-    const check = await api(server.url, 'POST', '/v1/locks/jobs%2Freport/check', { token: Number(seen.token) });
+    assert.equal((await api(shared.server.url, 'GET', '/v1/locks/jobs%2Freport')).status, 404);
+    const check = await api(shared.server.url, 'POST', '/v1/locks/jobs%2Freport/check', { token: Number(seen.token) });
     assert.equal(check.body.held, false);
   });
 
   it('exits 3 without running the command when the lock is held', async () => {
-    const holder = await api(server.url, 'POST', '/v1/locks/busy/acquire', { ttlMs: 30_000, owner: 'someone-else' });
+    const holder = await api(shared.server.url, 'POST', '/v1/locks/busy/acquire', { ttlMs: 30_000, owner: 'someone-else' });
     assert.equal(holder.status, 200);
-    const run = await runCli(['lock', 'busy', '--', process.execPath, '-e', 'console.log("RAN")'], env);
+    const run = await runCli(['lock', 'busy', '--', process.execPath, '-e', 'console.log("RAN")'], shared.env);
     assert.equal(run.code, 3);
     assert.doesNotMatch(run.stdout, /RAN/);
     assert.match(run.stderr, /lock "busy" is held by someone-else \(token \d+\); not running/);
-    await api(server.url, 'POST', '/v1/locks/busy/release', { token: holder.body.token });
+    await api(shared.server.url, 'POST', '/v1/locks/busy/release', { token: holder.body.token });
   });
 
   it('--wait queues behind the holder, then runs', async () => {
-    const holder = await api(server.url, 'POST', '/v1/locks/queue/acquire', { ttlMs: 30_000 });
-    const waiting = startCli(['lock', 'queue', '--wait', '20s', ...reporter('')], env);
+    const holder = await api(shared.server.url, 'POST', '/v1/locks/queue/acquire', { ttlMs: 30_000 });
+    const waiting = startCli(['lock', 'queue', '--wait', '20s', ...reporter('')], shared.env);
     await waitFor(async () => (await waiters('queue')) === 1, 15_000, 'the CLI to queue');
-    await api(server.url, 'POST', '/v1/locks/queue/release', { token: holder.body.token });
+    await api(shared.server.url, 'POST', '/v1/locks/queue/release', { token: holder.body.token });
     const { code } = await waiting.exited;
     assert.equal(code, 0, waiting.stderr());
     assert.ok(Number(reported(waiting.stdout()).token) > holder.body.token);
   });
 
   it('--wait longer than --ttl: a late grant is kept alive, and the command runs to its end', async () => {
-    const holder = await api(server.url, 'POST', '/v1/locks/late/acquire', { ttlMs: 30_000 });
+    const holder = await api(shared.server.url, 'POST', '/v1/locks/late/acquire', { ttlMs: 30_000 });
     // The command outlives several keepalive rounds of its 1 s lease.
-    const waiting = startCli(['lock', 'late', '--ttl', '1s', '--wait', '20s', ...reporter('setTimeout(() => process.exit(5), 2000);')], env);
+    const waiting = startCli(['lock', 'late', '--ttl', '1s', '--wait', '20s', ...reporter('setTimeout(() => process.exit(5), 2000);')], shared.env);
     await waitFor(async () => (await waiters('late')) === 1, 15_000, 'the CLI to queue');
     await new Promise((resolve) => setTimeout(resolve, 1_300)); // wait past the CLI's TTL
-    await api(server.url, 'POST', '/v1/locks/late/release', { token: holder.body.token });
+    await api(shared.server.url, 'POST', '/v1/locks/late/release', { token: holder.body.token });
     const { code } = await waiting.exited;
     assert.equal(code, 5, waiting.stderr());
     assert.doesNotMatch(waiting.stderr(), /lost lock/);
-    assert.equal((await api(server.url, 'GET', '/v1/locks/late')).status, 404, 'released');
+    assert.equal((await api(shared.server.url, 'GET', '/v1/locks/late')).status, 404, 'released');
   });
 
   it('a signal while waiting abandons the wait (the server drops the waiter) and exits 128 + N', async () => {
-    const holder = await api(server.url, 'POST', '/v1/locks/impatient/acquire', { ttlMs: 30_000 });
-    const waiting = startCli(['lock', 'impatient', '--wait', '20s', '--', process.execPath, '-e', 'console.log("RAN")'], env);
+    const holder = await api(shared.server.url, 'POST', '/v1/locks/impatient/acquire', { ttlMs: 30_000 });
+    const waiting = startCli(['lock', 'impatient', '--wait', '20s', '--', process.execPath, '-e', 'console.log("RAN")'], shared.env);
     await waitFor(async () => (await waiters('impatient')) === 1, 15_000, 'the CLI to queue');
     waiting.child.kill('SIGINT');
     const { code } = await waiting.exited;
@@ -84,16 +77,16 @@ describe('lockring lock NAME -- CMD', () => {
     assert.doesNotMatch(waiting.stdout(), /RAN/);
     assert.match(waiting.stderr(), /interrupted by SIGINT while waiting for lock "impatient"/);
     await waitFor(async () => (await waiters('impatient')) === 0, 5_000, 'the waiter to leave the queue');
-    await api(server.url, 'POST', '/v1/locks/impatient/release', { token: holder.body.token });
+    await api(shared.server.url, 'POST', '/v1/locks/impatient/release', { token: holder.body.token });
   });
 
   it('a lost lease (revoked mid-run) gets the command SIGTERM, then SIGKILL after --grace, and exits 4', async () => {
     // The child ignores SIGTERM, so only the SIGKILL after the grace period ends it.
     const stubborn = 'process.on("SIGTERM", () => console.log("GOT SIGTERM")); setInterval(() => {}, 1000);';
-    const running = startCli(['lock', 'revoked', '--ttl', '3s', '--grace', '300ms', ...reporter('', stubborn)], env);
+    const running = startCli(['lock', 'revoked', '--ttl', '3s', '--grace', '300ms', ...reporter('', stubborn)], shared.env);
     await waitFor(() => running.stdout().includes('{"lock"'), 15_000, 'the command to start');
     const { leaseId } = reported(running.stdout());
-    const revoke = await api(server.url, 'DELETE', `/v1/leases/${leaseId}`);
+    const revoke = await api(shared.server.url, 'DELETE', `/v1/leases/${leaseId}`);
     assert.equal(revoke.status, 200);
     const started = Date.now();
     const { code } = await running.exited;
@@ -118,30 +111,30 @@ describe('lockring lock NAME -- CMD', () => {
   it('passes SIGTERM, SIGINT and SIGHUP on to the command and exits with its code', async () => {
     for (const [signal, exitCode] of [['SIGTERM', 41], ['SIGINT', 42], ['SIGHUP', 43]] as const) {
       const child = `process.on(${JSON.stringify(signal)}, () => { console.log("child got ${signal}"); process.exit(${exitCode}); }); setInterval(() => {}, 1000);`;
-      const running = startCli(['lock', `signals-${signal}`, ...reporter('', child)], env);
+      const running = startCli(['lock', `signals-${signal}`, ...reporter('', child)], shared.env);
       await waitFor(() => running.stdout().includes('{"lock"'), 15_000, 'the command to start');
       running.child.kill(signal);
       const { code } = await running.exited;
       assert.equal(code, exitCode, running.stderr());
       assert.match(running.stdout(), new RegExp(`child got ${signal}`));
-      assert.equal((await api(server.url, 'GET', `/v1/locks/signals-${signal}`)).status, 404, 'released');
+      assert.equal((await api(shared.server.url, 'GET', `/v1/locks/signals-${signal}`)).status, 404, 'released');
     }
   });
 
   it('reports a command killed by a signal as 128 + N, and a missing command as 127', async () => {
-    const killed = await runCli(['lock', 'suicide', '--', process.execPath, '-e', 'process.kill(process.pid, "SIGKILL")'], env);
+    const killed = await runCli(['lock', 'suicide', '--', process.execPath, '-e', 'process.kill(process.pid, "SIGKILL")'], shared.env);
     assert.equal(killed.code, 137);
-    const missing = await runCli(['lock', 'missing', '--', 'lockring-no-such-command'], env);
+    const missing = await runCli(['lock', 'missing', '--', 'lockring-no-such-command'], shared.env);
     assert.equal(missing.code, 127);
     assert.match(missing.stderr, /cannot run "lockring-no-such-command": ENOENT/);
-    assert.equal((await api(server.url, 'GET', '/v1/locks/missing')).status, 404, 'released');
+    assert.equal((await api(shared.server.url, 'GET', '/v1/locks/missing')).status, 404, 'released');
   });
 
   it('rejects bad usage with exit 2', async () => {
     const [noCommand, badTtl, noName] = await Promise.all([
-      runCli(['lock', 'x'], env),
-      runCli(['lock', 'x', '--ttl', '10', '--', 'true'], env),
-      runCli(['lock', '--', 'true'], env),
+      runCli(['lock', 'x'], shared.env),
+      runCli(['lock', 'x', '--ttl', '10', '--', 'true'], shared.env),
+      runCli(['lock', '--', 'true'], shared.env),
     ]);
     assert.equal(noCommand.code, 2);
     assert.match(noCommand.stderr, /missing the command to run after "--"/);
