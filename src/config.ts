@@ -28,6 +28,14 @@ export interface Config {
   readonly tlsKey: string | null;
   /** PEM CA bundle: clients must present a certificate it signed (mutual TLS). */
   readonly tlsCa: string | null;
+  /** Replicated mode: etcd endpoints, comma-separated (null: one process on its data directory). */
+  readonly etcd: string | null;
+  /** Replicated mode: the prefix of this cluster's keys in etcd. */
+  readonly cluster: string;
+  /** Replicated mode: the URL clients reach this replica at (null: from host and port). */
+  readonly advertiseUrl: string | null;
+  /** Replicated mode: TTL of the election session lease; an active that stops renewing is replaced after about this long. */
+  readonly etcdSessionTtlMs: number;
   readonly limits: Limits;
 }
 
@@ -48,6 +56,10 @@ export const defaultConfig: Config = Object.freeze({
   tlsCert: null,
   tlsKey: null,
   tlsCa: null,
+  etcd: null,
+  cluster: 'lockring',
+  advertiseUrl: null,
+  etcdSessionTtlMs: 5_000,
   limits: defaultLimits,
 });
 
@@ -58,7 +70,7 @@ export class ConfigError extends Error {
 
 type Settings = Omit<Config, 'limits'>;
 export type SettingKey = keyof Settings;
-type SettingKind = 'host' | 'port' | 'dir' | 'file' | 'logLevel' | 'logFormat' | 'duration' | 'bool';
+type SettingKind = 'host' | 'port' | 'dir' | 'file' | 'logLevel' | 'logFormat' | 'duration' | 'bool' | 'urls' | 'url' | 'name';
 
 /** One configuration key: its flag, its environment variable, its type. */
 export interface Setting {
@@ -95,6 +107,14 @@ export const settings: readonly Setting[] = [
     help: 'PEM private key of --tls-cert.' },
   { key: 'tlsCa', flag: 'tls-ca', env: 'LOCKRING_TLS_CA', kind: 'file', valueName: 'FILE',
     help: 'PEM CA bundle: require client certificates signed by it (mutual TLS); needs --tls-cert.' },
+  { key: 'etcd', flag: 'etcd', env: 'LOCKRING_ETCD', kind: 'urls', valueName: 'URL[,URL...]',
+    help: 'Replicated mode: etcd endpoints (comma-separated); replicas sharing them elect one active, the others stand by.' },
+  { key: 'cluster', flag: 'cluster', env: 'LOCKRING_CLUSTER', kind: 'name', valueName: 'NAME',
+    help: 'Replicated mode: the key prefix of this cluster in etcd.' },
+  { key: 'advertiseUrl', flag: 'advertise-url', env: 'LOCKRING_ADVERTISE_URL', kind: 'url', valueName: 'URL',
+    help: 'Replicated mode: the URL clients reach this replica at (default: from --host and --port).' },
+  { key: 'etcdSessionTtlMs', flag: 'etcd-session-ttl', env: 'LOCKRING_ETCD_SESSION_TTL', kind: 'duration', valueName: 'DURATION',
+    help: 'Replicated mode: TTL of the election session; a stopped active is replaced after about this long (whole seconds, 1s to 60s).' },
 ];
 
 /** `LOCKRING_*` variables read by the client commands and `lockring lock`'s child, not by `serve`. */
@@ -102,7 +122,10 @@ const clientEnvVars = new Set(['LOCKRING_URL', 'LOCKRING_AUTH_TOKEN', 'LOCKRING_
 export const configFileEnv = 'LOCKRING_CONFIG';
 export const limitsEnv = 'LOCKRING_LIMITS';
 const shutdownGraceMsMax = 600_000;
-const durationRanges: Partial<Record<SettingKey, readonly [number, number]>> = { shutdownGraceMs: [0, shutdownGraceMsMax] };
+const durationRanges: Partial<Record<SettingKey, readonly [number, number]>> = {
+  shutdownGraceMs: [0, shutdownGraceMsMax],
+  etcdSessionTtlMs: [1_000, 60_000],
+};
 
 export type Origin = 'flag' | 'env' | 'file' | 'default';
 
@@ -296,12 +319,35 @@ function parseSetting(setting: Setting, raw: unknown, origin: ParseOrigin): stri
       }
       return ms;
     }
+    case 'urls':
+    case 'url':
+      if (raw === null && origin.json) return null;
+      return parseUrls(raw, setting.kind === 'urls') ?? fail(setting.kind === 'urls' ? 'http(s) URLs, comma-separated' : 'an http(s) URL');
+    case 'name':
+      if (typeof raw !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(raw)) fail('1 to 64 letters, digits, ".", "_" or "-"');
+      return raw as string;
     case 'bool':
       if (typeof raw === 'boolean') return raw;
       if (!origin.json && (raw === 'true' || raw === '1')) return true;
       if (!origin.json && (raw === 'false' || raw === '0')) return false;
       return fail(origin.json ? 'true or false' : 'true, false, 1 or 0');
   }
+}
+
+/** Comma-separated http(s) URLs without trailing slashes, joined again with commas (one when `many` is false). */
+function parseUrls(raw: unknown, many: boolean): string | null {
+  if (typeof raw !== 'string' || raw.length > 4096) return null;
+  const parts = raw.split(',').map((part) => part.trim().replace(/\/+$/, ''));
+  if (parts.length === 0 || (!many && parts.length > 1)) return null;
+  for (const part of parts) {
+    try {
+      const url = new URL(part);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+    } catch {
+      return null;
+    }
+  }
+  return parts.join(',');
 }
 
 function parseIntegerIn(raw: unknown, origin: ParseOrigin, min: number, max: number): number | null {
