@@ -72,6 +72,7 @@ export class Election {
     this.leaseId = await client.leaseGrant(this.ttlSeconds);
     this.lastRenewedAt = sentAt;
     this.keepaliveTimer = setInterval(() => void this.renew(), Math.max(100, Math.floor((this.ttlSeconds * 1000) / 3)));
+    this.keepaliveTimer.unref();
     const key = keys.candidate(this.leaseId);
     const value = Buffer.from(JSON.stringify({ url: this.options.advertiseUrl }));
     await client.txn([{ key, target: 'CREATE', createRevision: 0 }], [{ put: { key, value, lease: this.leaseId } }]);
@@ -131,6 +132,7 @@ export class Election {
         resolve();
       };
       const timer = setTimeout(done, Math.max(200, (this.ttlSeconds * 1000) / 2));
+      timer.unref();
       this.watch = openWatch(
         this.options.client.endpoint,
         { key: predecessor.key, startRevision: predecessor.modRevision + 1 },

@@ -103,7 +103,7 @@ export class LogAppender {
 
   /** Commits what is pending, then takes no more records. */
   async close(): Promise<void> {
-    if (this.inFlight !== null || this.open.count > 0 || this.sealed.length > 0) {
+    if (this.failedWith === null && (this.inFlight !== null || this.open.count > 0 || this.sealed.length > 0)) {
       await new Promise<void>((resolve) => {
         this.idle = resolve;
         this.schedule();

@@ -144,6 +144,7 @@ class Active implements ReplicatedStore {
     });
     // Checked often, so a replica resumed after a long pause finds out before its next answer.
     this.watchdog = setInterval(() => this.guard(), 50);
+    this.watchdog.unref();
   }
 
   appendedPosition(): number {
