@@ -77,8 +77,9 @@ async function runServer(loaded: LoadedConfig): Promise<number> {
     await flush(logger);
     return exitCodes.failure;
   }
-  await lockring.start();
-  logger.info({ epoch: lockring.health.epoch }, 'ready');
+  // A standby of the replicated mode starts only once it is elected: a stop signal may come first.
+  const started = await Promise.race([lockring.start().then(() => true), stopper.exitCode.then(() => false)]);
+  if (started) logger.info({ epoch: lockring.health.epoch }, 'ready');
   const code = await stopper.exitCode;
   process.off('SIGHUP', onHangup);
   await flush(logger);
