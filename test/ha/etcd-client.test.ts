@@ -69,6 +69,14 @@ describe('etcd client over the JSON gateway', { skip: noEtcd }, () => {
     assert.equal(failing.endpoint, cluster.members[0]!.clientUrl);
   });
 
+  test('a txn moves on from an endpoint that refuses the connection: it surely never arrived', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const failing = new EtcdClient({ endpoints: [dead, cluster.members[1]!.clientUrl], callTimeoutMs: 2_000 });
+    const answer = await failing.txn([], [{ put: { key: key('t/refused'), value: key('once') } }]);
+    assert.equal(answer.succeeded, true);
+    assert.equal((await client.range(key('t/refused'))).kvs[0]!.version, 1);
+  });
+
   test('a call to an endpoint that never answers fails with timeout within its deadline', async () => {
     const silent = await silentServer();
     try {

@@ -7,9 +7,10 @@ import { EtcdError } from './etcd-error.js';
  * far below 2^53); lease ids are decimal strings (they use all 64 bits).
  *
  * Calls go to one endpoint at a time; a call that cannot reach it moves on to the
- * next. Only reads and lease calls are retried on another endpoint: a txn that
- * timed out may have committed, so its caller must decide (the log treats it as
- * lost leadership).
+ * next. Reads and lease calls are retried on another endpoint after any failure;
+ * a txn only when the connection was refused (it surely never arrived): a txn
+ * that timed out may have committed, so its caller must decide (the log treats
+ * it as the end of its term).
  */
 export interface KeyValue {
   readonly key: Buffer;
@@ -195,15 +196,16 @@ export class EtcdClient {
    * once; etcd's own errors (a compare that failed is not one) are not retried.
    */
   private async call(route: string, body: Json, retry: boolean): Promise<Json> {
-    const attempts = retry ? this.options.endpoints.length : 1;
     let last: unknown;
-    for (let attempt = 0; attempt < attempts; attempt++) {
+    for (let attempt = 0; attempt < this.options.endpoints.length; attempt++) {
       try {
         return await this.post(this.endpoint, route, body);
       } catch (error) {
         last = error;
         if (!(error instanceof EtcdError) || error.code === 'server_error') throw error;
         this.rotate();
+        // A request that may have reached etcd is retried only when repeating it is harmless.
+        if (!retry && error.code !== 'refused') throw error;
       }
     }
     throw last;
@@ -222,7 +224,7 @@ export class EtcdClient {
       });
       text = await response.text();
     } catch (error) {
-      const code = signal.aborted ? 'timeout' : 'unreachable';
+      const code = signal.aborted ? 'timeout' : connectionRefused(error) ? 'refused' : 'unreachable';
       throw new EtcdError(code, `etcd at ${endpoint} ${code === 'timeout' ? 'did not answer in time' : 'cannot be reached'} (${route})`, { cause: error });
     }
     let parsed: unknown;
@@ -238,6 +240,11 @@ export class EtcdClient {
     }
     return answer;
   }
+}
+
+function connectionRefused(error: unknown): boolean {
+  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+  return cause?.code === 'ECONNREFUSED';
 }
 
 export function headerRevision(answer: Json): number {

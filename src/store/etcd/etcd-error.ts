@@ -1,5 +1,8 @@
-/** Why a call to etcd failed; `server_error` is etcd's own refusal (not retried). */
-export type EtcdErrorCode = 'timeout' | 'unreachable' | 'server_error' | 'bad_answer' | 'watch_stalled' | 'compacted' | 'too_large';
+/**
+ * Why a call to etcd failed; `server_error` is etcd's own refusal (not retried),
+ * `refused` a connection that was never made (the request surely did not arrive).
+ */
+export type EtcdErrorCode = 'timeout' | 'refused' | 'unreachable' | 'server_error' | 'bad_answer' | 'watch_stalled' | 'compacted' | 'too_large';
 
 export class EtcdError extends Error {
   override name = 'EtcdError';

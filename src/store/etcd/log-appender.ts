@@ -15,6 +15,8 @@ export interface LogAppenderOptions {
   readonly headSeq: number;
   /** A batch is sealed at this size; one txn carries one batch. */
   readonly batchBytesMax: number;
+  /** Asked before committed records are released: false once the term may be over (the answer is then never sent). */
+  readonly stillActive: () => boolean;
   /** Called once when an append fails: the replica lost the log and must stop answering. */
   readonly onFailed: (error: EtcdError) => void;
 }
@@ -139,6 +141,11 @@ export class LogAppender {
     }
     this.inFlight = null;
     this.durable = batch.firstSeq + batch.count - 1;
+    // A reply that was held up (the process paused) goes out only while the term surely lasts.
+    if (!this.options.stillActive()) {
+      this.fail(new EtcdError('timeout', 'the session may have expired while this append was in flight'));
+      return;
+    }
     this.release();
     void this.flush();
   }

@@ -135,6 +135,10 @@ class Active implements ReplicatedStore {
       leadership,
       headSeq,
       batchBytesMax: options.limits.etcdBatchBytesMax,
+      stillActive: () => {
+        this.guard();
+        return this.lost === null;
+      },
       onFailed: (error) => this.lose(error),
     });
     this.unsubscribe = options.machine.subscribe((event) => {
