@@ -10,10 +10,15 @@ import { LockringClientError, asClientError } from './errors.js';
 import { type CallOptions, HttpApi, type SharedOp } from './http-api.js';
 import { Hold, type LockHandle, defaultSafetyMarginMs } from './lock-handle.js';
 import { RingView } from './ring-view.js';
+import { ServerSet } from './server-set.js';
 import { type Backoff, WsLink } from './ws-link.js';
 
 export interface LockringClientOptions {
-  /** The server, e.g. `http://127.0.0.1:7420`. The WebSocket is `<url>/v1/ws`. */
+  /**
+   * The server, e.g. `http://127.0.0.1:7420`; the WebSocket is `<url>/v1/ws`. In
+   * replicated mode, the replicas comma-separated (`http://a:7420,http://b:7420`):
+   * requests and the socket follow the active.
+   */
   readonly url: string;
   /**
    * Bearer token of a server with auth: sent as `Authorization: Bearer <authToken>`
@@ -84,7 +89,7 @@ const expiredRemembered = 1_024;
  * re-subscribes its watches.
  */
 export class LockringClient extends EventEmitter<ClientEvents> {
-  /** The server's URL as given, without trailing slashes. */
+  /** The server's URL(s) as given, without trailing slashes (comma-separated). */
   readonly url: string;
   private readonly http: HttpApi;
   private readonly link: WsLink | null;
@@ -102,15 +107,17 @@ export class LockringClient extends EventEmitter<ClientEvents> {
 
   constructor(options: LockringClientOptions) {
     super();
-    this.url = options.url.replace(/\/+$/, '');
-    const base = this.url;
+    const servers = new ServerSet(options.url);
+    this.url = servers.urls.join(',');
     const authToken = options.authToken ?? options.token;
     const headers: Record<string, string> = authToken === undefined ? {} : { authorization: `Bearer ${authToken}` };
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     this.sessionTtlMs = options.sessionTtlMs ?? 15_000;
-    this.http = new HttpApi(base, headers, this.requestTimeoutMs);
+    this.http = new HttpApi(servers, headers, this.requestTimeoutMs);
     this.link = options.websocket === false ? null : new WsLink({
-      url: `${base.replace(/^http/, 'ws')}/v1/ws`,
+      // A socket that drops (a replica died, or a standby refused the upgrade) redials the next replica.
+      url: () => `${servers.current.replace(/^http/, 'ws')}/v1/ws`,
+      onDialFailed: () => servers.unreachable(servers.current),
       headers,
       backoff: { initialDelayMs: options.reconnect?.initialDelayMs ?? 100, maxDelayMs: options.reconnect?.maxDelayMs ?? 5_000 },
       heartbeatMs: options.heartbeatMs ?? 5_000,

@@ -1,5 +1,6 @@
 import type { OpArgs, OpResults } from '../ws/protocol.js';
 import { LockringClientError, serverError } from './errors.js';
+import type { ServerSet } from './server-set.js';
 
 export interface CallOptions {
   readonly signal?: AbortSignal | undefined;
@@ -11,20 +12,51 @@ export type SharedOp = 'lease.grant' | 'lease.keepalive' | 'lease.revoke' | 'loc
 
 const path = (...parts: string[]): string => parts.map((part) => encodeURIComponent(part)).join('/');
 
-/** JSON over fetch, errors turned into LockringClientError. */
+/** Pause between two tries on other replicas. */
+const followDelayMs = 100;
+/** Tries of one request across replicas, at most (the call's timeout bounds them too). */
+const followAttemptsMax = 100;
+
+/**
+ * JSON over fetch, errors turned into LockringClientError. With several replicas
+ * (replicated mode) a request follows the active: a `503 not_ready` naming it, or
+ * a replica that refuses the connection, sends it on, a bounded number of times.
+ */
 export class HttpApi {
   constructor(
-    private readonly base: string,
+    private readonly servers: ServerSet,
     private readonly headers: Readonly<Record<string, string>>,
     private readonly timeoutMs: number,
   ) {}
 
   async request<T>(method: string, route: string, body?: unknown, options: CallOptions = {}): Promise<T> {
+    // A takeover takes a few seconds: keep following for as long as the call may take.
+    const deadline = performance.now() + (options.timeoutMs ?? this.timeoutMs);
+    for (let attempt = 0; ; attempt++) {
+      const base = this.servers.current;
+      try {
+        return await this.requestOnce<T>(base, method, route, body, { ...options, timeoutMs: Math.max(1, deadline - performance.now()) });
+      } catch (error) {
+        const late = performance.now() + followDelayMs > deadline || attempt >= followAttemptsMax;
+        if (!(error instanceof LockringClientError) || late || options.signal?.aborted) throw error;
+        if (error.code === 'not_ready' && 'active' in error.details) {
+          this.servers.follow(base, typeof error.details['active'] === 'string' ? error.details['active'] : null);
+        } else if (error.code === 'disconnected' && !this.servers.single && (method === 'GET' || neverArrived(error))) {
+          this.servers.unreachable(base);
+        } else {
+          throw error;
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, followDelayMs));
+    }
+  }
+
+  private async requestOnce<T>(base: string, method: string, route: string, body: unknown, options: CallOptions): Promise<T> {
     const timeout = AbortSignal.timeout(Math.ceil(options.timeoutMs ?? this.timeoutMs));
     const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]);
     let response: Response;
     try {
-      response = await fetch(`${this.base}${route}`, {
+      response = await fetch(`${base}${route}`, {
         method,
         signal,
         headers: body === undefined ? this.headers : { ...this.headers, 'content-type': 'application/json' },
@@ -33,9 +65,9 @@ export class HttpApi {
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason;
       if (timeout.aborted) {
-        throw new LockringClientError('timeout', `lockring at ${this.base} did not answer ${method} ${route} in time`, null, {}, { cause: error });
+        throw new LockringClientError('timeout', `lockring at ${base} did not answer ${method} ${route} in time`, null, {}, { cause: error });
       }
-      throw new LockringClientError('disconnected', `cannot reach lockring at ${this.base}: ${describeFetchError(error)}`, null, {}, { cause: error });
+      throw new LockringClientError('disconnected', `cannot reach lockring at ${base}: ${describeFetchError(error)}`, null, {}, { cause: error });
     }
     const text = await response.text();
     let parsed: unknown;
@@ -96,6 +128,12 @@ function renameId(body: unknown): unknown {
 }
 
 /** fetch says `fetch failed`; the reason (`ECONNREFUSED`, a TLS error, ...) is its cause. */
+/** A refused connection: the request surely never reached the server, so it may go to another. */
+function neverArrived(error: LockringClientError): boolean {
+  const cause = error.cause as { cause?: { code?: unknown } } | undefined;
+  return cause?.cause?.code === 'ECONNREFUSED';
+}
+
 function describeFetchError(error: unknown): string {
   const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
   if (typeof cause?.code === 'string') return cause.code;
