@@ -3,28 +3,21 @@
  * active on 503 not_ready and across a kill -9 of the active; the WebSocket
  * reconnects to the new active and resumes its session.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { LockringClient } from '../../src/client/client.js';
-import { type EtcdCluster, noEtcd, startEtcdCluster } from '../helpers/etcd-cluster.js';
-import { call, startReplica, stopAll, waitForActive } from '../helpers/lockring-cluster.js';
+import { noEtcd } from '../helpers/etcd-cluster.js';
+import { call, etcdForSuite, startReplica, waitForActive } from '../helpers/lockring-cluster.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 describe('clients of a replicated cluster', { skip: noEtcd, timeout: 90_000 }, () => {
-  let etcd: EtcdCluster;
-  before(async () => {
-    etcd = await startEtcdCluster(3);
-  });
-  after(async () => {
-    await stopAll();
-    await etcd?.stop();
-  });
+  const cluster = etcdForSuite();
 
   test('the SDK follows the active from a standby and across a kill -9; its session is resumed on the new active', async () => {
-    const replicas = await Promise.all([0, 1].map(() => startReplica(etcd.endpoints, 'sdk')));
+    const replicas = await Promise.all([0, 1].map(() => startReplica(cluster().endpoints, 'sdk')));
     const active = await waitForActive(replicas);
     const standby = replicas.find((r) => r !== active)!;
     const client = new LockringClient({ url: `${standby.url},${active.url}`, sessionTtlMs: 5_000, requestTimeoutMs: 15_000 });
@@ -49,7 +42,7 @@ describe('clients of a replicated cluster', { skip: noEtcd, timeout: 90_000 }, (
   });
 
   test('the CLI takes several URLs and finds the active', async () => {
-    const replicas = await Promise.all([0, 1].map(() => startReplica(etcd.endpoints, 'cli')));
+    const replicas = await Promise.all([0, 1].map(() => startReplica(cluster().endpoints, 'cli')));
     const active = await waitForActive(replicas);
     const standby = replicas.find((r) => r !== active)!;
     await call(active.url, 'POST', '/v1/locks/cli-lock/acquire', { ttlMs: 10_000, owner: 'someone' });

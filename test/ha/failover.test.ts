@@ -7,11 +7,11 @@
  * intervals, no acknowledged grant, release or ring change lost, no kept-alive
  * lease lost early.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type EtcdCluster, noEtcd, startEtcdCluster } from '../helpers/etcd-cluster.js';
-import { FollowingCaller, type Replica, call, startReplica, stopAll, waitForActive } from '../helpers/lockring-cluster.js';
+import { type EtcdCluster, noEtcd } from '../helpers/etcd-cluster.js';
+import { FollowingCaller, type Replica, call, etcdForSuite, startReplica, waitForActive, withReplicaLogs } from '../helpers/lockring-cluster.js';
 
 /** One acknowledged grant of the storm's lock. */
 interface Hold {
@@ -86,17 +86,10 @@ function checkHistory(history: History): void {
 }
 
 describe('replicated mode under faults', { skip: noEtcd, timeout: 120_000 }, () => {
-  let etcd: EtcdCluster;
-  before(async () => {
-    etcd = await startEtcdCluster(3);
-  });
-  after(async () => {
-    await stopAll();
-    await etcd?.stop();
-  });
+  const cluster = etcdForSuite();
 
   test('kill -9 of the active twice during an acquire storm loses nothing acknowledged and never gives two holders', async () => {
-    const replicas: Replica[] = await Promise.all([0, 1, 2].map(() => startReplica(etcd.endpoints, 'storm')));
+    const replicas: Replica[] = await Promise.all([0, 1, 2].map(() => startReplica(cluster().endpoints, 'storm')));
     const urls = replicas.map((r) => r.url);
     let active = await waitForActive(replicas);
     const setup = new FollowingCaller(urls);
@@ -136,7 +129,7 @@ describe('replicated mode under faults', { skip: noEtcd, timeout: 120_000 }, () 
   });
 
   test('an active paused past its session TTL steps down without answering what it received meanwhile', async () => {
-    const replicas = await Promise.all([0, 1].map(() => startReplica(etcd.endpoints, 'pause')));
+    const replicas = await Promise.all([0, 1].map(() => startReplica(cluster().endpoints, 'pause')));
     const active = await waitForActive(replicas);
     const standby = replicas.find((r) => r !== active)!;
     const before = await call(active.url, 'POST', '/v1/locks/paused/acquire', { ttlMs: 10_000 });
@@ -161,23 +154,28 @@ describe('replicated mode under faults', { skip: noEtcd, timeout: 120_000 }, () 
   });
 
   test('kill -9 of one etcd member: the active keeps serving and loses nothing', async () => {
-    const replicas = await Promise.all([0, 1].map(() => startReplica(etcd.endpoints, 'member')));
-    const urls = replicas.map((r) => r.url);
+    // A session TTL well above etcd's own leader election (500 ms here), as in production.
+    const replicas = await Promise.all([0, 1].map(() => startReplica(cluster().endpoints, 'member', '3s')));
     const active = await waitForActive(replicas);
-    const caller = new FollowingCaller(urls);
-    const tokens: number[] = [];
-    const acquireRelease = async (name: string): Promise<void> => {
-      const granted = await caller.call('POST', `/v1/locks/${name}/acquire`, { ttlMs: 5_000 });
-      assert.equal(granted.status, 200);
-      tokens.push(granted.body.token);
-    };
-    for (let i = 0; i < 10; i++) await acquireRelease(`m-${i}`);
-    await etcd.kill(etcd.members[0]!);
-    for (let i = 10; i < 30; i++) await acquireRelease(`m-${i}`);
-    for (let i = 1; i < tokens.length; i++) assert.ok(tokens[i]! > tokens[i - 1]!);
-    const listed = await caller.call('GET', '/v1/locks?prefix=m-&limit=100');
-    assert.equal(listed.body.locks.length, 30, 'every acknowledged grant is there');
-    assert.equal(active.exitCode(), undefined, 'the active rode out the loss of an etcd member');
-    assert.equal(await waitForActive(replicas), active);
+    await withReplicaLogs(replicas, () => etcdMemberLoss(cluster(), replicas, active));
   });
 });
+
+async function etcdMemberLoss(cluster: EtcdCluster, replicas: Replica[], active: Replica): Promise<void> {
+  const urls = replicas.map((r) => r.url);
+  const caller = new FollowingCaller(urls);
+  const tokens: number[] = [];
+  const acquireRelease = async (name: string): Promise<void> => {
+    const granted = await caller.call('POST', `/v1/locks/${name}/acquire`, { ttlMs: 5_000 });
+    assert.equal(granted.status, 200);
+    tokens.push(granted.body.token);
+  };
+  for (let i = 0; i < 10; i++) await acquireRelease(`m-${i}`);
+  await cluster.kill(cluster.members[0]!);
+  for (let i = 10; i < 30; i++) await acquireRelease(`m-${i}`);
+  for (let i = 1; i < tokens.length; i++) assert.ok(tokens[i]! > tokens[i - 1]!);
+  const listed = await caller.call('GET', '/v1/locks?prefix=m-&limit=100');
+  assert.equal(listed.body.locks.length, 30, 'every acknowledged grant is there');
+  assert.equal(active.exitCode(), undefined, 'the active rode out the loss of an etcd member');
+  assert.equal(await waitForActive(replicas), active);
+}

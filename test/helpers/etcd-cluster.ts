@@ -69,10 +69,10 @@ function killed(child: ChildProcess): Promise<void> {
 }
 
 /**
- * Starts `size` members with short raft timings (heartbeat 50 ms, election 500 ms),
+ * Starts `size` members (fsync off unless asked) with short raft timings (heartbeat 50 ms, election 500 ms),
  * so leases as short as 1 s are allowed and an etcd leader loss heals fast.
  */
-export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
+export async function startEtcdCluster(size = 3, options: { readonly fsync?: boolean } = {}): Promise<EtcdCluster> {
   const root = await mkdtemp(join(tmpdir(), 'lockring-etcd-'));
   const members: EtcdMember[] = [];
   for (let i = 0; i < size; i++) {
@@ -86,7 +86,9 @@ export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
       '--listen-client-urls', member.clientUrl, '--advertise-client-urls', member.clientUrl,
       '--listen-peer-urls', member.peerUrl, '--initial-advertise-peer-urls', member.peerUrl,
       '--initial-cluster', initial, '--initial-cluster-state', 'new', '--initial-cluster-token', root,
-      '--heartbeat-interval', '50', '--election-timeout', '500', '--unsafe-no-fsync', '--log-level', 'error',
+      '--heartbeat-interval', '50', '--election-timeout', '500', '--log-level', 'error',
+      // Tests do not need their etcd to survive a power cut; benchmarks keep fsync.
+      ...(options.fsync === true ? [] : ['--unsafe-no-fsync']),
     ], { stdio: ['ignore', 'ignore', 'ignore'] });
   }
   const cluster: EtcdCluster = {

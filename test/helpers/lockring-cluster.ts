@@ -7,7 +7,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from './etcd-cluster.js';
+import { after, before } from 'node:test';
+import { type EtcdCluster, freePort, startEtcdCluster } from './etcd-cluster.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -72,7 +73,7 @@ export async function startReplica(etcd: string, cluster: string, sessionTtl = '
   running.add(replica);
   for (let i = 0; ; i++) {
     if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) return replica;
-    if (exit !== undefined || i > 400) throw new Error(`replica on ${url} did not start`);
+    if (exit !== undefined || i > 1_200) throw new Error(`replica on ${url} did not start`);
     await sleep(25);
   }
 }
@@ -135,5 +136,34 @@ export class FollowingCaller {
       if (performance.now() > deadline) throw new Error(`${method} ${path}: no active answered within ${deadlineMs} ms`);
       await sleep(20);
     }
+  }
+}
+
+/**
+ * For a describe block: a 3-member etcd started before its tests, and every
+ * replica and member stopped after them (also on failure). Returns the cluster's
+ * getter (valid inside tests).
+ */
+export function etcdForSuite(): () => EtcdCluster {
+  let etcd: EtcdCluster | undefined;
+  before(async () => {
+    etcd = await startEtcdCluster(3);
+  });
+  after(async () => {
+    await stopAll();
+    await etcd?.stop();
+  });
+  return () => etcd!;
+}
+
+/** Runs `body`; when it fails, the replicas' last log lines go to stderr with the error. */
+export async function withReplicaLogs<T>(replicas: readonly Replica[], body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (error) {
+    for (const replica of replicas) {
+      process.stderr.write(`--- ${replica.url} (pid ${replica.pid}, exit ${String(replica.exitCode())})\n${replica.lines.slice(-40).join('\n')}\n`);
+    }
+    throw error;
   }
 }

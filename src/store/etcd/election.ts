@@ -48,6 +48,7 @@ export class Election {
   private stopped = false;
   private lost = false;
   private watch: Watch | null = null;
+  private reportedOwner = 0;
   private readonly now: () => number;
 
   constructor(private readonly options: ElectionOptions) {
@@ -81,7 +82,15 @@ export class Election {
     const createRevision = mine.createRevision;
     this.options.log.info({ candidate: key.toString(), createRevision }, 'joined the election');
     while (!this.stopped) {
-      const candidates = await this.candidates();
+      let candidates: KeyValue[];
+      try {
+        candidates = await this.candidates();
+      } catch (error) {
+        // etcd is electing a leader or a member is gone: ask again (the session guards the rest).
+        this.options.log.warn({ err: error }, 'reading the election failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
       if (!candidates.some((kv) => kv.key.equals(key))) {
         this.fail(new EtcdError('server_error', 'our candidate key is gone: the session lease expired'));
         break;
@@ -90,6 +99,10 @@ export class Election {
       if (owner.key.equals(key)) {
         this.options.onActive(this.options.advertiseUrl);
         return { createRevision, key };
+      }
+      if (this.reportedOwner !== owner.createRevision) {
+        this.reportedOwner = owner.createRevision;
+        this.options.log.info({ active: urlOf(owner), activeRevision: owner.createRevision, createRevision }, 'standing by');
       }
       this.options.onActive(urlOf(owner));
       const predecessor = candidates.filter((kv) => kv.createRevision < createRevision).at(-1)!;

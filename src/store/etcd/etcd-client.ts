@@ -202,7 +202,9 @@ export class EtcdClient {
         return await this.post(this.endpoint, route, body);
       } catch (error) {
         last = error;
-        if (!(error instanceof EtcdError) || error.code === 'server_error') throw error;
+        if (!(error instanceof EtcdError)) throw error;
+        // etcd electing its own leader refuses calls for a moment: a read or a lease call asks elsewhere.
+        if (error.code === 'server_error' && !(retry && transientRefusal.test(error.message))) throw error;
         this.rotate();
         // A request that may have reached etcd is retried only when repeating it is harmless.
         if (!retry && error.code !== 'refused') throw error;
@@ -241,6 +243,9 @@ export class EtcdClient {
     return answer;
   }
 }
+
+/** etcd's refusals while it has no leader or just changed it. */
+const transientRefusal = /leader changed|no leader|request timed out|too many requests/;
 
 function connectionRefused(error: unknown): boolean {
   const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;

@@ -38,8 +38,10 @@ interface Waiter {
  * into the open batch synchronously; one txn is in flight at a time and carries a
  * whole batch (group commit, as the local log's fsync). Every txn is fenced twice:
  * by leadership (our candidate key still has the create revision we won with) and
- * by the head (no other writer appended since our last commit). A txn that fails
- * either compare, or whose outcome is unknown (timeout), ends this replica's term.
+ * by the head (no other writer appended since our last commit). A txn whose
+ * outcome is unknown (a timeout, a cut connection) is sent again to the next
+ * endpoint: the fence lets it apply at most once. A txn that fails either compare
+ * (and did not land earlier) ends this replica's term.
  */
 export class LogAppender {
   private open: Batch = newBatch();
@@ -159,13 +161,30 @@ export class LogAppender {
       { key: keys.head, target: 'VALUE', value: Buffer.from(String(this.durable)) },
     ];
     const value = batch.out.buf.subarray(0, batch.out.pos);
-    const answer = await client.txn(fence, [
-      { put: { key: keys.log(batch.firstSeq), value } },
-      { put: { key: keys.head, value: Buffer.from(String(last)) } },
-    ]);
-    if (!answer.succeeded) {
+    const ops = [{ put: { key: keys.log(batch.firstSeq), value } }, { put: { key: keys.head, value: Buffer.from(String(last)) } }];
+    for (let attempt = 1; ; attempt++) {
+      let succeeded: boolean;
+      try {
+        succeeded = (await client.txn(fence, ops)).succeeded;
+      } catch (error) {
+        // The fence makes the txn apply at most once, so sending it again is safe; a
+        // refusal then may only mean the first attempt landed (checked below).
+        const unknown = error instanceof EtcdError && (error.code === 'timeout' || error.code === 'unreachable');
+        if (!unknown || attempt >= client.options.endpoints.length || !this.options.stillActive()) throw error;
+        continue;
+      }
+      if (succeeded || (attempt > 1 && (await this.landed(batch.firstSeq, last, value)))) return;
       throw new EtcdError('server_error', 'append refused: this replica is no longer the active, or another one wrote to the log');
     }
+  }
+
+  /** After a retried append was refused: did an earlier attempt of it commit? */
+  private async landed(firstSeq: number, last: number, value: Buffer): Promise<boolean> {
+    const { client, keys } = this.options;
+    const head = (await client.range(keys.head)).kvs[0];
+    if (head?.value.toString() !== String(last)) return false;
+    const stored = (await client.range(keys.log(firstSeq))).kvs[0];
+    return stored !== undefined && stored.value.equals(value);
   }
 
   private release(): void {

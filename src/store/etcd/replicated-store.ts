@@ -26,7 +26,7 @@ export interface ReplicatedOptions {
   readonly onFatal: (error: EtcdError) => void;
   /** Snapshot into etcd after this many records (default 100,000). */
   readonly snapshotEveryRecords?: number;
-  /** Deadline of one etcd call (default: a third of the session TTL). */
+  /** Deadline of one etcd call (default: half the session TTL, at least 1 s; etcd's own leader election takes about that). */
   readonly callTimeoutMs?: number;
   readonly wallNowMs?: () => number;
 }
@@ -51,7 +51,7 @@ export interface ReplicatedStore extends Durability {
  * resolves with the durability of the active, whose appends go to etcd.
  */
 export async function openReplicatedStore(options: ReplicatedOptions): Promise<ReplicatedStore> {
-  const client = new EtcdClient({ endpoints: options.endpoints, callTimeoutMs: options.callTimeoutMs ?? Math.max(500, Math.floor(options.sessionTtlMs / 3)) });
+  const client = new EtcdClient({ endpoints: options.endpoints, callTimeoutMs: options.callTimeoutMs ?? Math.max(1_000, Math.floor(options.sessionTtlMs / 2)) });
   const keys = new ClusterKeys(options.cluster);
   const follower = new LogFollower({ client, keys, log: options.log, pageKeys: 256, headPollMs: Math.max(200, Math.floor(options.sessionTtlMs / 4)) });
   await follower.load();
