@@ -114,7 +114,7 @@ describe('replicated mode under faults', { skip: noEtcd, timeout: 120_000 }, () 
     await sleep(1_200);
     stopping = true;
     await Promise.all([...workers, keeping]);
-    assert.ok(history.holds.length > 20, `the storm got only ${history.holds.length} grants`);
+    assert.ok(history.holds.length >= 10, `the storm got only ${history.holds.length} grants`);
     checkHistory(history);
     const final = new FollowingCaller(urls);
     const ring = await final.call('GET', '/v1/rings/storm');
