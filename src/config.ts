@@ -38,6 +38,14 @@ export interface Config {
   readonly allowedHosts: readonly string[] | null;
   /** Comment lines on quiet event streams, so proxies keep them open. */
   readonly sseHeartbeatMs: number;
+  /** Replicated mode: etcd endpoints, comma-separated (null: one process on its data directory). */
+  readonly etcd: string | null;
+  /** Replicated mode: the prefix of this cluster's keys in etcd. */
+  readonly cluster: string;
+  /** Replicated mode: the URL clients reach this replica at (null: from host and port). */
+  readonly advertiseUrl: string | null;
+  /** Replicated mode: TTL of the election session lease; an active that stops renewing is replaced after about this long. */
+  readonly etcdSessionTtlMs: number;
   readonly limits: Limits;
 }
 
@@ -61,6 +69,10 @@ export const defaultConfig: Config = Object.freeze({
   allowedOrigins: [],
   allowedHosts: null,
   sseHeartbeatMs: 15_000,
+  etcd: null,
+  cluster: 'lockring',
+  advertiseUrl: null,
+  etcdSessionTtlMs: 5_000,
   limits: defaultLimits,
 });
 
@@ -71,7 +83,7 @@ export class ConfigError extends Error {
 
 type Settings = Omit<Config, 'limits'>;
 export type SettingKey = keyof Settings;
-type SettingKind = 'host' | 'port' | 'dir' | 'file' | 'logLevel' | 'logFormat' | 'duration' | 'bool' | 'list';
+type SettingKind = 'host' | 'port' | 'dir' | 'file' | 'logLevel' | 'logFormat' | 'duration' | 'bool' | 'list' | 'urls' | 'url' | 'name';
 
 /** One configuration key: its flag, its environment variable, its type. */
 export interface Setting {
@@ -114,6 +126,14 @@ export const settings: readonly Setting[] = [
     help: 'Host header names served (against DNS rebinding), or *; default loopback names on a loopback address without auth, else any.' },
   { key: 'sseHeartbeatMs', flag: 'sse-heartbeat', env: 'LOCKRING_SSE_HEARTBEAT', kind: 'duration', valueName: 'DURATION',
     help: 'Interval of the comment lines that keep quiet event streams (GET /v1/watch) open through proxies.' },
+  { key: 'etcd', flag: 'etcd', env: 'LOCKRING_ETCD', kind: 'urls', valueName: 'URL[,URL...]',
+    help: 'Replicated mode: etcd endpoints (comma-separated); replicas sharing them elect one active, the others stand by.' },
+  { key: 'cluster', flag: 'cluster', env: 'LOCKRING_CLUSTER', kind: 'name', valueName: 'NAME',
+    help: 'Replicated mode: the key prefix of this cluster in etcd.' },
+  { key: 'advertiseUrl', flag: 'advertise-url', env: 'LOCKRING_ADVERTISE_URL', kind: 'url', valueName: 'URL',
+    help: 'Replicated mode: the URL clients reach this replica at (default: from --host and --port).' },
+  { key: 'etcdSessionTtlMs', flag: 'etcd-session-ttl', env: 'LOCKRING_ETCD_SESSION_TTL', kind: 'duration', valueName: 'DURATION',
+    help: 'Replicated mode: TTL of the election session; a stopped active is replaced after about this long (whole seconds, 1s to 60s).' },
 ];
 
 /** `LOCKRING_*` variables read by the client commands and `lockring lock`'s child, not by `serve`. */
@@ -124,6 +144,7 @@ const shutdownGraceMsMax = 600_000;
 const durationRanges: Partial<Record<SettingKey, readonly [number, number]>> = {
   shutdownGraceMs: [0, shutdownGraceMsMax],
   sseHeartbeatMs: [100, 300_000],
+  etcdSessionTtlMs: [1_000, 60_000],
 };
 
 export type Origin = 'flag' | 'env' | 'file' | 'default';
@@ -352,12 +373,35 @@ function parseSetting(setting: Setting, raw: unknown, origin: ParseOrigin): stri
       if (origin.json && Array.isArray(raw) && raw.every((item) => typeof item === 'string')) return raw as string[];
       if (typeof raw !== 'string') fail(origin.json ? 'a list of strings' : 'a comma-separated list');
       return (raw as string).split(',').map((item) => item.trim().toLowerCase()).filter((item) => item !== '');
+    case 'urls':
+    case 'url':
+      if (raw === null && origin.json) return null;
+      return parseUrls(raw, setting.kind === 'urls') ?? fail(setting.kind === 'urls' ? 'http(s) URLs, comma-separated' : 'an http(s) URL');
+    case 'name':
+      if (typeof raw !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(raw)) fail('1 to 64 letters, digits, ".", "_" or "-"');
+      return raw as string;
     case 'bool':
       if (typeof raw === 'boolean') return raw;
       if (!origin.json && (raw === 'true' || raw === '1')) return true;
       if (!origin.json && (raw === 'false' || raw === '0')) return false;
       return fail(origin.json ? 'true or false' : 'true, false, 1 or 0');
   }
+}
+
+/** Comma-separated http(s) URLs without trailing slashes, joined again with commas (one when `many` is false). */
+function parseUrls(raw: unknown, many: boolean): string | null {
+  if (typeof raw !== 'string' || raw.length > 4096) return null;
+  const parts = raw.split(',').map((part) => part.trim().replace(/\/+$/, ''));
+  if (parts.length === 0 || (!many && parts.length > 1)) return null;
+  for (const part of parts) {
+    try {
+      const url = new URL(part);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+    } catch {
+      return null;
+    }
+  }
+  return parts.join(',');
 }
 
 function parseIntegerIn(raw: unknown, origin: ParseOrigin, min: number, max: number): number | null {

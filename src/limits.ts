@@ -85,6 +85,17 @@ export interface Limits {
   /** Recent events kept so a reconnecting stream (`Last-Event-ID`) misses none. */
   readonly sseReplayEventsMax: number;
   readonly sseReplayBytesMax: number;
+  // Replicated mode: etcd's own limits (its defaults) and what we keep under them.
+  /** etcd refuses a request larger than this (its --max-request-bytes default, 1.5 MiB). */
+  readonly etcdRequestBytesMax: number;
+  /** etcd refuses a txn with more operations than this (its --max-txn-ops default). */
+  readonly etcdTxnOpsMax: number;
+  /** etcd's database quota (its --quota-backend-bytes default, 2 GiB); a snapshot may use a quarter. */
+  readonly etcdQuotaBytesMax: number;
+  /** Records in one log append (one txn); base64 on the wire must stay under etcdRequestBytesMax. */
+  readonly etcdBatchBytesMax: number;
+  /** One key of a snapshot in etcd. */
+  readonly etcdSnapshotChunkBytesMax: number;
 }
 
 export const defaultLimits: Limits = Object.freeze({
@@ -149,6 +160,11 @@ export const defaultLimits: Limits = Object.freeze({
   sseSendBufferBytesMax: 1024 * 1024,
   sseReplayEventsMax: 10_000,
   sseReplayBytesMax: 8 * 1024 * 1024,
+  etcdRequestBytesMax: 1_572_864,
+  etcdTxnOpsMax: 128,
+  etcdQuotaBytesMax: 2 * 1024 * 1024 * 1024,
+  etcdBatchBytesMax: 1024 * 1024,
+  etcdSnapshotChunkBytesMax: 256 * 1024,
 });
 
 /** Limits for which 0 means "no limit" (rates are off unless configured). */
@@ -187,6 +203,13 @@ export function checkLimits(limits: Limits): Limits {
     throw new Error('limit wsSocketsMax must be below connectionsMax');
   }
   if (limits.sseStreamsPerTokenMax > limits.sseStreamsMax) throw new Error('limit sseStreamsPerTokenMax exceeds sseStreamsMax');
+  // Base64 grows a batch by 4/3; keys, the fence and JSON take the rest.
+  if (Math.ceil(limits.etcdBatchBytesMax / 3) * 4 + 16 * 1024 > limits.etcdRequestBytesMax) {
+    throw new Error('limit etcdBatchBytesMax does not fit in etcdRequestBytesMax once base64-encoded');
+  }
+  if (Math.ceil(limits.etcdSnapshotChunkBytesMax / 3) * 4 + 16 * 1024 > limits.etcdRequestBytesMax) {
+    throw new Error('limit etcdSnapshotChunkBytesMax does not fit in etcdRequestBytesMax once base64-encoded');
+  }
   return Object.freeze({ ...limits });
 }
 

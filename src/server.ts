@@ -13,7 +13,7 @@ import { installErrorHandling, routingError, sendError } from './http/error-hand
 import { installJsonBody } from './http/json-body.js';
 import { leaseRoutes } from './http/lease-routes.js';
 import { lockRoutes } from './http/lock-routes.js';
-import { type Health, opsRoutes } from './http/ops-routes.js';
+import { type Health, notReadyError, opsRoutes } from './http/ops-routes.js';
 import { ringRoutes } from './http/ring-routes.js';
 import { makeSchemas } from './http/schemas.js';
 import { installOriginPolicy } from './http/origin-policy.js';
@@ -39,7 +39,7 @@ export interface ServerDeps {
   readonly logger?: Logger;
   readonly newLeaseId?: () => string;
   /** Opens durable storage and recovers into the machine; memory only when absent. */
-  readonly openDurability?: (machine: StateMachine, logger: Logger, metrics: Metrics) => Promise<Durability & { epoch: number }>;
+  readonly openDurability?: (machine: StateMachine, logger: Logger, metrics: Metrics, health: Health) => Promise<Durability & { epoch: number }>;
   /** Heartbeat timers of event streams (tests drive them by hand). */
   readonly timers?: IntervalTimers;
 }
@@ -96,10 +96,17 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
       sendError(reply, new LockringError('not_ready', 'server is shutting down'));
       return;
     }
-    if (!health.ready && request.url.startsWith('/v1')) {
-      sendError(reply, new LockringError('not_ready', 'recovering state from the data directory'));
+    if (!request.url.startsWith('/v1')) {
+      done();
       return;
     }
+    if (!health.ready) {
+      const { error, location } = notReadyError(health, request.url);
+      if (location !== null) void reply.header('location', location);
+      sendError(reply, error);
+      return;
+    }
+    health.guard?.();
     done();
   });
   installAuth(app, { authenticator: auth, rates, metrics });
@@ -136,7 +143,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     reloadAuth: () => reloadAuthFile(auth, logger),
     async start() {
       if (deps.openDurability !== undefined) {
-        const opened = await deps.openDurability(machine, logger, metrics);
+        const opened = await deps.openDurability(machine, logger, metrics, health);
         durability = opened;
         service.durability = opened;
         metrics.walBacklogSource = () => opened.backlogBytes();

@@ -29,24 +29,28 @@ export const requestTimeoutMsDefault = 10_000;
 const requestTimeoutMsMax = 3_600_000;
 
 /**
- * The SDK client of a client command: the server is `--url`, else `LOCKRING_URL`,
+ * The SDK client of a client command: the server (or the replicas, comma-separated)
+ * is `--url`, else `LOCKRING_URL`,
  * else the default; `LOCKRING_AUTH_TOKEN`, when set, goes as a bearer token (never
  * logged); TLS files from `--cacert/--cert/--key`, else `LOCKRING_CACERT/_CERT/_KEY`.
  * HTTP only unless `websocket` (lost-lock notices, one queue position, watches).
  */
 export function connect(command: string, values: ConnectionValues, env: NodeJS.ProcessEnv, websocket = false): LockringClient {
   const url = values.url ?? (env['LOCKRING_URL'] || defaultUrl);
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new UsageError(`--url: not a URL: ${JSON.stringify(url)}`, command);
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new UsageError(`--url: expected http:// or https://, got ${JSON.stringify(url)}`, command);
-  }
   const tls = tlsFiles(command, values, env);
-  if (tls !== undefined && parsed.protocol !== 'https:') throw new UsageError('--cacert, --cert and --key need an https:// --url', command);
+  // Several replicas (replicated mode) are comma-separated; the client follows the active.
+  for (const one of url.split(',')) {
+    let parsed: URL;
+    try {
+      parsed = new URL(one.trim());
+    } catch {
+      throw new UsageError(`--url: not a URL: ${JSON.stringify(one)}`, command);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw new UsageError(`--url: expected http:// or https://, got ${JSON.stringify(one)}`, command);
+    }
+    if (tls !== undefined && parsed.protocol !== 'https:') throw new UsageError('--cacert, --cert and --key need an https:// --url', command);
+  }
   return new LockringClient({
     url,
     authToken: env['LOCKRING_AUTH_TOKEN'] || undefined,

@@ -82,8 +82,10 @@ async function runServer(loaded: LoadedConfig): Promise<number> {
     await abandon();
     return exitCodes.failure;
   }
+  // A standby of the replicated mode starts only once it is elected: a stop signal may come first.
+  let started: boolean;
   try {
-    await lockring.start();
+    started = await Promise.race([lockring.start().then(() => true), stopper.exitCode.then(() => false)]);
   } catch (error) {
     // Recovery failed (a damaged log, the directory taken by another server, a disk
     // error): stop listening before the error is reported and the process exits.
@@ -91,7 +93,7 @@ async function runServer(loaded: LoadedConfig): Promise<number> {
     await abandon();
     throw error;
   }
-  logger.info({ epoch: lockring.health.epoch }, 'ready');
+  if (started) logger.info({ epoch: lockring.health.epoch }, 'ready');
   const code = await stopper.exitCode;
   process.off('SIGHUP', onHangup);
   await flush(logger);

@@ -12,10 +12,15 @@ import { RingView } from './ring-view.js';
 import type { ClientTls } from './tls-options.js';
 import type { RingAlgorithm } from '../domain/ring-algorithm.js';
 import type { MovedRange, RingDiffBody } from '../protocol/wire.js';
+import { ServerSet } from './server-set.js';
 import { type Backoff, WsLink } from './ws-link.js';
 
 export interface LockringClientOptions {
-  /** The server, e.g. `http://127.0.0.1:7420`. The WebSocket is `<url>/v1/ws`. */
+  /**
+   * The server, e.g. `http://127.0.0.1:7420`; the WebSocket is `<url>/v1/ws`. In
+   * replicated mode, the replicas comma-separated (`http://a:7420,http://b:7420`):
+   * requests and the socket follow the active.
+   */
   readonly url: string;
   /**
    * Bearer token of a server with auth: sent as `Authorization: Bearer <authToken>`
@@ -110,7 +115,7 @@ const expiredRemembered = 1_024;
  * re-subscribes its watches.
  */
 export class LockringClient extends EventEmitter<ClientEvents> {
-  /** The server's URL as given, without trailing slashes. */
+  /** The server's URL(s) as given, without trailing slashes (comma-separated). */
   readonly url: string;
   private readonly http: HttpApi;
   private readonly link: WsLink | null;
@@ -128,15 +133,17 @@ export class LockringClient extends EventEmitter<ClientEvents> {
 
   constructor(options: LockringClientOptions) {
     super();
-    this.url = options.url.replace(/\/+$/, '');
-    const base = this.url;
+    const servers = new ServerSet(options.url);
+    this.url = servers.urls.join(',');
     const authToken = options.authToken ?? options.token;
     const headers: Record<string, string> = authToken === undefined ? {} : { authorization: `Bearer ${authToken}` };
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     this.sessionTtlMs = options.sessionTtlMs ?? 15_000;
-    this.http = new HttpApi(base, headers, this.requestTimeoutMs, options.tls);
+    this.http = new HttpApi(servers, headers, this.requestTimeoutMs, options.tls);
     this.link = options.websocket === false ? null : new WsLink({
-      url: `${base.replace(/^http/, 'ws')}/v1/ws`,
+      // A socket that drops (a replica died, or a standby refused the upgrade) redials the next replica.
+      url: () => `${servers.current.replace(/^http/, 'ws')}/v1/ws`,
+      onDialFailed: () => servers.unreachable(servers.current),
       headers,
       tls: options.tls,
       backoff: { initialDelayMs: options.reconnect?.initialDelayMs ?? 100, maxDelayMs: options.reconnect?.maxDelayMs ?? 5_000 },

@@ -3,6 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import type { OpArgs, OpResults } from '../protocol/wire.js';
 import { type ClientTls, makeAgent } from './tls-options.js';
 import { LockringClientError, serverError } from './errors.js';
+import type { ServerSet } from './server-set.js';
 
 export interface CallOptions {
   readonly signal?: AbortSignal | undefined;
@@ -14,25 +15,57 @@ export type SharedOp = 'lease.grant' | 'lease.keepalive' | 'lease.revoke' | 'loc
 
 const path = (...parts: string[]): string => parts.map((part) => encodeURIComponent(part)).join('/');
 
-/** JSON over node:http(s) (which, unlike fetch, takes TLS options), errors turned into LockringClientError. */
+/** Pause between two tries on other replicas. */
+const followDelayMs = 100;
+/** Tries of one request across replicas, at most (the call's timeout bounds them too). */
+const followAttemptsMax = 100;
+
+/**
+ * JSON over node:http(s) (which, unlike fetch, takes TLS options), errors turned
+ * into LockringClientError. With several replicas (replicated mode) a request
+ * follows the active: a `503 not_ready` naming it, or a replica that refuses the
+ * connection, sends it on, a bounded number of times.
+ */
 export class HttpApi {
   private readonly agent: Agent;
 
   constructor(
-    private readonly base: string,
+    private readonly servers: ServerSet,
     private readonly headers: Readonly<Record<string, string>>,
     private readonly timeoutMs: number,
     tls?: ClientTls,
   ) {
-    this.agent = makeAgent(base, tls);
+    this.agent = makeAgent(servers.current, tls);
   }
 
   async request<T>(method: string, route: string, body?: unknown, options: CallOptions = {}): Promise<T> {
+    // A takeover takes a few seconds: keep following for as long as the call may take.
+    const deadline = performance.now() + (options.timeoutMs ?? this.timeoutMs);
+    for (let attempt = 0; ; attempt++) {
+      const base = this.servers.current;
+      try {
+        return await this.requestOnce<T>(base, method, route, body, { ...options, timeoutMs: Math.max(1, deadline - performance.now()) });
+      } catch (error) {
+        const late = performance.now() + followDelayMs > deadline || attempt >= followAttemptsMax;
+        if (!(error instanceof LockringClientError) || late || options.signal?.aborted) throw error;
+        if (error.code === 'not_ready' && 'active' in error.details) {
+          this.servers.follow(base, typeof error.details['active'] === 'string' ? error.details['active'] : null);
+        } else if (error.code === 'disconnected' && !this.servers.single && (method === 'GET' || neverArrived(error))) {
+          this.servers.unreachable(base);
+        } else {
+          throw error;
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, followDelayMs));
+    }
+  }
+
+  private async requestOnce<T>(base: string, method: string, route: string, body: unknown, options: CallOptions): Promise<T> {
     const timeout = AbortSignal.timeout(Math.ceil(options.timeoutMs ?? this.timeoutMs));
     const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]);
     let response: { status: number; text: string };
     try {
-      response = await exchange(this.agent, `${this.base}${route}`, method, {
+      response = await exchange(this.agent, `${base}${route}`, method, {
         signal,
         headers: body === undefined ? this.headers : { ...this.headers, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -40,9 +73,9 @@ export class HttpApi {
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason;
       if (timeout.aborted) {
-        throw new LockringClientError('timeout', `lockring at ${this.base} did not answer ${method} ${route} in time`, null, {}, { cause: error });
+        throw new LockringClientError('timeout', `lockring at ${base} did not answer ${method} ${route} in time`, null, {}, { cause: error });
       }
-      throw new LockringClientError('disconnected', `cannot reach lockring at ${this.base}: ${describeRequestError(error)}`, null, {}, { cause: error });
+      throw new LockringClientError('disconnected', `cannot reach lockring at ${base}: ${describeRequestError(error)}`, null, {}, { cause: error });
     }
     let parsed: unknown;
     try {
@@ -105,6 +138,12 @@ export class HttpApi {
 function renameId(body: unknown): unknown {
   const { id, ...rest } = body as { id: string };
   return { leaseId: id, ...rest };
+}
+
+/** A refused connection: the request surely never reached the server, so it may go to another. */
+function neverArrived(error: LockringClientError): boolean {
+  const cause = error.cause as { code?: unknown; cause?: { code?: unknown } } | undefined;
+  return cause?.code === 'ECONNREFUSED' || cause?.cause?.code === 'ECONNREFUSED';
 }
 
 /** The reason of a failed request: its code (`ECONNREFUSED`, a TLS error's code), else its message. */

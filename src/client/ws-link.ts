@@ -10,7 +10,10 @@ export interface Backoff {
 }
 
 export interface WsLinkOptions {
-  readonly url: string;
+  /** Asked at every dial (the client follows the active replica). */
+  readonly url: string | (() => string);
+  /** A socket closed before it served: the next dial may try another replica. */
+  readonly onDialFailed?: () => void;
   readonly headers: Readonly<Record<string, string>>;
   readonly tls?: ClientTls | undefined;
   readonly backoff: Backoff;
@@ -162,7 +165,8 @@ export class WsLink {
 
   private dial(): void {
     this.state = 'connecting';
-    const ws = new WebSocket(this.options.url, {
+    const url = this.options.url;
+    const ws = new WebSocket(typeof url === 'string' ? url : url(), {
       headers: this.options.headers,
       handshakeTimeout: this.options.requestTimeoutMs,
       ...tlsConnectOptions(this.options.tls),
@@ -232,6 +236,7 @@ export class WsLink {
     const wasUp = this.state === 'open' || this.state === 'ready';
     this.state = 'connecting';
     if (wasUp) this.options.onDown();
+    else this.options.onDialFailed?.();
     const { initialDelayMs, maxDelayMs } = this.options.backoff;
     const ceiling = Math.min(maxDelayMs, initialDelayMs * 2 ** this.attempt);
     this.attempt = Math.min(this.attempt + 1, 30);

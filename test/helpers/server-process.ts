@@ -31,6 +31,12 @@ function listeningAddress(line: string): string | undefined {
   return /lockring listening on (http:\/\/[^\s"]+)/.exec(message)?.[1];
 }
 
+function replicatedEnv(): Record<string, string> {
+  const etcd = process.env['LOCKRING_TEST_ETCD'];
+  if (etcd === undefined) return {};
+  return { LOCKRING_ETCD: etcd, LOCKRING_CLUSTER: `acceptance-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, LOCKRING_ETCD_SESSION_TTL: '1s' };
+}
+
 export async function startServerProcess(env: Record<string, string> = {}, startupMs = 15_000): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: repoRoot,
@@ -40,6 +46,8 @@ export async function startServerProcess(env: Record<string, string> = {}, start
       LOCKRING_PORT: '0',
       LOCKRING_DATA_DIR: 'off',
       LOCKRING_LOG_LEVEL: 'info',
+      // Set by test/ha/acceptance-replicated.test.ts: the same suite, in replicated mode.
+      ...replicatedEnv(),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

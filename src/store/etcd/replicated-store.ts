@@ -1,0 +1,258 @@
+import type { Logger } from 'pino';
+import type { StateMachine } from '../../domain/state-machine.js';
+import type { Limits } from '../../limits.js';
+import type { Durability } from '../durability.js';
+import { EtcdClient } from './etcd-client.js';
+import { EtcdError } from './etcd-error.js';
+import { ClusterKeys } from './etcd-keys.js';
+import { chunksOf, encodeState, pointerOf } from './etcd-snapshot.js';
+import { Election, type Leadership } from './election.js';
+import { LogAppender } from './log-appender.js';
+import { LogFollower } from './log-follower.js';
+import { tokenFloor } from './token-floor.js';
+
+export interface ReplicatedOptions {
+  readonly endpoints: readonly string[];
+  readonly cluster: string;
+  readonly advertiseUrl: string;
+  readonly sessionTtlMs: number;
+  /** A fresh machine: the log fills it at takeover. */
+  readonly machine: StateMachine;
+  readonly limits: Limits;
+  readonly log: Logger;
+  /** The active's URL as this replica learns it (null: none known). */
+  readonly onActive: (url: string | null) => void;
+  /** The replica lost its term (or the log): it must stop answering at once. */
+  readonly onFatal: (error: EtcdError) => void;
+  /** Snapshot into etcd after this many records (default 100,000). */
+  readonly snapshotEveryRecords?: number;
+  /** Deadline of one etcd call (default: half the session TTL, at least 1 s; etcd's own leader election takes about that). */
+  readonly callTimeoutMs?: number;
+  readonly wallNowMs?: () => number;
+}
+
+export interface ReplicatedStore extends Durability {
+  /** Create revision of our election key: rises with every term. */
+  readonly epoch: number;
+  readonly leadership: Leadership;
+  readonly recovery: { readonly records: number; readonly snapshotSeq: number; readonly lastToken: number; readonly durationMs: number };
+  appendedPosition(): number;
+  whenDurable(position: number): Promise<void> | undefined;
+  /** Stops the replica at once if its term may be over: call before showing anything. */
+  guard(): void;
+  /** Writes a snapshot into etcd and deletes the log it covers. */
+  snapshot(): Promise<void>;
+}
+
+/**
+ * Joins the cluster: follows the log as a standby until this replica wins the
+ * election, then hands the followed state to `machine` (every lease with its full
+ * TTL from now, sessions detached, the fencing counter above its floor) and
+ * resolves with the durability of the active, whose appends go to etcd.
+ */
+export async function openReplicatedStore(options: ReplicatedOptions): Promise<ReplicatedStore> {
+  const client = new EtcdClient({ endpoints: options.endpoints, callTimeoutMs: options.callTimeoutMs ?? Math.max(1_000, Math.floor(options.sessionTtlMs / 2)) });
+  const keys = new ClusterKeys(options.cluster);
+  const follower = new LogFollower({ client, keys, log: options.log, pageKeys: 256, headPollMs: Math.max(200, Math.floor(options.sessionTtlMs / 4)) });
+  await follower.load();
+  follower.follow();
+  let store: Active | null = null;
+  const election = new Election({
+    client,
+    keys,
+    log: options.log,
+    advertiseUrl: options.advertiseUrl,
+    sessionTtlMs: options.sessionTtlMs,
+    driftMarginMs: Math.max(250, Math.floor(options.sessionTtlMs / 10)),
+    onActive: options.onActive,
+    onLost: (error) => {
+      follower.stop();
+      if (store !== null) store.lose(error);
+      else options.onFatal(error);
+    },
+  });
+  let leadership: Leadership;
+  try {
+    leadership = await election.campaign();
+  } catch (error) {
+    follower.stop();
+    election.stop();
+    throw error;
+  }
+  const started = performance.now();
+  follower.stop();
+  await follower.idle();
+  // A linearizable read after winning: everything any earlier term committed is in it.
+  await follower.catchUp();
+  await ensureHead(client, keys, leadership, follower.lastSeq);
+  const counts = follower.image.restoreInto(options.machine);
+  const recovered = options.machine.lastToken;
+  options.machine.ctx.fencing.advanceTo(tokenFloor(recovered, (options.wallNowMs ?? Date.now)()));
+  store = new Active(options, client, keys, election, leadership, follower.lastSeq);
+  const recovery = { records: follower.records, snapshotSeq: follower.snapshotSeq, lastToken: recovered, durationMs: performance.now() - started };
+  Object.assign(store, { recovery });
+  options.log.info({ ...recovery, ...counts, epoch: leadership.createRevision, tokenFloor: options.machine.lastToken }, 'took over as the active');
+  return store;
+}
+
+/** The head key exists and names our last record, or the first append's fence could never hold. */
+async function ensureHead(client: EtcdClient, keys: ClusterKeys, leadership: Leadership, lastSeq: number): Promise<void> {
+  const head = (await client.range(keys.head)).kvs[0];
+  if (head !== undefined) {
+    if (Number(head.value.toString()) !== lastSeq) throw new EtcdError('server_error', `the log head says ${head.value.toString()}, we read through ${lastSeq}`);
+    return;
+  }
+  const put = await client.txn(
+    [{ key: leadership.key, target: 'CREATE', createRevision: leadership.createRevision }, { key: keys.head, target: 'VERSION', version: 0 }],
+    [{ put: { key: keys.head, value: Buffer.from(String(lastSeq)) } }],
+  );
+  if (!put.succeeded) throw new EtcdError('server_error', 'lost the election before the first append');
+}
+
+class Active implements ReplicatedStore {
+  readonly epoch: number;
+  readonly recovery = { records: 0, snapshotSeq: 0, lastToken: 0, durationMs: 0 };
+  private readonly appender: LogAppender;
+  private readonly unsubscribe: () => void;
+  private readonly watchdog: NodeJS.Timeout;
+  private recordsSinceSnapshot = 0;
+  private snapshotRunning: Promise<void> | null = null;
+  private lost: EtcdError | null = null;
+  private closing: Promise<void> | null = null;
+
+  constructor(
+    private readonly options: ReplicatedOptions,
+    private readonly client: EtcdClient,
+    private readonly keys: ClusterKeys,
+    private readonly election: Election,
+    readonly leadership: Leadership,
+    headSeq: number,
+  ) {
+    this.epoch = leadership.createRevision;
+    this.appender = new LogAppender({
+      client,
+      keys,
+      leadership,
+      headSeq,
+      batchBytesMax: options.limits.etcdBatchBytesMax,
+      stillActive: () => {
+        this.guard();
+        return this.lost === null;
+      },
+      onFailed: (error) => this.lose(error),
+    });
+    this.unsubscribe = options.machine.subscribe((event) => {
+      if (!this.appender.append(event)) return;
+      this.recordsSinceSnapshot += 1;
+      if (this.recordsSinceSnapshot >= (options.snapshotEveryRecords ?? 100_000) && this.snapshotRunning === null) void this.snapshot().catch(() => {});
+    });
+    // Checked often, so a replica resumed after a long pause finds out before its next answer.
+    this.watchdog = setInterval(() => this.guard(), 50);
+    this.watchdog.unref();
+  }
+
+  appendedPosition(): number {
+    return this.appender.appendedSeq;
+  }
+
+  /** Asked by the commit pipeline before anything is shown: the term must still be certain. */
+  durablePosition(): number {
+    this.guard();
+    return this.appender.durableSeq;
+  }
+
+  whenDurable(position: number): Promise<void> | undefined {
+    this.guard();
+    return this.appender.whenDurable(position);
+  }
+
+  settled(): Promise<void> | undefined {
+    return this.whenDurable(this.appender.appendedSeq);
+  }
+
+  backlogBytes(): number {
+    return this.appender.backlogBytes;
+  }
+
+  guard(): void {
+    if (this.lost === null && !this.election.holdsSession()) {
+      this.lose(new EtcdError('timeout', 'the session may have expired at etcd: another replica may be active'));
+    }
+  }
+
+  /** The term is over: stop at once, answer nothing more. */
+  lose(error: EtcdError): void {
+    if (this.lost !== null) return;
+    this.lost = error;
+    clearInterval(this.watchdog);
+    this.unsubscribe();
+    this.election.stop();
+    this.options.log.fatal({ err: error }, 'no longer the active');
+    this.options.onFatal(error);
+  }
+
+  snapshot(): Promise<void> {
+    this.snapshotRunning ??= this.writeSnapshot().finally(() => {
+      this.snapshotRunning = null;
+    });
+    return this.snapshotRunning;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      clearInterval(this.watchdog);
+      this.unsubscribe();
+      await this.snapshotRunning?.catch(() => {});
+      await this.appender.close();
+      // Revoking the session hands over at once instead of after a TTL.
+      await this.election.resign();
+    })();
+    return this.closing;
+  }
+
+  /**
+   * Chunks first, each put fenced by leadership; then the pointer swap; then the
+   * log it covers and the old chunks go, and etcd compacts its history (standbys
+   * watching from before reload from the snapshot).
+   */
+  private async writeSnapshot(): Promise<void> {
+    const { limits, machine, log } = this.options;
+    this.appender.sealOpen();
+    const seq = this.appender.appendedSeq;
+    const state = encodeState(machine, seq);
+    this.recordsSinceSnapshot = 0;
+    if (state.length > limits.etcdQuotaBytesMax / 4) {
+      log.error({ bytes: state.length, quota: limits.etcdQuotaBytesMax }, 'state too large for a snapshot in etcd (limit etcdQuotaBytesMax / 4); the log keeps everything');
+      return;
+    }
+    await this.appender.whenDurable(seq);
+    const fence = { key: this.leadership.key, target: 'CREATE' as const, createRevision: this.leadership.createRevision };
+    const chunks = chunksOf(state, limits.etcdSnapshotChunkBytesMax);
+    const perTxn = Math.max(1, Math.min(limits.etcdTxnOpsMax - 1, Math.floor(limits.etcdBatchBytesMax / limits.etcdSnapshotChunkBytesMax)));
+    for (let first = 0; first < chunks.length; first += perTxn) {
+      const puts = chunks.slice(first, first + perTxn).map((value, i) => ({ put: { key: this.keys.snapChunk(seq, first + i), value } }));
+      await this.fenced([fence], puts);
+    }
+    const previous = (await this.client.range(this.keys.snapshot)).kvs[0];
+    const pointer = Buffer.from(JSON.stringify(pointerOf(seq, state, chunks.length)));
+    const revision = await this.fenced([fence], [{ put: { key: this.keys.snapshot, value: pointer } }]);
+    const cleanup = [{ deleteRange: { key: this.keys.logPrefix, rangeEnd: this.keys.log(seq + 1) } }];
+    if (previous !== undefined) {
+      const old = (JSON.parse(previous.value.toString()) as { seq: number }).seq;
+      if (old !== seq) cleanup.push({ deleteRange: this.keys.snapChunks(old) });
+    }
+    const deleted = await this.fenced([fence], cleanup);
+    await this.client.compact(Math.min(revision, deleted));
+    log.info({ seq, bytes: state.length, chunks: chunks.length }, 'snapshot written to etcd');
+  }
+
+  private async fenced(compare: Parameters<EtcdClient['txn']>[0], ops: Parameters<EtcdClient['txn']>[1]): Promise<number> {
+    const answer = await this.client.txn(compare, ops);
+    if (!answer.succeeded) {
+      const error = new EtcdError('server_error', 'snapshot write refused: no longer the active');
+      this.lose(error);
+      throw error;
+    }
+    return answer.revision;
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Real etcd members (/usr/bin/etcd) on free loopback ports, each in a fresh temp
+ * directory, for the replicated mode's tests. Every member is a child process
+ * stopped by its own pid; `stop()` (run it in an `after` hook) kills them all and
+ * removes their directories, also when a test failed.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const etcdBinary = '/usr/bin/etcd';
+
+/** Why the replicated tests skip, or false when etcd is installed. */
+export const noEtcd: string | false = existsSync(etcdBinary) ? false : `${etcdBinary} is not installed (apt-get install etcd-server): replicated-mode tests skipped`;
+
+export interface EtcdMember {
+  readonly name: string;
+  readonly clientUrl: string;
+  child: ChildProcess | null;
+  readonly dir: string;
+  readonly peerUrl: string;
+}
+
+export interface EtcdCluster {
+  readonly members: EtcdMember[];
+  /** Comma-separated client URLs. */
+  readonly endpoints: string;
+  kill(member: EtcdMember): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitHealthy(url: string, withinMs: number): Promise<void> {
+  const deadline = performance.now() + withinMs;
+  while (performance.now() < deadline) {
+    try {
+      const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(500) });
+      const body = (await response.json()) as { health?: string };
+      if (body.health === 'true') return;
+    } catch {
+      // not up yet
+    }
+    await sleep(50);
+  }
+  throw new Error(`etcd at ${url} did not become healthy within ${withinMs} ms`);
+}
+
+function killed(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
+/**
+ * Starts `size` members (fsync off unless asked) with short raft timings (heartbeat 50 ms, election 500 ms),
+ * so leases as short as 1 s are allowed and an etcd leader loss heals fast.
+ */
+export async function startEtcdCluster(size = 3, options: { readonly fsync?: boolean } = {}): Promise<EtcdCluster> {
+  const root = await mkdtemp(join(tmpdir(), 'lockring-etcd-'));
+  const members: EtcdMember[] = [];
+  for (let i = 0; i < size; i++) {
+    const [client, peer] = [await freePort(), await freePort()];
+    members.push({ name: `m${i}`, clientUrl: `http://127.0.0.1:${client}`, peerUrl: `http://127.0.0.1:${peer}`, dir: join(root, `m${i}`), child: null });
+  }
+  const initial = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
+  for (const member of members) {
+    member.child = spawn(etcdBinary, [
+      '--name', member.name, '--data-dir', member.dir,
+      '--listen-client-urls', member.clientUrl, '--advertise-client-urls', member.clientUrl,
+      '--listen-peer-urls', member.peerUrl, '--initial-advertise-peer-urls', member.peerUrl,
+      '--initial-cluster', initial, '--initial-cluster-state', 'new', '--initial-cluster-token', root,
+      '--heartbeat-interval', '50', '--election-timeout', '500', '--log-level', 'error',
+      // Tests do not need their etcd to survive a power cut; benchmarks keep fsync.
+      ...(options.fsync === true ? [] : ['--unsafe-no-fsync']),
+    ], { stdio: ['ignore', 'ignore', 'ignore'] });
+  }
+  const cluster: EtcdCluster = {
+    members,
+    endpoints: members.map((m) => m.clientUrl).join(','),
+    async kill(member) {
+      if (member.child !== null) await killed(member.child);
+    },
+    async stop() {
+      await Promise.all(members.map((m) => (m.child === null ? undefined : killed(m.child))));
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+  try {
+    await Promise.all(members.map((m) => waitHealthy(m.clientUrl, 15_000)));
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
+  return cluster;
+}
