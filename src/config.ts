@@ -19,7 +19,7 @@ export interface Config {
   readonly logFormat: LogFormat;
   /** How long shutdown waits for in-flight requests before giving up (exit 1). */
   readonly shutdownGraceMs: number;
-  /** Bearer-token file (issue 7); null: no auth, so loopback only unless opted out. */
+  /** Bearer-token file; null: no auth, so loopback only unless opted out. */
   readonly authFile: string | null;
   /** The loudly named opt-out: serve a non-loopback address without auth. */
   readonly insecureNoAuthOnPublicAddress: boolean;
@@ -291,7 +291,7 @@ function isHostEntry(entry: unknown): boolean {
 }
 
 /**
- * Safe default (issue 7): a server without auth listens on loopback only. Any other
+ * Safe default: a server without auth listens on loopback only. Any other
  * address needs an auth file or the explicit, loudly named opt-out.
  */
 export function checkBindPolicy(config: Pick<Config, 'host' | 'authFile' | 'insecureNoAuthOnPublicAddress'>): void {

@@ -1,5 +1,5 @@
 /**
- * Issue 7: bearer-token authentication and grant-based authorization over HTTP.
+ * bearer-token authentication and grant-based authorization over HTTP.
  * Every /v1 route needs a token (401 unauthorized), every action needs a grant for
  * its name (403 forbidden), leases belong to the token that made them, and lock
  * listings show only what the token may read.

@@ -1,5 +1,5 @@
 /**
- * Issue 7, abuse limits: request rates per token and per client address, per-token
+ * Abuse limits: request rates per token and per client address, per-token
  * caps on leases and queued acquires, slow clients (slowloris) and the connection
  * cap. Each refusal is a 429 naming its limit (or a cut connection), is counted in
  * the metrics, and the server keeps serving everyone else.

@@ -1,5 +1,5 @@
 /**
- * Issue 7: SIGHUP reloads the auth file of the real server (a child process) without
+ * SIGHUP reloads the auth file of the real server (a child process) without
  * dropping connections. The old token stops working, the new one works, an open
  * WebSocket survives and runs its next op with the new grants; a broken file keeps
  * the tokens that were loaded and logs why.

@@ -1,5 +1,5 @@
 /**
- * Issue 7 over WebSocket: the upgrade is authenticated like any /v1 request, or
+ * Auth over WebSocket: the upgrade is authenticated like any /v1 request, or
  * (browsers) the first frame is an `auth` op within wsAuthMsMax; ops are authorized
  * as over HTTP; watches deliver only what the token may read; sessions belong to
  * their token; sockets and watches are capped per token.

@@ -123,7 +123,7 @@ describe('configuration validation', () => {
     throwsConfig(() => loadConfig({ env: {}, flags: { authFile: join(dir, 'no-such-tokens.json') } }), /--auth-file: cannot read/);
   });
 
-  it('refuses a non-loopback address without auth unless explicitly opted out (issue 7)', () => {
+  it('refuses a non-loopback address without auth unless explicitly opted out', () => {
     throwsConfig(() => makeConfig({ host: '0.0.0.0' }), /refusing to listen on "0.0.0.0" without auth.*--insecure-no-auth-on-public-address/);
     throwsConfig(() => makeConfig({ host: '::' }), /refusing/);
     throwsConfig(() => makeConfig({ host: '192.168.1.10' }), /refusing/);
@@ -183,7 +183,7 @@ describe('lockring serve: configuration errors exit 2 with a clear message', () 
     assert.equal(printed.limits.ringsMax, 123);
   });
 
-  it('an auth file that does not validate stops the server with exit 2, naming the problem (issue 7)', async () => {
+  it('an auth file that does not validate stops the server with exit 2, naming the problem', async () => {
     const empty = configFile('tokens-serve.json', { tokens: [] });
     const secret = 's3cret-'.repeat(4);
     const badRole = configFile('tokens-bad-role.json', { tokens: [{ name: 'x', token: secret, grants: [{ role: 'root' }] }] });

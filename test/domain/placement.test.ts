@@ -11,7 +11,7 @@ interface NodeSpec {
 }
 
 /**
- * Placement as API.md states it, written the slow, obvious way: every point of every
+ * Placement as the contract states it, written the slow, obvious way: every point of every
  * node, sorted by hash then by id bytes; the owner is the first point >= h(key),
  * wrapping; replicas continue clockwise, skipping nodes already chosen.
  */

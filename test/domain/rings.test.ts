@@ -9,7 +9,7 @@ const version = (h: Harness, ring: string) => h.machine.rings.get(ring).version;
 const lookup = (h: Harness, ring: string, keys: string[], n = 1, at?: number) =>
   h.machine.run((m) => m.rings.lookup(ring, keys, n, at)).nodes;
 
-describe('API.md test vectors', () => {
+describe('the contract test vectors', () => {
   test('h32', () => {
     assert.equal(realHashing.h32(''), 46947589);
     assert.equal(realHashing.h32('a'), 1426945110);

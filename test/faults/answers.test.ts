@@ -1,4 +1,4 @@
-// Issue 4: every state change is in the log before the client sees its reply, also
+// Every state change is in the log before the client sees its reply, also
 // when the reply is not a success. A keepalive, release, check or inspect that finds a
 // lease past its deadline expires it on the way; its answer ("lease_not_found",
 // "not_holder: expired", "held: false") must not leave before that expiry is durable,

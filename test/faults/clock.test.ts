@@ -1,4 +1,4 @@
-// Issue 4, item 7: deadlines use the monotonic clock, so a wall-clock jump (NTP step,
+// Deadlines use the monotonic clock, so a wall-clock jump (NTP step,
 // operator, VM resume) changes nothing: the whole server (buildServer, HTTP routes,
 // state machine) on an injected ManualClock whose wall clock jumps forward and back.
 // Only the displayed `expiresAt` moves with the wall clock. (test/domain/leases.test.ts

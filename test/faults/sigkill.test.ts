@@ -1,4 +1,4 @@
-// Issue 4, item 7: the real server as a child process under concurrent clients,
+// The real server as a child process under concurrent clients,
 // killed with SIGKILL at random moments (and a few times while it starts), restarted
 // on the same data directory each time. The clients record every acknowledged
 // operation with its send and reply times; the history is checked after each restart

@@ -1,4 +1,4 @@
-// Issue 4, item 7: a server paused (SIGSTOP) for longer than a lease's TTL. On resume
+// A server paused (SIGSTOP) for longer than a lease's TTL. On resume
 // (SIGCONT), a keepalive that arrives after the lease's deadline fails with 404
 // lease_not_found even if the expiry loop has not run yet, the lock goes to the
 // waiter that queued before the pause (with a higher token), and the lease gets no

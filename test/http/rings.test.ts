@@ -7,7 +7,7 @@ const { h32: rawH32 } = await xxhash();
 const h32 = (text: string): number => rawH32(text, 0) >>> 0;
 const byteOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
-/** API.md's placement, written from the contract alone, to check the server against. */
+/** The contract's placement, written from the contract alone, to check the server against. */
 function referenceLookup(vnodes: number, nodes: { id: string; weight: number }[], key: string, n: number): string[] {
   const points: { hash: number; id: string }[] = [];
   for (const { id, weight } of nodes) {
@@ -229,13 +229,13 @@ describe('HTTP rings: lookup', () => {
     ['ключ', ['beta', 'alpha']],
   ];
 
-  test('the hash test vectors of API.md hold for the reference used here', () => {
+  test('the hash test vectors of the API reference hold for the reference used here', () => {
     assert.equal(h32(''), 46947589);
     assert.equal(h32('a'), 1426945110);
     assert.equal(h32('user:42'), 4132429719);
   });
 
-  test('GET lookup answers the API.md test vectors', async () => {
+  test('GET lookup answers the test vectors of the API reference', async () => {
     const ring = expectStatus(await api.call('GET', '/v1/rings/vec'), 200);
     for (const [key, nodes] of vectors) {
       const found = expectStatus(await api.call('GET', `/v1/rings/vec/lookup?key=${seg(key)}&n=2`), 200);
@@ -245,7 +245,7 @@ describe('HTTP rings: lookup', () => {
     }
   });
 
-  test('POST lookup answers the API.md test vectors in key order', async () => {
+  test('POST lookup answers the test vectors of the API reference in key order', async () => {
     const keys = vectors.map(([key]) => key);
     const found = expectStatus(await api.call('POST', '/v1/rings/vec/lookup', { keys, n: 2 }), 200);
     assert.deepEqual(Object.keys(found).sort(), ['nodes', 'ring', 'version']);

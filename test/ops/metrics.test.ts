@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { makeConfig } from '../../src/config.js';
 import { type Lockring, buildServer } from '../../src/server.js';
 
-/** Every metric API.md promises, plus what issue 6 adds. */
+/** Every metric the API reference promises, plus the operations metrics. */
 const contractMetrics = [
   'lockring_leases_active', 'lockring_locks_held', 'lockring_lock_waiters', 'lockring_lock_acquire_total',
   'lockring_lock_wait_seconds', 'lockring_lock_hold_seconds', 'lockring_lease_expired_total',

@@ -51,6 +51,7 @@ describe('the WebSocket frame schema', () => {
     await socket.push('ring');
     await send('ring.lookup', { ring: 'cache', key: 'k', n: 1 });
     await send('ring.lookup', { ring: 'cache', keys: ['a', 'b'] });
+    await send('ring.diff', { ring: 'cache', from: 1, to: 2 });
     const own = await send('lock.acquire', { name: 'b', ttlMs: 1000 });
     await send('lock.release', { name: 'b', token: own['token'] });
     await send('lease.revoke', { leaseId: lease['leaseId'] });

@@ -1,4 +1,4 @@
-// Issue 4, item 8: a torn tail is cut off and recovery goes on; a corrupt record in
+// A torn tail is cut off and recovery goes on; a corrupt record in
 // the middle stops startup with an error naming the file and the byte offset.
 import assert from 'node:assert/strict';
 import { appendFile, readFile, readdir, stat, truncate, unlink, writeFile } from 'node:fs/promises';

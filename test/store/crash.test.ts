@@ -1,4 +1,4 @@
-// Issue 4, item 4: after kill -9 in the middle of writes, rolls and snapshots,
+// After kill -9 in the middle of writes, rolls and snapshots,
 // every acknowledged hold comes back and every new token is above all before.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

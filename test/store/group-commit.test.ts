@@ -1,4 +1,4 @@
-// Issue 4, item 2: concurrent requests share fsyncs; a failed fsync is never ignored.
+// Concurrent requests share fsyncs; a failed fsync is never ignored.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { LogFile, OpenLogFile } from '../../src/store/log-file.js';

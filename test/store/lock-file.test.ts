@@ -1,4 +1,4 @@
-// Issue 4, item 6: a second process pointed at the same data directory refuses to
+// A second process pointed at the same data directory refuses to
 // start; a lock left behind by a kill -9 does not block the next start.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';

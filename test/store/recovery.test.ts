@@ -1,4 +1,4 @@
-// Issue 4: recovery brings back every acknowledged lease, hold and ring member.
+// Recovery brings back every acknowledged lease, hold and ring member.
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { after, describe, test } from 'node:test';

@@ -1,4 +1,4 @@
-// Issue 4, item 3: segments roll, snapshots bound recovery, covered segments go.
+// Segments roll, snapshots bound recovery, covered segments go.
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { after, describe, test } from 'node:test';
