@@ -135,7 +135,13 @@ describe('GET /metrics', () => {
       const route = sample.labels['route'];
       if (route !== undefined) assert.ok(route === 'unmatched' || route.startsWith('/'), route);
     }
-    assert.equal(own.length, before.length, '150 more names added no series');
+    // A status code a route had not answered yet (a 409 when a slow machine lets a
+    // hold outlive its release) is a bounded label value, not a name: series are
+    // counted without it.
+    const series = (list: typeof own): Set<string> =>
+      new Set(list.map((s) => `${s.name}{${Object.entries(s.labels).filter(([label]) => label !== 'status').map(([l, v]) => `${l}=${v}`).join(',')}}`));
+    const added = [...series(own)].filter((key) => !series(before).has(key));
+    assert.deepEqual(added, [], '150 more names added no series');
   });
 
   it('the shipped alert rules use only metrics lockring exports', async () => {
