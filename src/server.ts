@@ -17,7 +17,7 @@ import { type Health, notReadyError, opsRoutes } from './http/ops-routes.js';
 import { ringRoutes } from './http/ring-routes.js';
 import { makeSchemas } from './http/schemas.js';
 import { installOriginPolicy } from './http/origin-policy.js';
-import { parseQuery } from './http/validation.js';
+import { parseQuery } from './protocol/validation.js';
 import { logDomainEvents } from './ops/event-log.js';
 import { ExpiryLoop } from './ops/expiry-loop.js';
 import { createLogger } from './ops/logger.js';

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LockringError, errorStatus, invalid } from '../domain/errors.js';
-import { validationError } from './validation.js';
+import { validationError } from '../protocol/validation.js';
 
 /** Renders a LockringError as the contract's `{error: {code, message, ...}}`. */
 export function sendError(reply: FastifyReply, error: LockringError): FastifyReply {

@@ -5,7 +5,7 @@ import type { Grant } from '../domain/model.js';
 import type { RouteContext } from './context.js';
 import { routeSchemas, schemaOf } from './route-schema.js';
 import type { AcquireBody } from './schemas.js';
-import { checkQuery, nameParam, ownerField, queryInt } from './validation.js';
+import { checkQuery, nameParam, ownerField, queryInt } from '../protocol/validation.js';
 
 type NameParams = { name: string };
 

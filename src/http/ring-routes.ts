@@ -7,7 +7,7 @@ import { diffRequest, handoverLookup, handoverLookupOne, ringDiff } from '../rin
 import { type RouteContext, emptyBodyAsObject } from './context.js';
 import { routeSchemas, schemaOf } from './route-schema.js';
 import type { LookupBatchBody, NodePutBody } from './schemas.js';
-import { checkQuery, keyField, nameParam, queryInt } from './validation.js';
+import { checkQuery, keyField, nameParam, queryInt } from '../protocol/validation.js';
 
 type RingParams = { ring: string };
 type NodeParams = { ring: string; node: string };

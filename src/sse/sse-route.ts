@@ -5,7 +5,7 @@ import { allows } from '../auth/grants.js';
 import { type Identity, callerOf } from '../auth/http-auth.js';
 import { invalid, limitExceeded } from '../domain/errors.js';
 import type { StateMachine } from '../domain/state-machine.js';
-import { checkQuery } from '../http/validation.js';
+import { checkQuery } from '../protocol/validation.js';
 import type { Limits } from '../limits.js';
 import type { Metrics } from '../ops/metrics.js';
 import { EventFeed } from '../watch/event-feed.js';

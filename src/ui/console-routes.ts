@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { callerOf } from '../auth/http-auth.js';
 import { LockringError } from '../domain/errors.js';
 import type { RouteContext } from '../http/context.js';
-import { checkQuery, nameParam } from '../http/validation.js';
+import { checkQuery, nameParam } from '../protocol/validation.js';
 import { type RingShares, ringShares } from './ring-shares.js';
 
 /** The console's own files: checked in, copied beside the compiled code by `npm run build`. */

@@ -1,6 +1,6 @@
 import { type Caller, authorize, readableScopes } from '../auth/access.js';
 import { forbidden, invalid } from '../domain/errors.js';
-import { nameParam } from '../http/validation.js';
+import { nameParam } from '../protocol/validation.js';
 import type { Limits } from '../limits.js';
 
 export type { LockEventType } from '../protocol/wire.js';

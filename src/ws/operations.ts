@@ -3,7 +3,7 @@ import { type Caller, authorize, ownsLease } from '../auth/access.js';
 import { LockringError, invalid } from '../domain/errors.js';
 import { leaseNotFound } from '../domain/leases.js';
 import type { Grant } from '../domain/model.js';
-import { keyField, nameParam, ownerField } from '../http/validation.js';
+import { keyField, nameParam, ownerField } from '../protocol/validation.js';
 import type { Limits } from '../limits.js';
 import { diffRequest, handoverLookup, handoverLookupOne, ringDiff } from '../ring-reads.js';
 import type { Durable, LockringService } from '../service.js';

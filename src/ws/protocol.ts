@@ -2,8 +2,8 @@ import { Type, type Static, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { FastifySchemaValidationError } from 'fastify/types/schema.js';
 import { LockringError, invalid } from '../domain/errors.js';
-import { makeSchemas } from '../http/schemas.js';
-import { validationError } from '../http/validation.js';
+import { makeSchemas } from '../protocol/request-bodies.js';
+import { validationError } from '../protocol/validation.js';
 import type { Limits } from '../limits.js';
 
 /**

@@ -1,3 +1,8 @@
+/**
+ * Field rules every transport applies the same way (names, keys, owners, query
+ * strings, schema errors to `invalid_request`): part of the protocol, so HTTP,
+ * WebSocket and the event stream share them without importing each other.
+ */
 import type { FastifySchemaValidationError } from 'fastify/types/schema.js';
 import { LockringError, invalid } from '../domain/errors.js';
 import { checkLabel, checkName } from '../domain/names.js';
