@@ -76,10 +76,7 @@ function deferred(): Deferred {
 export class LogWriter {
   private open: Batch;
   private readonly sealed: Batch[] = [];
-  /** Batches written or being written, not yet durable, oldest first (at most two). */
-  private readonly inFlight: Batch[] = [];
-  /** Told of the next append while a flush waits on an fsync with nothing else to write. */
-  private onAppend: (() => void) | null = null;
+  private inFlight: Batch | null = null;
   private readonly spares: ByteWriter[] = [];
   private lastSeqValue: number;
   private durableSeqValue: number;
@@ -135,7 +132,6 @@ export class LogWriter {
     if (batch.count === 0) batch.firstSeq = this.lastSeqValue + 1;
     batch.count += 1;
     this.lastSeqValue += 1;
-    if (this.onAppend !== null) this.onAppend();
     if (batch.out.pos >= this.options.batchBytesMax) {
       this.sealed.push(batch);
       this.open = this.newBatch();
@@ -150,7 +146,7 @@ export class LogWriter {
   get backlogBytes(): number {
     // Asked before every change: no allocation. An empty batch holds only its header.
     let bytes = this.open.count > 0 ? this.open.out.pos : 0;
-    for (let i = 0; i < this.inFlight.length; i++) bytes += this.inFlight[i]!.out.pos;
+    if (this.inFlight !== null && this.inFlight.count > 0) bytes += this.inFlight.out.pos;
     for (let i = 0; i < this.sealed.length; i++) bytes += this.sealed[i]!.out.pos;
     return bytes;
   }
@@ -197,11 +193,8 @@ export class LogWriter {
     for (let i = this.sealed.length - 1; i >= 0; i--) {
       if (this.sealed[i]!.firstSeq <= seq) return this.sealed[i]!;
     }
-    for (let i = this.inFlight.length - 1; i >= 0; i--) {
-      const batch = this.inFlight[i]!;
-      if (batch.firstSeq <= seq && batch.firstSeq + batch.count > seq) return batch;
-    }
-    return null;
+    const inFlight = this.inFlight;
+    return inFlight !== null && inFlight.count > 0 && inFlight.firstSeq <= seq && inFlight.firstSeq + inFlight.count > seq ? inFlight : null;
   }
 
   /**
@@ -273,102 +266,35 @@ export class LogWriter {
     return batch;
   }
 
-  /**
-   * Writes batches out, overlapping each batch's write with the previous batch's
-   * fdatasync: while batch N syncs, batch N+1 (what arrived meanwhile) is already
-   * written, so the next fsync starts the moment the last one returns. A batch is
-   * durable once its own fdatasync returned, and batches complete in order.
-   */
   private async flush(): Promise<void> {
     if (this.flushing || this.failed !== null) return;
     this.flushScheduled = false;
     this.flushing = true;
-    let syncing: Promise<void> | null = null;
     try {
-      for (;;) {
-        const batch = this.takeNext();
-        if (batch === undefined) {
-          if (syncing === null) break;
-          // Nothing to write beside the fsync: wait for it, or for a record to write.
-          if (await this.appendDuring(syncing)) continue;
-          this.completeOldest();
-          syncing = null;
-          continue;
-        }
-        this.inFlight.push(batch);
-        if (syncing !== null && this.needsRoll(batch.out.pos)) {
-          await syncing;
-          this.completeOldest();
-          syncing = null;
-        }
-        await this.writeFrame(batch);
-        if (syncing !== null) {
-          await syncing;
-          this.completeOldest();
-        }
-        syncing = this.sync(batch);
-        // Let the fsync run at least once before writing beside it.
-        syncing.catch(noop);
+      for (let batch = this.takeNext(); batch !== undefined; batch = this.takeNext()) {
+        this.inFlight = batch;
+        await this.writeBatch(batch);
+        this.inFlight = null;
+        this.durableSeqValue = batch.firstSeq + batch.count - 1;
+        batch.deferred?.resolve();
+        if (batch.out.buf.length <= 2 * this.options.batchBytesMax && this.spares.length < 2) this.spares.push(batch.out);
       }
     } catch (error) {
       this.fail(error);
     } finally {
-      this.onAppend = null;
       this.flushing = false;
     }
   }
 
-  /**
-   * True once a record was appended (after the current I/O phase, so the batch
-   * gathers everything that phase brought), false once `syncing` is done first.
-   */
-  private appendDuring(syncing: Promise<void>): Promise<boolean> {
-    if (this.open.count > 0 || this.sealed.length > 0) return Promise.resolve(true);
-    return new Promise<boolean>((resolve, reject) => {
-      let settled = false;
-      const finish = (appended: boolean): void => {
-        if (settled) return;
-        settled = true;
-        this.onAppend = null;
-        resolve(appended);
-      };
-      this.onAppend = () => {
-        this.onAppend = null;
-        setImmediate(() => finish(true));
-      };
-      syncing.then(() => finish(false), (error: unknown) => {
-        settled = true;
-        this.onAppend = null;
-        reject(error);
-      });
-    });
-  }
-
-  /** The oldest batch in flight is on disk. */
-  private completeOldest(): void {
-    const batch = this.inFlight.shift()!;
-    this.durableSeqValue = batch.firstSeq + batch.count - 1;
-    batch.deferred?.resolve();
-    if (batch.out.buf.length <= 2 * this.options.batchBytesMax && this.spares.length < 2) this.spares.push(batch.out);
-  }
-
-  private async writeFrame(batch: Batch): Promise<void> {
+  private async writeBatch(batch: Batch): Promise<void> {
     const bytes = batch.out.pos;
     sealFrame(batch.out.buf, bytes, batch.firstSeq, batch.count);
     await this.ensureSegment(batch.firstSeq, bytes);
-    await this.file!.write(batch.out.buf, bytes, this.segmentBytes);
-    this.segmentBytes += bytes;
-  }
-
-  private async sync(batch: Batch): Promise<void> {
     const started = performance.now();
+    await this.file!.write(batch.out.buf, bytes, this.segmentBytes);
     await this.file!.datasync();
-    this.options.observer?.fsync((performance.now() - started) / 1000, batch.count, batch.out.pos);
-  }
-
-  /** A frame of `bytes` would start a new segment (which closes the file being synced). */
-  private needsRoll(bytes: number): boolean {
-    return this.segmentBytes === 0 || this.segmentBytes + bytes > this.options.segmentBytesMax;
+    this.segmentBytes += bytes;
+    this.options.observer?.fsync((performance.now() - started) / 1000, batch.count, bytes);
   }
 
   /** Opens the segment this frame goes to: the current one, or a new one when it is full. */
@@ -412,8 +338,8 @@ export class LogWriter {
     this.failedPromise = Promise.reject(error);
     this.failedPromise.catch(noop);
     this.options.log.fatal({ err: cause }, 'write-ahead log write or fsync failed; no further writes are accepted');
-    for (const batch of [...this.inFlight, ...this.sealed, this.open]) batch.deferred?.reject(error);
-    this.inFlight.length = 0;
+    for (const batch of [this.inFlight, ...this.sealed, this.open]) batch?.deferred?.reject(error);
+    this.inFlight = null;
     this.sealed.length = 0;
     this.options.onFatal(error);
   }

@@ -143,52 +143,6 @@ describe('group commit', () => {
     await again.store.close();
   });
 
-  test('the next batch is written while the previous one syncs, and batches become durable in order', async () => {
-    const dir = await fresh();
-    const events: string[] = [];
-    const held: (() => void)[] = [];
-    const slow: OpenLogFile = async (path) => {
-      const file = await openLogFile(path);
-      return {
-        write: async (buf, length, position) => {
-          events.push('write');
-          await file.write(buf, length, position);
-        },
-        datasync: async () => {
-          events.push('sync');
-          await new Promise<void>((resolve) => held.push(resolve));
-          await file.datasync();
-        },
-        truncate: (length) => file.truncate(length),
-        close: () => file.close(),
-      };
-    };
-    const { store, machine } = await open(dir, { openFile: slow });
-    machine.run((m) => m.leases.grant(1_000));
-    const first = store.settled()!;
-    const until = async (done: () => boolean): Promise<void> => {
-      for (let i = 0; i < 1_000 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
-    };
-    await until(() => held.length > 0);
-    assert.equal(held.length, 1, 'the first batch is syncing');
-    machine.run((m) => m.leases.grant(1_000));
-    const second = store.settled()!;
-    await until(() => events.filter((e) => e === 'write').length >= 2);
-    assert.deepEqual(events, ['write', 'sync', 'write'], 'the second batch was written beside the first one\'s fsync');
-    assert.equal(store.durablePosition(), 0);
-    let secondDone = false;
-    void second.then(() => (secondDone = true));
-    held.shift()!();
-    await first;
-    assert.equal(store.durablePosition(), 1, 'the first batch is durable once its own fsync returned');
-    assert.equal(secondDone, false, 'the second is not, until its own fsync returns');
-    await until(() => held.length > 0);
-    held.shift()!();
-    await second;
-    assert.equal(store.durablePosition(), 2);
-    await store.close();
-  });
-
   test('after close, settled() rejects: nothing more is logged', async () => {
     const dir = await fresh();
     const { store, machine } = await open(dir);
