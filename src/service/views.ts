@@ -1,13 +1,12 @@
 import { type Caller, authorize, mayRead, readableScopes } from '../auth/access.js';
-import type { HoldRef, MemberRef } from '../domain/events.js';
 import type { LockPage, LockView } from '../domain/locks.js';
 import type { Lease } from '../domain/model.js';
 import { compareUtf8 } from '../domain/names.js';
 import type { Ring } from '../domain/ring.js';
-import type { RingAlgorithm } from '../domain/ring-algorithm.js';
 import type { LookupResult } from '../domain/rings.js';
 import type { StateMachine } from '../domain/state-machine.js';
 import type { Metrics } from '../ops/metrics.js';
+import type { LeaseDetail, RingDetail, RingSummary } from '../protocol/wire.js';
 import type { CommitPipeline, Durable } from './commit-pipeline.js';
 
 export interface LeaseBody {
@@ -16,22 +15,8 @@ export interface LeaseBody {
   readonly expiresAt: number | null;
 }
 
-export interface LeaseDetail extends LeaseBody {
-  readonly locks: HoldRef[];
-  readonly members: MemberRef[];
-}
-
-export interface RingSummary {
-  readonly name: string;
-  readonly vnodes: number;
-  readonly version: number;
-  readonly algorithm: RingAlgorithm;
-}
-
-export interface RingDetail extends RingSummary {
-  readonly fingerprint: string;
-  readonly nodes: { id: string; weight: number; meta: Readonly<Record<string, unknown>>; leaseId: string | null }[];
-}
+// One declaration of the shapes clients read: the protocol's wire types.
+export type { LeaseDetail, RingDetail, RingSummary } from '../protocol/wire.js';
 
 /**
  * The reads, in wire shapes. Each runs through the door like a command (it may
