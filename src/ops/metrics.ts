@@ -127,7 +127,7 @@ export class Metrics {
       name: 'lockring_connections_dropped_total', help: 'TCP connections dropped at once because connectionsMax were open.', registers,
     });
     this.walFsyncSeconds = new Histogram({
-      name: 'lockring_wal_fsync_seconds', help: 'Duration of write-ahead log write+fsync batches.', buckets: latenessBuckets, registers,
+      name: 'lockring_wal_fsync_seconds', help: 'Duration of write-ahead log fdatasyncs (each makes every frame written before it durable).', buckets: latenessBuckets, registers,
     });
     this.walBatchRecords = new Histogram({
       name: 'lockring_wal_batch_records', help: 'Records per write-ahead log fsync (group commit).',

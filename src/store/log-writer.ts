@@ -4,14 +4,16 @@ import type { Logger } from 'pino';
 import type { DomainEvent } from '../domain/events.js';
 import { ByteWriter } from './byte-buffer.js';
 import { type SeqFile, fsyncDir, segmentName } from './data-dir.js';
-import { frameHeaderBytes, sealFrame } from './frame.js';
+import { aheadHeaderBytes, sealLogFrame } from './frame.js';
 import { type LogFile, type OpenLogFile, openLogFile } from './log-file.js';
 import { encodeEvent } from './record-codec.js';
 import { DurabilityFailedError, StoreError } from './store-errors.js';
 
-/** Told about every write+fdatasync of the log (for metrics). */
+/** Told about every fdatasync of the log (for metrics) and, optionally, every frame written. */
 export interface FsyncObserver {
+  /** One fdatasync: how long it took and the records and bytes it made durable. */
   fsync(seconds: number, records: number, bytes: number): void;
+  frame?(records: number, bytes: number): void;
 }
 
 export interface LogWriterOptions {
@@ -43,7 +45,10 @@ interface Deferred {
   readonly reject: (error: Error) => void;
 }
 
-/** Records appended between two flushes: one frame, one write, one fdatasync. */
+/**
+ * Records appended between two writes: one frame, one write. Batches wait in order
+ * until a fdatasync that started after their write completes.
+ */
 interface Batch {
   readonly out: ByteWriter;
   firstSeq: number;
@@ -68,19 +73,28 @@ function deferred(): Deferred {
 
 /**
  * The write-ahead log with group commit. `append` encodes a record into the open
- * batch synchronously; one write+fdatasync runs at a time, and everything appended
- * while it runs goes into the next batch, so many concurrent requests share one
- * fsync. A failed write or fsync is never retried or ignored: every pending and
- * future `settled()` rejects and `onFatal` tells the server to stop.
+ * batch synchronously. Writes and fdatasyncs form a two-stage pipeline: one write and
+ * one fdatasync run at a time, side by side, so the frames of the next batch reach the
+ * page cache while the previous fdatasync is still running and the next fdatasync can
+ * start the moment it returns; each fdatasync makes durable every frame whose write
+ * had completed when it started. A failed write or fsync is never retried or ignored:
+ * every pending and future `settled()` rejects and `onFatal` tells the server to stop.
  */
 export class LogWriter {
   private open: Batch;
-  private readonly sealed: Batch[] = [];
-  private inFlight: Batch | null = null;
+  /**
+   * Batches closed for appends and not yet durable, oldest first:
+   * `[0, syncingCount)` are covered by the fdatasync in flight, `[.., writtenCount)`
+   * are written, `queue[writtenCount]` is being written when `writing`, the rest wait.
+   */
+  private readonly queue: Batch[] = [];
+  private syncingCount = 0;
+  private writtenCount = 0;
+  private writing = false;
+  private syncing = false;
   private readonly spares: ByteWriter[] = [];
   private lastSeqValue: number;
   private durableSeqValue: number;
-  private flushing = false;
   private flushScheduled = false;
   private file: LogFile | null = null;
   private segmentBytes: number;
@@ -133,7 +147,7 @@ export class LogWriter {
     batch.count += 1;
     this.lastSeqValue += 1;
     if (batch.out.pos >= this.options.batchBytesMax) {
-      this.sealed.push(batch);
+      this.queue.push(batch);
       this.open = this.newBatch();
       this.scheduleFlush(true);
     } else {
@@ -142,12 +156,11 @@ export class LogWriter {
     return true;
   }
 
-  /** Bytes appended and not yet durable: the open batch, the sealed ones and the one being written. */
+  /** Bytes appended and not yet durable: the open batch and every queued one. */
   get backlogBytes(): number {
     // Asked before every change: no allocation. An empty batch holds only its header.
     let bytes = this.open.count > 0 ? this.open.out.pos : 0;
-    if (this.inFlight !== null && this.inFlight.count > 0) bytes += this.inFlight.out.pos;
-    for (let i = 0; i < this.sealed.length; i++) bytes += this.sealed[i]!.out.pos;
+    for (let i = 0; i < this.queue.length; i++) bytes += this.queue[i]!.out.pos;
     return bytes;
   }
 
@@ -190,11 +203,10 @@ export class LogWriter {
   /** The batch holding record `seq`, newest first (the common ask is the latest record). */
   private findBatch(seq: number): Batch | null {
     if (this.open.count > 0 && this.open.firstSeq <= seq) return this.open;
-    for (let i = this.sealed.length - 1; i >= 0; i--) {
-      if (this.sealed[i]!.firstSeq <= seq) return this.sealed[i]!;
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      if (this.queue[i]!.firstSeq <= seq) return this.queue[i]!;
     }
-    const inFlight = this.inFlight;
-    return inFlight !== null && inFlight.count > 0 && inFlight.firstSeq <= seq && inFlight.firstSeq + inFlight.count > seq ? inFlight : null;
+    return null;
   }
 
   /**
@@ -228,10 +240,13 @@ export class LogWriter {
   async abandon(): Promise<void> {
     this.closed = true;
     const lost = new StoreError('store_closed', 'the store stopped before this record was durable');
-    for (const batch of [...this.sealed, this.open]) batch.deferred?.reject(lost);
-    this.sealed.length = 0;
+    for (const batch of [...this.queue.slice(this.writtenCount + (this.writing ? 1 : 0)), this.open]) batch.deferred?.reject(lost);
+    this.queue.length = this.writtenCount + (this.writing ? 1 : 0);
     this.open = this.newBatch();
-    while (this.flushing) await new Promise<void>((resolve) => setImmediate(resolve));
+    while (this.writing || this.syncing) await new Promise<void>((resolve) => setImmediate(resolve));
+    for (const batch of this.queue) batch.deferred?.reject(lost);
+    this.queue.length = 0;
+    this.syncingCount = this.writtenCount = 0;
     await this.file?.close();
     this.file = null;
   }
@@ -246,55 +261,106 @@ export class LogWriter {
 
   private newBatch(): Batch {
     const out = this.spares.pop() ?? new ByteWriter(batchBytesInitial);
-    out.pos = frameHeaderBytes;
+    out.pos = aheadHeaderBytes;
     return { out, firstSeq: 0, count: 0, deferred: null };
   }
 
   private scheduleFlush(now: boolean): void {
-    if (this.flushing || (this.flushScheduled && !now)) return;
+    if (this.flushScheduled && !now) return;
     this.flushScheduled = true;
-    if (now || this.options.commitDelayMs === 0) setImmediate(() => void this.flush());
-    else setTimeout(() => void this.flush(), this.options.commitDelayMs);
+    if (now || this.options.commitDelayMs === 0) setImmediate(() => this.pump());
+    else setTimeout(() => this.pump(), this.options.commitDelayMs);
   }
 
-  private takeNext(): Batch | undefined {
-    const sealed = this.sealed.shift();
-    if (sealed !== undefined) return sealed;
+  /** Starts whichever stage is free and has work: the next write, the next fdatasync. */
+  private pump(): void {
+    this.flushScheduled = false;
+    if (this.failed !== null || this.closed) return;
+    if (!this.writing) this.startWrite();
+    if (!this.syncing && this.writtenCount > 0) void this.sync();
+  }
+
+  /** The next batch to write: a full one waiting, else the open one if it has records. */
+  private nextToWrite(): Batch | undefined {
+    const waiting = this.queue[this.writtenCount];
+    if (waiting !== undefined) return waiting;
     if (this.open.count === 0) return undefined;
     const batch = this.open;
+    this.queue.push(batch);
     this.open = this.newBatch();
     return batch;
   }
 
-  private async flush(): Promise<void> {
-    if (this.flushing || this.failed !== null) return;
-    this.flushScheduled = false;
-    this.flushing = true;
+  private startWrite(): void {
+    // A new segment starts only once every frame of the old one is durable: recovery
+    // must never find a later segment's records after a hole in an earlier one.
+    if (this.queue[this.writtenCount] === undefined && this.open.count === 0) return;
+    const first = this.queue[this.writtenCount] ?? this.open;
+    if (this.needsRoll(first.out.pos) && this.writtenCount > 0) return;
+    const batch = this.nextToWrite()!;
+    this.writing = true;
+    this.writeBatch(batch).then(
+      () => {
+        this.writing = false;
+        this.writtenCount += 1;
+        this.pump();
+      },
+      (error: unknown) => {
+        this.writing = false;
+        this.fail(error);
+      },
+    );
+  }
+
+  private async sync(): Promise<void> {
+    this.syncing = true;
+    this.syncingCount = this.writtenCount;
+    const file = this.file!;
+    const started = performance.now();
     try {
-      for (let batch = this.takeNext(); batch !== undefined; batch = this.takeNext()) {
-        this.inFlight = batch;
-        await this.writeBatch(batch);
-        this.inFlight = null;
-        this.durableSeqValue = batch.firstSeq + batch.count - 1;
-        batch.deferred?.resolve();
-        if (batch.out.buf.length <= 2 * this.options.batchBytesMax && this.spares.length < 2) this.spares.push(batch.out);
-      }
+      await file.datasync();
     } catch (error) {
+      this.syncing = false;
       this.fail(error);
-    } finally {
-      this.flushing = false;
+      return;
     }
+    this.syncing = false;
+    if (this.closed && this.queue.length === 0) return;
+    const done = this.queue.splice(0, this.syncingCount);
+    this.writtenCount -= this.syncingCount;
+    this.syncingCount = 0;
+    let bytes = 0;
+    let records = 0;
+    for (const batch of done) {
+      bytes += batch.out.pos;
+      records += batch.count;
+    }
+    const last = done[done.length - 1]!;
+    this.durableSeqValue = last.firstSeq + last.count - 1;
+    this.options.observer?.fsync((performance.now() - started) / 1000, records, bytes);
+    for (const batch of done) {
+      batch.deferred?.resolve();
+      if (batch.out.buf.length <= 2 * this.options.batchBytesMax && this.spares.length < 4) this.spares.push(batch.out);
+    }
+    this.pump();
   }
 
   private async writeBatch(batch: Batch): Promise<void> {
-    const bytes = batch.out.pos;
-    sealFrame(batch.out.buf, bytes, batch.firstSeq, batch.count);
+    const notDurable = batch.firstSeq - 1 - this.durableSeqValue;
+    const start = sealLogFrame(batch.out.buf, batch.out.pos, batch.firstSeq, batch.count, notDurable);
+    const bytes = batch.out.pos - start;
     await this.ensureSegment(batch.firstSeq, bytes);
-    const started = performance.now();
-    await this.file!.write(batch.out.buf, bytes, this.segmentBytes);
-    await this.file!.datasync();
+    const offset = this.segmentBytes;
+    // Claimed before the write returns: the offset belongs to this frame alone.
     this.segmentBytes += bytes;
-    this.options.observer?.fsync((performance.now() - started) / 1000, batch.count, bytes);
+    await this.file!.write(batch.out.buf.subarray(start), bytes, offset);
+    this.options.observer?.frame?.(batch.count, bytes);
+  }
+
+  /** Whether a frame of `bytes` would start a new segment. */
+  private needsRoll(bytes: number): boolean {
+    const current = this.segments[this.segments.length - 1];
+    return current === undefined || this.segmentBytes === 0 || this.segmentBytes + bytes > this.options.segmentBytesMax;
   }
 
   /** Opens the segment this frame goes to: the current one, or a new one when it is full. */
@@ -338,9 +404,9 @@ export class LogWriter {
     this.failedPromise = Promise.reject(error);
     this.failedPromise.catch(noop);
     this.options.log.fatal({ err: cause }, 'write-ahead log write or fsync failed; no further writes are accepted');
-    for (const batch of [this.inFlight, ...this.sealed, this.open]) batch?.deferred?.reject(error);
-    this.inFlight = null;
-    this.sealed.length = 0;
+    for (const batch of [...this.queue, this.open]) batch.deferred?.reject(error);
+    this.queue.length = 0;
+    this.syncingCount = this.writtenCount = 0;
     this.options.onFatal(error);
   }
 }

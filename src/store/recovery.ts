@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { StateMachine } from '../domain/state-machine.js';
 import { ByteReader, DecodeError } from './byte-buffer.js';
 import { type SeqFile, fsyncDir, listDataDir } from './data-dir.js';
-import { readFrame, validFrameAfter } from './frame.js';
+import { durableFrameAfter, readFrame } from './frame.js';
 import { type LogFile, type OpenLogFile, openLogFile } from './log-file.js';
 import type { LogPosition } from './log-writer.js';
 import { type RecordVisitor, type SnapshotEnd, decodeRecord } from './record-codec.js';
@@ -117,7 +117,7 @@ class Replay {
     while (offset < buf.length) {
       const frame = readFrame(buf, offset);
       if (!frame.ok) {
-        if (!last || validFrameAfter(buf, offset, this.nextSeq)) throw new CorruptLogError(segment.path, offset, frame.reason);
+        if (!last || durableFrameAfter(buf, offset, this.nextSeq)) throw new CorruptLogError(segment.path, offset, frame.reason);
         await truncate(segment.path, offset, openFile);
         log.warn({ segment: segment.path, offset, cutBytes: buf.length - offset, reason: frame.reason }, 'cut off a torn write at the end of the log');
         return offset;

@@ -25,8 +25,8 @@ interface Node {
   readonly store: OpenedStore;
   readonly clock: ManualClock;
   call(method: string, url: string, body?: unknown): Promise<{ status: number; body: any }>;
-  /** The power goes: unsynced writes are lost, the process with them. */
-  cut(): Promise<void>;
+  /** The power goes: unsynced writes are lost (all, or those `keep` does not pick), the process with them. */
+  cut(keep?: () => boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -45,8 +45,8 @@ async function open(dir: string, options: { disk?: PowerCutDisk; clock?: ManualC
       const res = await server.lockring.app.inject({ method: method as 'GET', url, ...(body === undefined ? {} : { payload: body as object }) });
       return { status: res.statusCode, body: res.body === '' ? undefined : JSON.parse(res.body) };
     },
-    async cut() {
-      options.disk?.cut();
+    async cut(keep) {
+      options.disk?.cut(keep);
       await abandonStore(store!);
       await server.close().catch(() => {});
     },
@@ -387,12 +387,13 @@ async function oneHistory(seed: number): Promise<void> {
     }
     await turns(1 + Math.floor(rand() * 3));
   }
-  // The power goes at a random moment: maybe with writes held back, maybe not.
+  // The power goes at a random moment: maybe with writes held back, maybe not, and
+  // maybe keeping some unsynced frames while losing earlier ones (a reordering disk).
   if (rand() < 0.5) disk.hold();
   await turns(Math.floor(rand() * 4));
   powered = false;
   wire.kill();
-  await node.cut();
+  await node.cut(rand() < 0.5 ? () => rand() < 0.5 : undefined);
 
   const recovered = await open(dir);
   const machine = recovered.server.lockring.machine;

@@ -3,7 +3,9 @@
  * until a datasync makes them durable on the real file; while the disk is `held`,
  * datasyncs wait (a slow disk); `cut()` drops every write not yet made durable,
  * as a power cut would (kill -9 would not: the kernel still has the page cache),
- * and every later write or datasync fails, so nothing more reaches the file.
+ * and every later write or datasync fails, so nothing more reaches the file. A cut
+ * may keep some unsynced writes and lose others, in any order, as a disk that
+ * reorders its writes would: `cut(keep)`.
  */
 import { type LogFile, type OpenLogFile, openLogFile } from '../../src/store/log-file.js';
 
@@ -11,10 +13,15 @@ export class PowerCutDisk {
   private heldSyncs: (() => void)[] = [];
   private held = false;
   private powered = true;
+  private readonly files = new Set<PowerCutFile>();
   /** Datasyncs that made writes durable. */
   syncs = 0;
 
-  readonly open: OpenLogFile = async (path) => new PowerCutFile(await openLogFile(path), this);
+  readonly open: OpenLogFile = async (path) => {
+    const file = new PowerCutFile(await openLogFile(path), this);
+    this.files.add(file);
+    return file;
+  };
 
   /** From now on, datasyncs wait until `release()`. */
   hold(): void {
@@ -31,8 +38,12 @@ export class PowerCutDisk {
     return this.held;
   }
 
-  /** The power goes: what is not durable is gone, and nothing more is written. */
-  cut(): void {
+  /**
+   * The power goes: what is not durable is gone, and nothing more is written;
+   * with `keep`, each unsynced write it picks reaches the file all the same.
+   */
+  cut(keep?: () => boolean): void {
+    for (const file of this.files) file.cut(keep ?? (() => false));
     this.powered = false;
     this.release();
   }
@@ -52,6 +63,8 @@ const powerCut = (): Error => Object.assign(new Error('power cut'), { code: 'EIO
 
 class PowerCutFile implements LogFile {
   private pending: { bytes: Buffer; position: number }[] = [];
+  /** Unsynced writes a cut let through; they reach the file when it is closed. */
+  private kept: { bytes: Buffer; position: number }[] = [];
 
   constructor(
     private readonly file: LogFile,
@@ -79,8 +92,14 @@ class PowerCutFile implements LogFile {
     await this.file.truncate(length);
   }
 
+  cut(keep: () => boolean): void {
+    this.kept = this.pending.filter(() => keep());
+    this.pending = [];
+  }
+
   async close(): Promise<void> {
     // Unsynced writes of a closed file are lost with the power, kept otherwise.
+    for (const { bytes, position } of this.kept.splice(0)) await this.file.write(bytes, bytes.length, position);
     if (this.disk.on) for (const { bytes, position } of this.pending.splice(0)) await this.file.write(bytes, bytes.length, position);
     await this.file.close();
   }

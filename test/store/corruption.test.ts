@@ -5,6 +5,7 @@ import { appendFile, readFile, readdir, stat, truncate, unlink, writeFile } from
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { CorruptLogError } from '../../src/store/index.js';
+import { type OpenLogFile, openLogFile } from '../../src/store/log-file.js';
 import { abandonStore } from '../../src/store/store.js';
 import { digest, open, removeDir, settle, tempDir } from './helpers.js';
 
@@ -112,6 +113,101 @@ describe('torn tail', () => {
     const { store, machine } = await open(dir);
     assert.deepEqual(digest(machine), states[1]);
     await store.close();
+  });
+});
+
+/**
+ * A log whose fdatasyncs return only when told: frames are written ahead of them.
+ * Returns the byte offset of each frame written, in order, and a way to let the
+ * oldest held fdatasync return.
+ */
+function heldSyncs(): { openFile: OpenLogFile; starts: number[]; held: Array<() => void>; until(ok: () => boolean): Promise<void> } {
+  const starts: number[] = [];
+  const held: Array<() => void> = [];
+  const openFile: OpenLogFile = async (path) => {
+    const file = await openLogFile(path);
+    return {
+      write: async (buf, length, position) => {
+        starts.push(position);
+        await file.write(buf, length, position);
+      },
+      datasync: async () => {
+        await file.datasync();
+        await new Promise<void>((resolve) => held.push(resolve));
+      },
+      truncate: (length) => file.truncate(length),
+      close: () => file.close(),
+    };
+  };
+  // Real file I/O runs on libuv's pool: poll, bounded.
+  const until = async (ok: () => boolean): Promise<void> => {
+    for (let poll = 0; poll < 5_000 && !ok(); poll++) await new Promise((resolve) => setTimeout(resolve, 1));
+    assert.ok(ok());
+  };
+  return { openFile, starts, held, until };
+}
+
+describe('frames written ahead of an fdatasync', () => {
+  test('a lost frame that no later frame saw durable is a torn write, even with frames after it', async () => {
+    const dir = await fresh();
+    const disk = heldSyncs();
+    const { store, machine } = await open(dir, { openFile: disk.openFile });
+    const batch = (tag: string): void => {
+      machine.run((m) => {
+        for (let i = 0; i < 3; i++) m.locks.acquire({ name: `${tag}-${i}`, ttlMs: 60_000 });
+      });
+    };
+    batch('one');
+    const durable = digest(machine);
+    const first = store.settled()!;
+    await disk.until(() => disk.held.length === 1);
+    // Written while the first fdatasync runs: neither is durable yet.
+    batch('two');
+    await disk.until(() => disk.starts.length === 2);
+    batch('three');
+    await disk.until(() => disk.starts.length === 3);
+    disk.held.shift()!();
+    await first;
+    await disk.until(() => disk.held.length === 1);
+    // The crash comes while the second fdatasync runs (it returns, but nobody waits).
+    const crashed = abandonStore(store);
+    disk.held.shift()!();
+    await crashed;
+    // The power cut kept the third frame and lost the second.
+    const path = (await segments(dir))[0]!;
+    await flipByte(path, disk.starts[1]! + 30);
+    const again = await open(dir);
+    assert.deepEqual(digest(again.machine), durable, 'what was durable is back, nothing after the hole');
+    assert.equal(await size(path), disk.starts[1], 'the log is cut at the lost frame');
+    await again.store.close();
+  });
+
+  test('a bad frame that a later frame saw durable is corruption', async () => {
+    const dir = await fresh();
+    const disk = heldSyncs();
+    const { store, machine } = await open(dir, { openFile: disk.openFile });
+    const batch = (tag: string): void => {
+      machine.run((m) => m.locks.acquire({ name: tag, ttlMs: 60_000 }));
+    };
+    batch('one');
+    const first = store.settled()!;
+    await disk.until(() => disk.held.length === 1);
+    batch('two');
+    await disk.until(() => disk.starts.length === 2);
+    disk.held.shift()!();
+    await first;
+    // Written once the first frame was durable: it vouches for it.
+    await disk.until(() => disk.held.length === 1);
+    batch('three');
+    await disk.until(() => disk.starts.length === 3);
+    disk.held.shift()!();
+    await disk.until(() => disk.held.length === 1);
+    disk.held.shift()!();
+    await settle(store);
+    await abandonStore(store);
+    const path = (await segments(dir))[0]!;
+    await flipByte(path, disk.starts[0]! + 30);
+    await assert.rejects(open(dir), (error: unknown) => error instanceof CorruptLogError && error.offset === disk.starts[0]);
   });
 });
 

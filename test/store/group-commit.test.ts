@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { LogFile, OpenLogFile } from '../../src/store/log-file.js';
 import { openLogFile } from '../../src/store/log-file.js';
+import type { FsyncObserver } from '../../src/store/log-writer.js';
 import { DurabilityFailedError, StoreError } from '../../src/store/index.js';
 import { open, removeDir, settle, tempDir } from './helpers.js';
 
@@ -22,9 +23,22 @@ interface Fsync {
   readonly bytes: number;
 }
 
-function recorder(): { fsyncs: Fsync[]; observer: { fsync(seconds: number, records: number, bytes: number): void } } {
+interface Frame {
+  readonly records: number;
+  readonly bytes: number;
+}
+
+function recorder(): { fsyncs: Fsync[]; frames: Frame[]; observer: FsyncObserver } {
   const fsyncs: Fsync[] = [];
-  return { fsyncs, observer: { fsync: (seconds, records, bytes) => fsyncs.push({ seconds, records, bytes }) } };
+  const frames: Frame[] = [];
+  return {
+    fsyncs,
+    frames,
+    observer: {
+      fsync: (seconds, records, bytes) => fsyncs.push({ seconds, records, bytes }),
+      frame: (records, bytes) => frames.push({ records, bytes }),
+    },
+  };
 }
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -73,21 +87,24 @@ describe('group commit', () => {
 
   test('a burst is cut into batches of at most batchBytesMax (plus one record)', async () => {
     const dir = await fresh();
-    const { fsyncs, observer } = recorder();
+    const { fsyncs, frames, observer } = recorder();
     const { store, machine } = await open(dir, { observer, batchBytesMax: 4096 });
     machine.run((m) => {
       for (let i = 0; i < 3_000; i++) m.locks.acquire({ name: `burst-${i}`, ttlMs: 60_000 });
     });
     await settle(store);
-    assert.ok(fsyncs.length > 10);
-    assert.ok(fsyncs.every((f) => f.bytes <= 4096 + 512), `largest batch ${Math.max(...fsyncs.map((f) => f.bytes))} bytes`);
+    assert.ok(frames.length > 10);
+    assert.ok(frames.every((f) => f.bytes <= 4096 + 512), `largest batch ${Math.max(...frames.map((f) => f.bytes))} bytes`);
+    assert.equal(frames.reduce((sum, f) => sum + f.records, 0), 6_000);
+    assert.equal(fsyncs.reduce((sum, f) => sum + f.records, 0), 6_000, 'every record written is made durable once');
+    assert.ok(fsyncs.length <= frames.length);
     await store.close();
   });
 
   test('commitDelayMs gathers records from several turns into one fsync', async () => {
     const dir = await fresh();
     const { fsyncs, observer } = recorder();
-    const { store, machine } = await open(dir, { observer, commitDelayMs: 20 });
+    const { store, machine } = await open(dir, { observer, commitDelayMs: 250 });
     for (let i = 0; i < 5; i++) {
       machine.run((m) => m.leases.grant(1_000));
       await nextTurn();
@@ -95,6 +112,57 @@ describe('group commit', () => {
     await settle(store);
     assert.equal(fsyncs.length, 1);
     assert.equal(fsyncs[0]!.records, 5);
+    await store.close();
+  });
+
+  test('the next batch is written while an fdatasync runs, and the next fdatasync covers it', async () => {
+    const dir = await fresh();
+    // A disk whose fdatasyncs return only when the test says so.
+    const events: string[] = [];
+    const held: Array<() => void> = [];
+    const slowSync: OpenLogFile = async (path) => {
+      const file = await openLogFile(path);
+      return {
+        write: async (buf, length, position) => {
+          await file.write(buf, length, position);
+          events.push('write');
+        },
+        datasync: async () => {
+          events.push('sync');
+          await file.datasync();
+          await new Promise<void>((resolve) => held.push(resolve));
+        },
+        truncate: (length) => file.truncate(length),
+        close: () => file.close(),
+      };
+    };
+    const { fsyncs, observer } = recorder();
+    const { store, machine } = await open(dir, { observer, openFile: slowSync });
+    // Real file I/O runs on libuv's pool: poll (bounded) rather than count turns.
+    const until = async (ok: () => boolean): Promise<void> => {
+      for (let poll = 0; poll < 5_000 && !ok(); poll++) await new Promise((resolve) => setTimeout(resolve, 1));
+      assert.ok(ok(), `stuck with ${events.join(',')}`);
+    };
+    machine.run((m) => m.leases.grant(1_000));
+    const first = store.settled()!;
+    await until(() => held.length === 1);
+    // Two more batches arrive while the first fdatasync is held: both are written now.
+    machine.run((m) => m.leases.grant(1_000));
+    await until(() => events.filter((e) => e === 'write').length === 2);
+    machine.run((m) => m.leases.grant(1_000));
+    const third = store.settled()!;
+    await until(() => events.filter((e) => e === 'write').length === 3);
+    assert.deepEqual(events, ['write', 'sync', 'write', 'write'], 'one fdatasync at a time, writes beside it');
+    assert.equal(store.durablePosition(), 0, 'nothing is durable before its fdatasync returns');
+    held.shift()!();
+    await first;
+    assert.equal(store.durablePosition(), 1, 'the first fdatasync covers only the frame written before it');
+    await until(() => held.length === 1);
+    assert.deepEqual(events, ['write', 'sync', 'write', 'write', 'sync']);
+    held.shift()!();
+    await third;
+    assert.equal(store.durablePosition(), 3);
+    assert.deepEqual(fsyncs.map((f) => f.records), [1, 2], 'the second fdatasync made both later frames durable');
     await store.close();
   });
 
