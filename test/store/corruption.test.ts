@@ -5,9 +5,8 @@ import { appendFile, readFile, readdir, stat, truncate, unlink, writeFile } from
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { CorruptLogError } from '../../src/store/index.js';
-import { type OpenLogFile, openLogFile } from '../../src/store/log-file.js';
 import { abandonStore } from '../../src/store/store.js';
-import { digest, open, removeDir, settle, tempDir } from './helpers.js';
+import { digest, heldSyncs, open, removeDir, settle, tempDir } from './helpers.js';
 
 const dirs: string[] = [];
 after(async () => {
@@ -115,37 +114,6 @@ describe('torn tail', () => {
     await store.close();
   });
 });
-
-/**
- * A log whose fdatasyncs return only when told: frames are written ahead of them.
- * Returns the byte offset of each frame written, in order, and a way to let the
- * oldest held fdatasync return.
- */
-function heldSyncs(): { openFile: OpenLogFile; starts: number[]; held: Array<() => void>; until(ok: () => boolean): Promise<void> } {
-  const starts: number[] = [];
-  const held: Array<() => void> = [];
-  const openFile: OpenLogFile = async (path) => {
-    const file = await openLogFile(path);
-    return {
-      write: async (buf, length, position) => {
-        starts.push(position);
-        await file.write(buf, length, position);
-      },
-      datasync: async () => {
-        await file.datasync();
-        await new Promise<void>((resolve) => held.push(resolve));
-      },
-      truncate: (length) => file.truncate(length),
-      close: () => file.close(),
-    };
-  };
-  // Real file I/O runs on libuv's pool: poll, bounded.
-  const until = async (ok: () => boolean): Promise<void> => {
-    for (let poll = 0; poll < 5_000 && !ok(); poll++) await new Promise((resolve) => setTimeout(resolve, 1));
-    assert.ok(ok());
-  };
-  return { openFile, starts, held, until };
-}
 
 describe('frames written ahead of an fdatasync', () => {
   test('a lost frame that no later frame saw durable is a torn write, even with frames after it', async () => {

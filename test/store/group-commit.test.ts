@@ -5,7 +5,7 @@ import type { LogFile, OpenLogFile } from '../../src/store/log-file.js';
 import { openLogFile } from '../../src/store/log-file.js';
 import type { FsyncObserver } from '../../src/store/log-writer.js';
 import { DurabilityFailedError, StoreError } from '../../src/store/index.js';
-import { open, removeDir, settle, tempDir } from './helpers.js';
+import { heldSyncs, open, removeDir, settle, tempDir } from './helpers.js';
 
 const dirs: string[] = [];
 after(async () => {
@@ -118,31 +118,9 @@ describe('group commit', () => {
   test('the next batch is written while an fdatasync runs, and the next fdatasync covers it', async () => {
     const dir = await fresh();
     // A disk whose fdatasyncs return only when the test says so.
-    const events: string[] = [];
-    const held: Array<() => void> = [];
-    const slowSync: OpenLogFile = async (path) => {
-      const file = await openLogFile(path);
-      return {
-        write: async (buf, length, position) => {
-          await file.write(buf, length, position);
-          events.push('write');
-        },
-        datasync: async () => {
-          events.push('sync');
-          await file.datasync();
-          await new Promise<void>((resolve) => held.push(resolve));
-        },
-        truncate: (length) => file.truncate(length),
-        close: () => file.close(),
-      };
-    };
+    const { openFile: slowSync, events, held, until } = heldSyncs();
     const { fsyncs, observer } = recorder();
     const { store, machine } = await open(dir, { observer, openFile: slowSync });
-    // Real file I/O runs on libuv's pool: poll (bounded) rather than count turns.
-    const until = async (ok: () => boolean): Promise<void> => {
-      for (let poll = 0; poll < 5_000 && !ok(); poll++) await new Promise((resolve) => setTimeout(resolve, 1));
-      assert.ok(ok(), `stuck with ${events.join(',')}`);
-    };
     machine.run((m) => m.leases.grant(1_000));
     const first = store.settled()!;
     await until(() => held.length === 1);

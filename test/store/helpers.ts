@@ -1,8 +1,10 @@
+import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { pino, type Logger } from 'pino';
+import { type OpenLogFile, openLogFile } from '../../src/store/log-file.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import { LockringError } from '../../src/domain/errors.js';
 import type { Hashing } from '../../src/domain/hashing.js';
@@ -122,4 +124,44 @@ export function step({ machine, clock }: Opened, rand: () => number): void {
   } catch (error) {
     if (!(error instanceof LockringError)) throw error;
   }
+}
+
+/**
+ * A log whose fdatasyncs return only when told: frames are written ahead of them.
+ * Records the byte offset of each frame written and the order of writes and
+ * syncs; `held` lets the oldest held fdatasync return.
+ */
+export function heldSyncs(): {
+  openFile: OpenLogFile;
+  starts: number[];
+  events: string[];
+  held: Array<() => void>;
+  until(ok: () => boolean): Promise<void>;
+} {
+  const starts: number[] = [];
+  const events: string[] = [];
+  const held: Array<() => void> = [];
+  const openFile: OpenLogFile = async (path) => {
+    const file = await openLogFile(path);
+    return {
+      write: async (buf, length, position) => {
+        starts.push(position);
+        await file.write(buf, length, position);
+        events.push('write');
+      },
+      datasync: async () => {
+        events.push('sync');
+        await file.datasync();
+        await new Promise<void>((resolve) => held.push(resolve));
+      },
+      truncate: (length) => file.truncate(length),
+      close: () => file.close(),
+    };
+  };
+  // Real file I/O runs on libuv's pool: poll, bounded.
+  const until = async (ok: () => boolean): Promise<void> => {
+    for (let poll = 0; poll < 5_000 && !ok(); poll++) await new Promise((resolve) => setTimeout(resolve, 1));
+    assert.ok(ok(), `stuck after ${events.join(',')}`);
+  };
+  return { openFile, starts, events, held, until };
 }
