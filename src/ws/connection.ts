@@ -14,6 +14,12 @@ import type { OpSocket, Operations } from './operations.js';
 import { type FrameParser, type OpResults, type RequestId, errorReply, okReply } from './protocol.js';
 import type { Watch, WatchRegistry, WatchTarget } from './watch-registry.js';
 
+/** The stream under a WebSocket, as far as sending needs it. */
+export interface WireSocket {
+  cork(): void;
+  uncork(): void;
+}
+
 /** What every socket shares: the server's parts and the hub's counters. */
 export interface ConnectionDeps {
   readonly service: LockringService;
@@ -72,6 +78,14 @@ export class WsConnection implements OpSocket, Listener {
   /** The token's digest and name once authenticated; the name never changes after. */
   private digest: string | null = null;
   private principalName: string | null = null;
+  /** Bytes sent while the wire is corked this turn (they sit in our buffer, not the peer's). */
+  private corkedBytes = 0;
+  private corked = false;
+  private readonly uncorkWire = (): void => {
+    this.corked = false;
+    this.corkedBytes = 0;
+    this.wire?.uncork();
+  };
 
   constructor(
     private readonly ws: WebSocket,
@@ -79,6 +93,12 @@ export class WsConnection implements OpSocket, Listener {
     private readonly log: FastifyBaseLogger,
     identity: Identity = { kind: 'open' },
     private readonly ip = '',
+    /**
+     * The TCP (or TLS) socket under the WebSocket, when known: corked for the rest of
+     * the turn at the first send, so the replies and pushes of one turn (a frame batch
+     * read at once, a group commit releasing many answers) leave in one write.
+     */
+    private readonly wire: WireSocket | null = null,
   ) {
     if (identity.kind === 'token') this.become(identity.digest, identity.principal.name);
     // With auth, anything but a token (pending, or a hook that did not run) must authenticate.
@@ -110,15 +130,24 @@ export class WsConnection implements OpSocket, Listener {
    */
   sendText(text: string): void {
     if (this.closing) return;
-    const backlog = this.ws.bufferedAmount;
+    const backlog = this.ws.bufferedAmount - this.corkedBytes;
     if (backlog > this.deps.limits.wsSendBufferBytesMax) {
       this.deps.counters.slowClosed.inc();
       this.log.info({ bufferedBytes: backlog }, 'closing a slow websocket reader');
       this.closeWith(1013, 'send buffer over wsSendBufferBytesMax');
       return;
     }
+    if (this.wire !== null) this.cork(text.length);
     this.ws.send(text);
     this.deps.counters.framesOut.inc();
+  }
+
+  private cork(bytes: number): void {
+    this.corkedBytes += bytes;
+    if (this.corked) return;
+    this.corked = true;
+    this.wire!.cork();
+    process.nextTick(this.uncorkWire);
   }
 
   notify(text: string): void {

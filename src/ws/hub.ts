@@ -8,7 +8,7 @@ import type { DomainEvent } from '../domain/events.js';
 import type { Limits } from '../limits.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { LockringService } from '../service.js';
-import { type ConnectionDeps, WsConnection } from './connection.js';
+import { type ConnectionDeps, type WireSocket, WsConnection } from './connection.js';
 import { LeaseAudience, type Session } from './lease-audience.js';
 import { Operations } from './operations.js';
 import { FrameParser } from './protocol.js';
@@ -91,8 +91,8 @@ export class WsHub extends EventEmitter<HubEvents> {
   }
 
   /** `identity`: what the upgrade's auth hook decided; `ip`: the client's address (rate limit). */
-  attach(ws: WebSocket, log: FastifyBaseLogger, identity: Identity = { kind: 'open' }, ip = ''): WsConnection {
-    const connection = new WsConnection(ws, this.connectionDeps, log, identity, ip);
+  attach(ws: WebSocket, log: FastifyBaseLogger, identity: Identity = { kind: 'open' }, ip = '', wire: WireSocket | null = null): WsConnection {
+    const connection = new WsConnection(ws, this.connectionDeps, log, identity, ip, wire);
     this.connections.add(connection);
     this.metrics.wsConnections.inc();
     this.emit('connection', connection);

@@ -75,7 +75,7 @@ export function registerWebSocket(app: FastifyInstance, deps: WsHubDeps, options
           socket.close(1013, `limit ${full} reached`);
           return;
         }
-        hub.attach(socket, request.log, request.identity ?? { kind: 'open' }, request.ip);
+        hub.attach(socket, request.log, request.identity ?? { kind: 'open' }, request.ip, request.raw.socket);
       },
     });
   });
