@@ -18,8 +18,8 @@
  *
  * With `--entry TREE/src/main.ts` (another checkout, e.g. the commit before a change)
  * the entry's server is a third contender in the same alternating HTTP rounds, and
- * the entry tree's own in-process child runs after this tree's: before and after in
- * one run.
+ * the entry tree's `Placement` (loaded from its source into the same child) one more
+ * contender in the in-process rounds: before and after in one run.
  */
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -55,6 +55,8 @@ interface RateFigures {
   readonly placementLookup1: number;
   readonly hashringUncached: number;
   readonly hashringGetNewKeys: number;
+  /** `Placement.owner` of the --entry tree, when there is one. */
+  readonly entryOwner?: number;
 }
 
 interface ChangeFigures {
@@ -117,9 +119,29 @@ interface HashRingInternals {
   hashValue(key: string): number;
 }
 
+/** What the rounds call on another tree's Placement. */
+interface EntryPlacement {
+  set(id: string, points: number): void;
+  owner(key: string): string | undefined;
+}
+
+/** A constructor of the --entry tree's Placement over that tree's hashing, or null. */
+async function entryPlacement(): Promise<(() => EntryPlacement) | null> {
+  const tree = process.env['BENCH_ENTRY_TREE'];
+  if (tree === undefined || tree === '') return null;
+  const placementFile = resolve(tree, 'src/domain/placement.ts');
+  const hashingFile = resolve(tree, 'src/xxhash.ts');
+  if (!existsSync(placementFile) || !existsSync(hashingFile)) return null;
+  const { Placement: Their } = (await import(placementFile)) as { Placement: new (hashing: unknown) => EntryPlacement };
+  const { loadHashing: theirHashing } = (await import(hashingFile)) as { loadHashing: () => Promise<unknown> };
+  const hashing = await theirHashing();
+  return () => new Their(hashing);
+}
+
 async function childMain(): Promise<void> {
   const quick = process.env['BENCH_QUICK'] === '1';
   const hashing = await loadHashing();
+  const makeEntry = await entryPlacement();
   const rateMs = quick ? 250 : 1_000;
   const rounds = quick ? 1 : 3;
   const keys = makeKeys(100_000, 42);
@@ -129,17 +151,22 @@ async function childMain(): Promise<void> {
     const ids = Array.from({ length: nodes }, (_, i) => nodeId(i));
     for (const id of ids) placement.set(id, vnodes);
     const out: string[] = [];
+    const before = makeEntry?.() ?? null;
+    if (before !== null) for (const id of ids) before.set(id, vnodes);
     const uncached = new HashRing(ids, 'md5') as unknown as HashRingInternals;
     const cached = new HashRing(ids, 'md5');
+    const ops = {
+      placementOwner: (i: number) => placement.owner(keys[i]!)!.length,
+      placementLookup1: (i: number) => placement.lookup(keys[i]!, 1, out),
+      hashringUncached: (i: number) => uncached.ring[uncached.find(uncached.hashValue(keys[i]!))]!.server.length,
+      // 100,000 distinct keys cycled through an LRU of 5,000: every get() misses.
+      hashringGetNewKeys: (i: number) => cached.get(keys[i]!).length,
+    };
     rates.push({
       nodes,
-      ...bestRates(rateMs, rounds, keys.length, {
-        placementOwner: (i) => placement.owner(keys[i]!)!.length,
-        placementLookup1: (i) => placement.lookup(keys[i]!, 1, out),
-        hashringUncached: (i) => uncached.ring[uncached.find(uncached.hashValue(keys[i]!))]!.server.length,
-        // 100,000 distinct keys cycled through an LRU of 5,000: every get() misses.
-        hashringGetNewKeys: (i) => cached.get(keys[i]!).length,
-      }),
+      ...(before === null
+        ? bestRates(rateMs, rounds, keys.length, ops)
+        : bestRates(rateMs, rounds, keys.length, { ...ops, entryOwner: (i: number) => before.owner(keys[i]!)!.length })),
     });
   }
   reportResult({ rates, change: changeTimes(hashing, quick ? 100 : 400), moved: keysMoved(hashing, quick ? 100_000 : 1_000_000) } satisfies RingChildResult);
@@ -312,21 +339,21 @@ async function httpBatch(ctx: ScenarioContext): Promise<void> {
   }
 }
 
-/** The --entry tree's Placement.owner next to this tree's, each against its own hashring run. */
-function entryRows(ctx: ScenarioContext, ours: RingChildResult, theirs: RingChildResult): void {
-  for (const rate of theirs.rates) {
-    const mine = ours.rates.find((r) => r.nodes === rate.nodes)!;
+/** The --entry tree's Placement.owner, measured in the same child in the same alternating rounds. */
+function entryRows(ctx: ScenarioContext, result: RingChildResult): void {
+  for (const rate of result.rates) {
+    if (rate.entryOwner === undefined) continue;
     ctx.row({
       metric: `in-process Placement.owner, ${rate.nodes} nodes x ${vnodes}, --entry tree`,
-      value: rate.placementOwner,
+      value: rate.entryOwner,
       unit: 'lookups/s',
       baseline: { value: rate.hashringUncached, label: 'hashring uncached' },
     });
     ctx.row({
       metric: `in-process Placement.owner, ${rate.nodes} nodes: this tree vs --entry`,
-      value: mine.placementOwner,
+      value: rate.placementOwner,
       unit: 'lookups/s',
-      baseline: { value: rate.placementOwner, label: '--entry tree' },
+      baseline: { value: rate.entryOwner, label: '--entry tree' },
     });
   }
 }
@@ -391,17 +418,11 @@ export const ring: Scenario = {
     const result = await runJsonChild<RingChildResult>('ring-inproc', 'bench/scenarios/e-ring.ts', {
       BENCH_CHILD: 'e',
       BENCH_QUICK: ctx.quick ? '1' : '0',
+      BENCH_ENTRY_TREE: entryTree() ?? '',
     });
     ctx.raw('inProcess', result);
     inProcessRows(ctx, result);
-    const tree = entryTree();
-    const child = tree === null ? null : resolve(tree, 'bench/scenarios/e-ring.ts');
-    if (child !== null && existsSync(child)) {
-      ctx.log('in-process child of the --entry tree');
-      const theirs = await runJsonChild<RingChildResult>('ring-inproc-entry', child, { BENCH_CHILD: 'e', BENCH_QUICK: ctx.quick ? '1' : '0' });
-      ctx.raw('inProcessEntry', theirs);
-      entryRows(ctx, result, theirs);
-    }
+    entryRows(ctx, result);
     ctx.log('HTTP batch lookups');
     await httpBatch(ctx);
   },
