@@ -1,5 +1,5 @@
 import { authorize, type Caller } from './auth/access.js';
-import type { DiffRequest, LookupResult } from './domain/rings.js';
+import type { DiffRequest, LookupResult, OwnerLookup } from './domain/rings.js';
 import type { Limits } from './limits.js';
 import type { RingDiffBody } from './protocol/wire.js';
 import type { Durable, LockringService } from './service.js';
@@ -65,4 +65,17 @@ export function handoverLookup(
   caller: Caller = null,
 ): Durable<LookupResult> {
   return service.lookup(ring, keys, n, version, caller, previous);
+}
+
+/** As `handoverLookup`, the owners as tables, for a reply written straight from them. */
+export function handoverLookupOwners(
+  service: LockringService,
+  ring: string,
+  keys: readonly string[],
+  n: number,
+  version: number | undefined,
+  previous: number | undefined,
+  caller: Caller = null,
+): Durable<OwnerLookup> {
+  return service.lookupOwners(ring, keys, n, version, caller, previous);
 }

@@ -4,7 +4,7 @@ import { LockringError, limitExceeded } from './domain/errors.js';
 import type { HoldRef, MemberRef } from './domain/events.js';
 import type { AcquireRequest, LockPage, LockView } from './domain/locks.js';
 import type { Grant, Lease, Waiter, WaiterOutcome } from './domain/model.js';
-import type { LookupResult, MemberRequest, PutStatus } from './domain/rings.js';
+import type { LookupResult, MemberRequest, OwnerLookup, PutStatus } from './domain/rings.js';
 import type { RingAlgorithm } from './domain/ring-algorithm.js';
 import type { StateMachine } from './domain/state-machine.js';
 import type { ExpiryLoop } from './ops/expiry-loop.js';
@@ -192,6 +192,11 @@ export class LockringService {
 
   lookup(ring: string, keys: readonly string[], n: number, version?: number, caller: Caller = null, previous?: number): Durable<LookupResult> {
     return this.views.lookup(ring, keys, n, version, caller, previous);
+  }
+
+  /** As `lookup`, the owners as tables (the HTTP batch route writes its reply from them). */
+  lookupOwners(ring: string, keys: readonly string[], n: number, version?: number, caller: Caller = null, previous?: number): Durable<OwnerLookup> {
+    return this.views.lookupOwners(ring, keys, n, version, caller, previous);
   }
 
   /**

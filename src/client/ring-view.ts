@@ -87,15 +87,25 @@ export class RingView {
 
   /** The `n` distinct nodes for `key`, owner first (fewer when fewer have weight > 0). */
   lookup(key: string, n = 1): string[] {
+    this.checkLookable();
+    const out: string[] = [];
+    out.length = this.placement.lookup(key, n, out);
+    return out;
+  }
+
+  /** `lookup` for every key, in key order: the keys hashed in one call, as the server's batch lookup does. */
+  lookupMany(keys: readonly string[], n = 1): string[][] {
+    this.checkLookable();
+    return this.placement.lookupBatch(keys, n).toArrays();
+  }
+
+  private checkLookable(): void {
     if (this.current === null) {
       throw new LockringClientError('ring_not_found', `ring ${JSON.stringify(this.name)} does not exist`, 404, { ring: this.name });
     }
     if (this.placement.nodesPlaced === 0) {
       throw new LockringClientError('ring_empty', `ring ${JSON.stringify(this.name)} has no node with weight > 0`, 409, { ring: this.name });
     }
-    const out: string[] = [];
-    out.length = this.placement.lookup(key, n, out);
-    return out;
   }
 
   /** The version before the last change the copy applied; 0 when there is none (first read, or after a deletion). */

@@ -28,6 +28,8 @@ export interface PointScheme {
   readonly algorithm: RingAlgorithm;
   /** The position of `key` on the circle. */
   keyHash(key: string): number;
+  /** `out[i] = keyHash(keys[i])` for every key, in one call. */
+  keyHashes(keys: readonly string[], out: Uint32Array): void;
   /** The `count` points of member `id`, sorted ascending. */
   nodePoints(id: string, count: number): Uint32Array;
 }
@@ -37,6 +39,7 @@ export function xxhashScheme(hashing: Hashing): PointScheme {
   return {
     algorithm: 'xxhash',
     keyHash: (key) => hashing.h32(key),
+    keyHashes: (keys, out) => hashing.h32Batch(keys, out),
     nodePoints: (id, count) => {
       const points = new Uint32Array(count);
       const prefix = `${id}#`;
@@ -50,6 +53,9 @@ export function ketamaScheme(hashing: Hashing): PointScheme {
   return {
     algorithm: 'ketama',
     keyHash: (key) => ketamaKeyHash(hashing, key),
+    keyHashes: (keys, out) => {
+      for (let i = 0; i < keys.length; i++) out[i] = ketamaKeyHash(hashing, keys[i]!);
+    },
     nodePoints: (id, count) => ketamaPoints(hashing, id, count),
   };
 }

@@ -3,6 +3,7 @@ import { LockringError, assert, invalid, limitExceeded } from './errors.js';
 import type { MemberRef } from './events.js';
 import type { Leases } from './leases.js';
 import type { Lease, Member } from './model.js';
+import type { OwnerTable } from './owner-table.js';
 import { Placement } from './placement.js';
 import { Ring } from './ring.js';
 import { type RingAlgorithm, pointCounts, ringAlgorithmDefault, ringAlgorithms } from './ring-algorithm.js';
@@ -54,6 +55,21 @@ export interface LookupResult {
   readonly nodes: string[][];
   /** The owners at an earlier version, when a handover lookup asked for them. */
   readonly previous?: { readonly version: number; readonly nodes: string[][] };
+}
+
+/** A lookup's answer as owner tables, for transports that write it out directly. */
+export interface OwnerLookup {
+  readonly ring: string;
+  readonly version: number;
+  readonly owners: OwnerTable;
+  readonly previous?: { readonly version: number; readonly owners: OwnerTable };
+}
+
+/** The owner tables as arrays of ids per key. */
+export function lookupArrays(lookup: OwnerLookup): LookupResult {
+  const { ring, version, owners, previous } = lookup;
+  const result = { ring, version, nodes: owners.toArrays() };
+  return previous === undefined ? result : { ...result, previous: { version: previous.version, nodes: previous.owners.toArrays() } };
 }
 
 export const versionUnavailable = (ring: Ring, version: number): LockringError =>
@@ -197,6 +213,11 @@ export class Rings {
    * while it writes to the new one.
    */
   lookup(ringName: string, keys: readonly string[], n: number, version?: number, previous?: number): LookupResult {
+    return lookupArrays(this.lookupOwners(ringName, keys, n, version, previous));
+  }
+
+  /** As `lookup`, the owners as tables of slots (no array per key). */
+  lookupOwners(ringName: string, keys: readonly string[], n: number, version?: number, previous?: number): OwnerLookup {
     const ring = this.live(ringName);
     this.checkVersion(ring, version);
     const past = previous === undefined ? undefined : this.pastPlacement(ring, previous);
@@ -205,9 +226,9 @@ export class Rings {
         ring: ringName,
       });
     }
-    const nodes = lookupAll(ring.placement, keys, n);
-    if (past === undefined) return { ring: ringName, version: ring.version, nodes };
-    return { ring: ringName, version: ring.version, nodes, previous: { version: previous!, nodes: lookupAll(past, keys, n) } };
+    const owners = ring.placement.lookupBatch(keys, n);
+    if (past === undefined) return { ring: ringName, version: ring.version, owners };
+    return { ring: ringName, version: ring.version, owners, previous: { version: previous!, owners: past.lookupBatch(keys, n) } };
   }
 
   /** The hash ranges whose owners differ between versions `from` and `to` (both kept). */
@@ -431,16 +452,6 @@ export class Rings {
     const { pointsTotalMax } = this.ctx.limits;
     if (this.pointsTotal + growth > pointsTotalMax) throw limitExceeded('pointsTotalMax', pointsTotalMax);
   }
-}
-
-function lookupAll(placement: Placement, keys: readonly string[], n: number): string[][] {
-  const nodes: string[][] = new Array<string[]>(keys.length);
-  for (let i = 0; i < keys.length; i++) {
-    const out: string[] = [];
-    out.length = placement.lookup(keys[i]!, n, out);
-    nodes[i] = out;
-  }
-  return nodes;
 }
 
 /** The event's algorithm field: absent for the default, so default rings log as they always did. */

@@ -3,7 +3,7 @@ import type { LockPage, LockView } from '../domain/locks.js';
 import type { Lease } from '../domain/model.js';
 import { compareUtf8 } from '../domain/names.js';
 import type { Ring } from '../domain/ring.js';
-import type { LookupResult } from '../domain/rings.js';
+import { type LookupResult, type OwnerLookup, lookupArrays } from '../domain/rings.js';
 import type { StateMachine } from '../domain/state-machine.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { LeaseDetail, RingDetail, RingSummary } from '../protocol/wire.js';
@@ -99,12 +99,19 @@ export class Views {
 
   /** Owners of `keys`; with `previous`, also their owners at that kept version (handover). */
   lookup(ring: string, keys: readonly string[], n: number, version: number | undefined, caller: Caller, previous?: number): Durable<LookupResult> {
-    return this.pipeline.run((m) => {
-      authorize(caller, 'ring.read', ring);
-      const result = m.rings.lookup(ring, keys, n, version, previous);
-      this.metrics.ringLookupsTotal.inc(keys.length);
-      return result;
-    });
+    return this.pipeline.run((m) => lookupArrays(this.ownersOf(m, ring, keys, n, version, caller, previous)));
+  }
+
+  /** As `lookup`, the owners as tables of slots, for a reply written straight from them. */
+  lookupOwners(ring: string, keys: readonly string[], n: number, version: number | undefined, caller: Caller, previous?: number): Durable<OwnerLookup> {
+    return this.pipeline.run((m) => this.ownersOf(m, ring, keys, n, version, caller, previous));
+  }
+
+  private ownersOf(m: StateMachine, ring: string, keys: readonly string[], n: number, version: number | undefined, caller: Caller, previous?: number): OwnerLookup {
+    authorize(caller, 'ring.read', ring);
+    const result = m.rings.lookupOwners(ring, keys, n, version, previous);
+    this.metrics.ringLookupsTotal.inc(keys.length);
+    return result;
   }
 
   leaseBody(lease: Lease): LeaseBody {

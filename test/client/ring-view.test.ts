@@ -65,3 +65,17 @@ describe('ring view: pushes and reads', () => {
     assert.throws(() => view.lookup('k'), /does not exist/);
   });
 });
+
+describe('ring view: batch lookups', () => {
+  test('lookupMany answers as lookup does for each key, in order, and refuses as it does', async () => {
+    const { view, reads } = setup();
+    const first = view.refresh();
+    reads[0]!({ version: 1, vnodes: 40, nodes: [{ id: 'a', weight: 1 }, { id: 'b', weight: 2 }, { id: 'ü', weight: 1 }, { id: 'z', weight: 0 }] });
+    await first;
+    const keys = Array.from({ length: 300 }, (_, i) => (i % 2 === 0 ? `user:${i}` : `ключ-${i}`));
+    for (const n of [1, 2, 5]) assert.deepEqual(view.lookupMany(keys, n), keys.map((key) => view.lookup(key, n)));
+    assert.equal(view.lookupMany(keys, 5)[0]!.length, 3, 'three members of weight > 0');
+    view.applyPush(push(2, [['z', 0]]));
+    assert.throws(() => view.lookupMany(keys), /no node with weight > 0/);
+  });
+});

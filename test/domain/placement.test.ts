@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Hashing } from '../../src/domain/hashing.js';
 import { Placement } from '../../src/domain/placement.js';
-import { build, byteCompare, expectError, realHashing, tinyHashing } from '../helpers/machine.js';
+import { build, byteCompare, expectError, hashingWith, realHashing, tinyHashing } from '../helpers/machine.js';
 
 interface NodeSpec {
   readonly id: string;
@@ -71,7 +71,7 @@ describe('placement agrees with the reference implementation', () => {
   });
 
   test('equal points go to the smaller id by UTF-8 bytes, whatever the insertion order', () => {
-    const constant: Hashing = { h32: () => 7, fingerprint: realHashing.fingerprint, md5: realHashing.md5 };
+    const constant = hashingWith(() => 7);
     for (const order of [['\u{1F600}', '\uE000'], ['\uE000', '\u{1F600}']]) {
       const placement = placed(constant, 3, order.map((id) => ({ id, weight: 1 })));
       // UTF-16 would put U+1F600 (a surrogate pair) first; its UTF-8 bytes come after U+E000.
@@ -91,6 +91,7 @@ describe('placement agrees with the reference implementation', () => {
           const placement = placed(hashing, vnodes, nodes);
           const expected = keys.map((key) => referenceLookup(hashing, vnodes, nodes, key, n));
           assert.deepEqual(lookupAll(placement, keys, n), expected);
+          assert.deepEqual(placement.lookupBatch(keys, n).toArrays(), expected, 'the batch path');
           keys.forEach((key, i) => assert.equal(placement.owner(key), expected[i]![0]));
         },
       ),
@@ -135,6 +136,77 @@ describe('placement agrees with the reference implementation', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('batch lookups and the bucket index', () => {
+  /** The owner by a plain binary search over every point, sorted by (hash, id bytes). */
+  function referenceOwners(ids: readonly string[], vnodes: number, keys: readonly string[]): string[] {
+    const points = ids.flatMap((id) => Array.from({ length: vnodes }, (_, i) => ({ hash: realHashing.h32(`${id}#${i}`), id })));
+    points.sort((a, b) => a.hash - b.hash || byteCompare(a.id, b.id));
+    return keys.map((key) => {
+      const target = realHashing.h32(key);
+      let low = 0;
+      let high = points.length;
+      while (low < high) {
+        const mid = (low + high) >>> 1;
+        if (points[mid]!.hash < target) low = mid + 1;
+        else high = mid;
+      }
+      return points[low === points.length ? 0 : low]!.id;
+    });
+  }
+
+  test('at 300 nodes x 160 (2^15 buckets), owners match a plain binary search through joins and leaves', () => {
+    const random = fc.sample(fc.integer({ min: 0, max: 2 ** 31 }), { numRuns: 4_000, seed: 11 });
+    const keys = random.map((value, i) => (i % 3 === 0 ? `user:${value}` : i % 3 === 1 ? `ключ-${value}-${'x'.repeat(i % 60)}` : String(value)));
+    let ids = Array.from({ length: 300 }, (_, i) => `node-${i}`);
+    const placement = new Placement(realHashing);
+    for (const id of ids) placement.set(id, 160);
+    const changes: (() => void)[] = [
+      () => { placement.remove('node-7'); ids = ids.filter((id) => id !== 'node-7'); },
+      () => { placement.set('joiner-a', 160); ids = [...ids, 'joiner-a']; },
+      () => { placement.remove('node-0'); placement.remove('node-299'); ids = ids.filter((id) => id !== 'node-0' && id !== 'node-299'); },
+    ];
+    for (const change of [() => {}, ...changes]) {
+      change();
+      const expected = referenceOwners(ids, 160, keys);
+      assert.deepEqual(keys.map((key) => placement.owner(key)), expected);
+      assert.deepEqual(placement.lookupBatch(keys, 1).toArrays().map(([owner]) => owner), expected);
+    }
+  });
+
+  test('property: lookupBatch equals one lookup per key for any n, also with hashes crowded into one bucket', () => {
+    fc.assert(
+      fc.property(hashingArb, fc.integer({ min: 20, max: 400 }), fc.integer({ min: 1, max: 16 }), keysArb, ([, hashing], nodes, n, keys) => {
+        const placement = new Placement(hashing);
+        for (let i = 0; i < nodes; i++) placement.set(`n${i}`, 8);
+        const table = placement.lookupBatch(keys, n);
+        assert.equal(table.perKey, Math.min(n, nodes));
+        assert.equal(table.slots.length, keys.length * table.perKey);
+        assert.deepEqual(table.toArrays(), lookupAll(placement, keys, n));
+        keys.forEach((_, i) => assert.deepEqual(table.ownersOf(i), lookupAll(placement, [keys[i]!], n)[0]));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  test('an answer made before a membership change keeps naming the owners it found', () => {
+    const placement = placed(realHashing, 160, ['a', 'b', 'c'].map((id) => ({ id, weight: 1 })));
+    const keys = Array.from({ length: 500 }, (_, i) => `k${i}`);
+    const before = placement.lookupBatch(keys, 2);
+    const expected = lookupAll(placement, keys, 2);
+    placement.remove('b');
+    placement.set('d', 160);
+    placement.set('e', 160);
+    assert.deepEqual(before.toArrays(), expected);
+    assert.notDeepEqual(placement.lookupBatch(keys, 2).toArrays(), expected);
+  });
+
+  test('an empty placement answers no owners', () => {
+    const table = new Placement(realHashing).lookupBatch(['a', 'b'], 3);
+    assert.equal(table.perKey, 0);
+    assert.deepEqual(table.toArrays(), [[], []]);
   });
 });
 

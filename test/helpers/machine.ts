@@ -126,8 +126,16 @@ export function eventsOf<T extends DomainEvent['type']>(h: Harness, type: T): Ex
  * tie rule (smaller id by UTF-8 bytes first) decides placement.
  */
 export function tinyHashing(range: number): Hashing {
+  return hashingWith((text) => realHashing.h32(text) % range);
+}
+
+/** The real fingerprint and MD5 with another h32, its batch form made from it. */
+export function hashingWith(h32: (text: string) => number): Hashing {
   return {
-    h32: (text) => realHashing.h32(text) % range,
+    h32,
+    h32Batch: (texts, out) => {
+      for (let i = 0; i < texts.length; i++) out[i] = h32(texts[i]!);
+    },
     fingerprint: realHashing.fingerprint,
     md5: realHashing.md5,
   };
