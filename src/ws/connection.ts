@@ -78,13 +78,14 @@ export class WsConnection implements OpSocket, Listener {
   /** The token's digest and name once authenticated; the name never changes after. */
   private digest: string | null = null;
   private principalName: string | null = null;
+  /** Sends in this turn of the event loop; from the second one on, the wire is corked. */
+  private sendsThisTurn = 0;
   /** Bytes sent while the wire is corked this turn (they sit in our buffer, not the peer's). */
   private corkedBytes = 0;
-  private corked = false;
-  private readonly uncorkWire = (): void => {
-    this.corked = false;
+  private readonly endTurn = (): void => {
+    if (this.sendsThisTurn > 1) this.wire?.uncork();
+    this.sendsThisTurn = 0;
     this.corkedBytes = 0;
-    this.wire?.uncork();
   };
 
   constructor(
@@ -95,8 +96,8 @@ export class WsConnection implements OpSocket, Listener {
     private readonly ip = '',
     /**
      * The TCP (or TLS) socket under the WebSocket, when known: corked for the rest of
-     * the turn at the first send, so the replies and pushes of one turn (a frame batch
-     * read at once, a group commit releasing many answers) leave in one write.
+     * a turn that sends more than once, so the replies and pushes of one turn (a frame
+     * batch read at once, a group commit releasing many answers) share a write.
      */
     private readonly wire: WireSocket | null = null,
   ) {
@@ -142,12 +143,18 @@ export class WsConnection implements OpSocket, Listener {
     this.deps.counters.framesOut.inc();
   }
 
+  /**
+   * A turn's first send goes straight out (a lone reply pays no buffering); a second
+   * one corks the wire until the turn ends, so the rest leave in one write.
+   */
   private cork(bytes: number): void {
+    this.sendsThisTurn += 1;
+    if (this.sendsThisTurn === 1) {
+      process.nextTick(this.endTurn);
+      return;
+    }
+    if (this.sendsThisTurn === 2) this.wire!.cork();
     this.corkedBytes += bytes;
-    if (this.corked) return;
-    this.corked = true;
-    this.wire!.cork();
-    process.nextTick(this.uncorkWire);
   }
 
   notify(text: string): void {

@@ -1,5 +1,5 @@
 // Replies are written without building a reply object, and the replies of one turn
-// leave the server in one write.
+// leave the server in at most two writes (the first goes at once).
 import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { describe, test } from 'node:test';
