@@ -32,14 +32,19 @@ interface SeedCommand {
 
 type Command = SeedCommand | { readonly cmd: 'report' } | { readonly cmd: 'reset' };
 
-/** Milliseconds and count of GC pauses since `reset`. */
+/** perf_hooks' kind of a young-generation collection (a scavenge). */
+const minorGc = 1;
+
+/** Milliseconds and count of GC pauses since `reset`, and how much of it was scavenges. */
 class GcPauses {
   ms = 0;
   count = 0;
+  minorMs = 0;
   private readonly observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       this.ms += entry.duration;
       this.count += 1;
+      if ((entry as { readonly detail?: { readonly kind?: number } }).detail?.kind === minorGc) this.minorMs += entry.duration;
     }
   });
 
@@ -50,6 +55,7 @@ class GcPauses {
   reset(): void {
     this.ms = 0;
     this.count = 0;
+    this.minorMs = 0;
   }
 }
 
@@ -157,6 +163,7 @@ async function main(): Promise<void> {
   const report = async (): Promise<void> => {
     const gcMs = gc.ms;
     const gcCount = gc.count;
+    const gcMinorMs = gc.minorMs;
     const profileFile = await profile.stop();
     process.stdout.write(
       `@report ${JSON.stringify({
@@ -166,6 +173,7 @@ async function main(): Promise<void> {
         leasesLeft: lockring.machine.leases.byId.size,
         gcMs,
         gcCount,
+        gcMinorMs,
         profileFile,
       })}\n`,
     );

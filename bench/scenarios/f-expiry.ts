@@ -53,6 +53,8 @@ interface Report {
   /** GC pauses from the end of the seeding to the report. */
   readonly gcMs: number;
   readonly gcCount: number;
+  /** Of gcMs, the young-generation collections (scavenges); the rest is mark-sweep-compact work. */
+  readonly gcMinorMs: number;
   /** The server's CPU profile of that stretch (with --profile), else null. */
   readonly profileFile: string | null;
 }
@@ -234,7 +236,7 @@ function rows(ctx: ScenarioContext, mode: Mode, { idle, during, report, seeded, 
     note:
       `${leases / (spreadMs / 1000)} expiries/s need ${((usPerExpiry * leases) / (spreadMs / 1000) / 1e4).toFixed(0)}% of a core at this cost; ` +
       `the server got ${Math.round(during.serverCpuPercent)}% during the window; GC paused it ${Math.round(report.gcMs)} ms ` +
-      `(${report.gcCount} pauses, ${((report.gcMs / wallMs) * 100).toFixed(1)}% of the window)`,
+      `(${report.gcCount} pauses, ${((report.gcMs / wallMs) * 100).toFixed(1)}% of the window; scavenges ${Math.round(report.gcMinorMs)} ms)`,
   });
   ctx.row({
     metric: `lock cycle p99 at ${requestRate} req/s during expiry, ${label}`,
