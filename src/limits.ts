@@ -38,6 +38,10 @@ export interface Limits {
   readonly ringDiffRangesPageMax: number;
   readonly batchKeysMax: number;
   readonly replicasMax: number;
+  /**
+   * Work in one expiry-loop turn before it yields to I/O: a unit per deadline plus
+   * one per hold and ring member an expiry ends (the turn also stops after ~1 ms).
+   */
   readonly expiriesPerTickMax: number;
   readonly wsSocketsMax: number;
   readonly wsFrameBytesMax: number;

@@ -1,12 +1,21 @@
 /**
- * lockring as src/main.ts runs it (same config from LOCKRING_* env, same
- * buildServer, same expiry loop, real clock), plus two things a benchmark needs
- * and no client could do quickly: it seeds leases straight through the service
- * (the call the HTTP route makes, minus HTTP), and it records the exact lateness
- * of every expiry from the state machine's events. Commands arrive as JSON lines
- * on stdin; answers go to stdout as `@seeded {...}`, `@reset {}` and `@report {...}`.
+ * lockring as src/main.ts runs it (same config from LOCKRING_* env, the same
+ * buildServer and server deps, so LOCKRING_DATA_DIR turns the write-ahead log on;
+ * same expiry loop, real clock), plus what a benchmark needs and no client could do
+ * quickly: it seeds leases straight through the state machine's door (a million
+ * leases in seconds, not minutes of HTTP), and it records the exact lateness of
+ * every expiry from the state machine's events. It also counts the garbage
+ * collector's pauses and, when LOCKRING_BENCH_PROFILE_DIR is set, profiles the CPU
+ * from the end of the seeding to the report, so a profile shows the storm alone.
+ * Commands arrive as JSON lines on stdin; answers go to stdout as `@seeded {...}`,
+ * `@reset {}` and `@report {...}`.
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
+import { serverDeps } from '../../src/cli/server-deps.js';
 import { configFromEnv } from '../../src/config.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { buildServer } from '../../src/server.js';
@@ -15,7 +24,7 @@ import { Recorder, prng } from './stats.js';
 interface SeedCommand {
   readonly cmd: 'seed';
   readonly count: number;
-  /** The first deadline, ms after the seeding is done. */
+  /** The first deadline, ms after the seeding (and its log records) is done. */
   readonly startInMs: number;
   /** Deadlines spread uniformly over this many ms. */
   readonly spreadMs: number;
@@ -23,10 +32,64 @@ interface SeedCommand {
 
 type Command = SeedCommand | { readonly cmd: 'report' } | { readonly cmd: 'reset' };
 
+/** perf_hooks' kind of a young-generation collection (a scavenge). */
+const minorGc = 1;
+
+/** Milliseconds and count of GC pauses since `reset`, and how much of it was scavenges. */
+class GcPauses {
+  ms = 0;
+  count = 0;
+  minorMs = 0;
+  private readonly observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      this.ms += entry.duration;
+      this.count += 1;
+      if ((entry as { readonly detail?: { readonly kind?: number } }).detail?.kind === minorGc) this.minorMs += entry.duration;
+    }
+  });
+
+  constructor() {
+    this.observer.observe({ entryTypes: ['gc'] });
+  }
+
+  reset(): void {
+    this.ms = 0;
+    this.count = 0;
+    this.minorMs = 0;
+  }
+}
+
+/** A CPU profile of one stretch of the run, through the inspector. */
+class WindowProfile {
+  private session: Session | null = null;
+
+  constructor(private readonly dir: string | undefined) {}
+
+  async start(): Promise<void> {
+    if (this.dir === undefined || this.session !== null) return;
+    this.session = new Session();
+    this.session.connect();
+    await this.session.post('Profiler.enable');
+    await this.session.post('Profiler.start');
+  }
+
+  async stop(): Promise<string | null> {
+    if (this.dir === undefined || this.session === null) return null;
+    const { profile } = await this.session.post('Profiler.stop');
+    this.session.disconnect();
+    this.session = null;
+    const file = join(this.dir, `window-${process.pid}-${Date.now()}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(profile));
+    return file;
+  }
+}
+
 async function main(): Promise<void> {
   const config = configFromEnv();
   const logger = createLogger(config.logLevel);
-  const lockring = await buildServer(config, { logger });
+  const lockring = await buildServer(config, { logger, ...serverDeps(config, logger) });
+  const gc = new GcPauses();
+  const profile = new WindowProfile(process.env['LOCKRING_BENCH_PROFILE_DIR']);
   let lateness = new Recorder(4_000_000);
   let expired = 0;
   let firstExpiryMs = NaN;
@@ -49,34 +112,41 @@ async function main(): Promise<void> {
       () => process.exit(1),
     );
   });
+  /** Waits until the log (if any) is durable through every record made so far. */
+  const settled = async (): Promise<void> => {
+    await lockring.service.durability.settled();
+  };
 
   /**
    * Grants `count` leases with a long TTL (as fast as this machine allows, however
    * long that takes), then moves each one's deadline into the window with a
-   * keepalive carrying a new ttlMs, the route a client would use. Only the second
-   * pass has to fit before the window opens, and it allocates nothing.
+   * keepalive carrying a new ttlMs. Both go through the machine's one door, so with
+   * a data directory every change is logged; the window opens `startInMs` after the
+   * log has made them all durable.
    */
-  const seed = (command: SeedCommand): void => {
+  const seed = async (command: SeedCommand): Promise<void> => {
     const started = performance.now();
     const ids: string[] = new Array<string>(command.count);
-    for (let i = 0; i < command.count; i++) {
-      const lease = lockring.service.grantLease(3_600_000);
-      if (lease instanceof Promise) throw new Error('the instrumented server seeds in memory only');
-      ids[i] = lease.id;
-    }
+    for (let i = 0; i < command.count; i++) ids[i] = lockring.machine.run((m) => m.leases.grant(3_600_000).id);
+    await settled();
     const granted = performance.now();
     const random = prng(1234);
-    const windowStart = granted + command.startInMs;
     const { ttlMsMin } = config.limits;
-    // Arms the expiry loop's timer for the window whether or not keepalive re-arms it.
-    const sentinel = lockring.service.grantLease(Math.max(ttlMsMin, Math.round(windowStart - performance.now())));
-    if (!(sentinel instanceof Promise)) sentinelId = sentinel.id;
+    // Moving the deadlines and logging that takes about as long as the granting.
+    const windowStart = granted + command.startInMs;
     for (const id of ids) {
       const deadline = windowStart + random() * command.spreadMs;
-      lockring.service.keepalive(id, Math.max(ttlMsMin, Math.round(deadline - performance.now())));
+      lockring.machine.run((m) => m.leases.keepalive(id, Math.max(ttlMsMin, Math.round(deadline - performance.now()))));
     }
+    // A sentinel at the window's start, kept alive through the service (which pokes
+    // the expiry loop), arms the loop's timer for the window.
+    sentinelId = lockring.machine.run((m) => m.leases.grant(Math.max(ttlMsMin, Math.round(windowStart - performance.now()))).id);
+    await settled();
+    await lockring.service.keepalive(sentinelId);
     const seededAt = performance.now();
     const memory = process.memoryUsage();
+    gc.reset();
+    await profile.start();
     process.stdout.write(
       `@seeded ${JSON.stringify({
         count: command.count,
@@ -90,26 +160,40 @@ async function main(): Promise<void> {
     );
   };
 
+  const report = async (): Promise<void> => {
+    const gcMs = gc.ms;
+    const gcCount = gc.count;
+    const gcMinorMs = gc.minorMs;
+    const profileFile = await profile.stop();
+    process.stdout.write(
+      `@report ${JSON.stringify({
+        expired,
+        lateness: lateness.summary(),
+        expiringForMs: lastExpiryMs - firstExpiryMs,
+        leasesLeft: lockring.machine.leases.byId.size,
+        gcMs,
+        gcCount,
+        gcMinorMs,
+        profileFile,
+      })}\n`,
+    );
+  };
+
   const lines = createInterface({ input: process.stdin });
   lines.on('line', (line) => {
     const command = JSON.parse(line) as Command;
-    if (command.cmd === 'seed') seed(command);
+    const done = (error: unknown): void => {
+      process.stderr.write(`instrumented-server: ${command.cmd} failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    };
+    if (command.cmd === 'seed') seed(command).catch(done);
     else if (command.cmd === 'reset') {
       lateness = new Recorder(4_000_000);
       expired = 0;
       firstExpiryMs = NaN;
       lastExpiryMs = NaN;
       process.stdout.write('@reset {}\n');
-    } else {
-      process.stdout.write(
-        `@report ${JSON.stringify({
-          expired,
-          lateness: lateness.summary(),
-          expiringForMs: lastExpiryMs - firstExpiryMs,
-          leasesLeft: lockring.machine.leases.byId.size,
-        })}\n`,
-      );
-    }
+    } else report().catch(done);
   });
 }
 

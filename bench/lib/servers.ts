@@ -52,11 +52,13 @@ export interface LockringOptions {
   readonly stdin?: boolean;
   /** Label for profiles and messages. */
   readonly tag?: string;
+  /** False: no whole-process profile under --profile (the child profiles a stretch itself). */
+  readonly profile?: boolean;
 }
 
 export async function startLockring(options: LockringOptions = {}): Promise<ServerHandle> {
   const tag = options.tag ?? 'lockring';
-  const flags = [...(options.nodeFlags ?? []), ...profileFlags(tag)];
+  const flags = [...(options.nodeFlags ?? []), ...(options.profile === false ? [] : profileFlags(tag))];
   const main = runtime.entry ?? (runtime.dist ? 'dist/src/main.js' : 'src/main.ts');
   const entry = options.entry ?? main;
   const args = entry.endsWith('.js') ? [...flags, resolve(repoRoot, entry)] : tsEntry(entry, flags);

@@ -5,6 +5,11 @@ import type { RingAlgorithm } from './ring-algorithm.js';
  * What a command caused, in order. Transports turn these into WebSocket pushes and
  * metrics; the store logs the state-changing ones and replays them on recovery, so
  * each carries everything needed to redo it.
+ *
+ * An event is lent to each sink for the length of the call: the machine may fill
+ * the same object (and its `released` and `removed` lists) again for the next event
+ * of its kind, so that ending a lease allocates nothing. A sink that keeps an event,
+ * or defers work that reads it, keeps `copyEvent(event)` instead.
  */
 export type DomainEvent =
   | {
@@ -98,6 +103,37 @@ export interface MemberRef {
 }
 
 export type EventSink = (event: DomainEvent) => void;
+
+export type LeaseEndedEvent = Extract<DomainEvent, { readonly type: 'lease_ended' }>;
+export type LockReleasedEvent = Extract<DomainEvent, { readonly type: 'lock_released' }>;
+
+/** The lists of a lease that had no holds or no members: shared, never written. */
+export const noHoldRefs: readonly HoldRef[] = Object.freeze([]);
+export const noMemberRefs: readonly MemberRef[] = Object.freeze([]);
+
+export function copyHoldRefs(refs: readonly HoldRef[]): HoldRef[] {
+  return refs.map((ref) => ({ name: ref.name, token: ref.token }));
+}
+
+export function copyMemberRefs(refs: readonly MemberRef[]): MemberRef[] {
+  return refs.map((ref) => ({ ring: ref.ring, node: ref.node }));
+}
+
+/** An event of one's own, for a sink that keeps it past the call (events are lent). */
+export function copyEvent(event: DomainEvent): DomainEvent {
+  switch (event.type) {
+    case 'lease_ended': {
+      const { principal, ...rest } = event;
+      return { ...rest, released: copyHoldRefs(event.released), removed: copyMemberRefs(event.removed), ...principalField(principal) };
+    }
+    case 'lock_released': {
+      const { principal, ...rest } = event;
+      return { ...rest, ...principalField(principal) };
+    }
+    default:
+      return { ...event };
+  }
+}
 
 /** `{principal}` when there is one, else nothing: events without auth stay as they were. */
 export function principalField(principal: string | undefined): { readonly principal?: string } {

@@ -2,7 +2,8 @@ import BTreeModule from 'sorted-btree';
 import type { DomainContext } from './context.js';
 import { EndedHolds } from './ended-holds.js';
 import { LockringError, invalid, limitExceeded } from './errors.js';
-import { type HoldRef, principalField } from './events.js';
+import { type HoldRef, type LockReleasedEvent, noHoldRefs, principalField } from './events.js';
+import { LentHoldRefs } from './lent-hold-refs.js';
 import { type LeaseEnd, Leases } from './leases.js';
 import type { Grant, Hold, HoldEnd, Lease, Lock, Waiter, WaiterOutcome } from './model.js';
 import { checkLabel, checkName, compareUtf8 } from './names.js';
@@ -70,6 +71,11 @@ export class Locks {
   private readonly ended: EndedHolds;
   private readonly pending = new Set<Lock>();
   private waiterSeq = 0;
+  /** Lent to the sinks by every hold's end (events are lent). */
+  private readonly releasedEvent: { -readonly [K in keyof LockReleasedEvent]: LockReleasedEvent[K] } = {
+    type: 'lock_released', name: '', token: 0, owner: '', leaseId: '', reason: 'released', heldMs: 0, principal: undefined,
+  };
+  private readonly lentRefs = new LentHoldRefs();
   holdCount = 0;
   waiterCount = 0;
 
@@ -176,21 +182,32 @@ export class Locks {
     this.schedulePump(lock);
   }
 
-  /** Ends every hold and wait on a lease that is ending (LeaseDependents). */
-  dropLease(lease: Lease, reason: LeaseEnd): HoldRef[] {
-    for (const waiter of [...(lease.waiters ?? [])]) {
+  /**
+   * Ends every hold and wait on a lease that is ending (LeaseDependents). The list
+   * of released holds is lent (see LentHoldRefs): nothing is allocated for a lease
+   * with no waiters and a few holds, the common expiry.
+   */
+  dropLease(lease: Lease, reason: LeaseEnd): readonly HoldRef[] {
+    if (lease.waiters !== null && lease.waiters.size > 0) this.dropWaiters(lease);
+    if (lease.holds.size === 0) return noHoldRefs;
+    const released = this.lentRefs.take(lease.holds.size);
+    const holdEnd: HoldEnd = reason === 'released' ? 'revoked' : reason;
+    let index = 0;
+    // Deleting the current entry while iterating a Set is safe: iteration goes on with the next.
+    for (const hold of lease.holds) {
+      this.lentRefs.set(released, index++, hold.name, hold.token);
+      this.end(hold, holdEnd);
+    }
+    return released;
+  }
+
+  private dropWaiters(lease: Lease): void {
+    for (const waiter of [...lease.waiters!]) {
       this.dequeue(waiter);
       this.ctx.emit({ type: 'waiter_left', name: waiter.lock.name, reason: 'lease_ended' });
       this.settle(waiter, { ok: false, error: new LockringError('lease_not_found', `lease ${JSON.stringify(lease.id)} ended while waiting`, { leaseId: lease.id }) });
       this.schedulePump(waiter.lock);
     }
-    const released: HoldRef[] = [];
-    const holdEnd: HoldEnd = reason === 'released' ? 'revoked' : reason;
-    for (const hold of [...lease.holds]) {
-      released.push({ name: hold.name, token: hold.token });
-      this.end(hold, holdEnd);
-    }
-    return released;
   }
 
   /** Grants freed permits to waiters, oldest first; runs after every command. */
@@ -312,10 +329,16 @@ export class Locks {
     hold.lease.holds.delete(hold);
     this.holdCount -= 1;
     this.ended.remember(hold.token, hold.name, reason);
-    this.ctx.emit({
-      type: 'lock_released', name: hold.name, token: hold.token, owner: hold.owner, leaseId: hold.lease.id,
-      reason, heldMs: this.ctx.clock.monoMs() - hold.acquiredAtMonoMs, ...principalField(hold.principal),
-    });
+    // Refilled and lent, not allocated: an expiry storm ends a hold per lease.
+    const event = this.releasedEvent;
+    event.name = hold.name;
+    event.token = hold.token;
+    event.owner = hold.owner;
+    event.leaseId = hold.lease.id;
+    event.reason = reason;
+    event.heldMs = this.ctx.clock.monoMs() - hold.acquiredAtMonoMs;
+    event.principal = hold.principal;
+    this.ctx.emit(event);
     if (reason === 'expired' && hold.lockDelayMs > 0) this.startDelay(lock, hold.lockDelayMs);
     this.schedulePump(lock);
   }

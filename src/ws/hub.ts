@@ -4,7 +4,7 @@ import type { WebSocket } from 'ws';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Identity } from '../auth/http-auth.js';
 import { RequestRates } from '../auth/request-rates.js';
-import type { DomainEvent } from '../domain/events.js';
+import { type DomainEvent, type LeaseEndedEvent, copyEvent } from '../domain/events.js';
 import type { Limits } from '../limits.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { LockringService } from '../service.js';
@@ -109,11 +109,12 @@ export class WsHub extends EventEmitter<HubEvents> {
     const pipeline = this.service.pipeline;
     switch (event.type) {
       // Nothing to push without a watch: no work on the hot path.
+      // Events are lent: a deferred push reads its fields now, never the event later.
       case 'lock_acquired':
-        if (this.watches.size > 0) pipeline.show(() => this.watches.lockEvent('acquired', event.name, event.token, event.owner));
+        if (this.watches.size > 0) this.showLockEvent('acquired', event.name, event.token, event.owner);
         return;
       case 'lock_released':
-        if (this.watches.size > 0) pipeline.show(() => this.watches.lockEvent(event.reason, event.name, event.token, event.owner));
+        if (this.watches.size > 0) this.showLockEvent(event.reason, event.name, event.token, event.owner);
         return;
       case 'ring_configured':
       case 'member_put':
@@ -124,11 +125,18 @@ export class WsHub extends EventEmitter<HubEvents> {
         return;
       }
       case 'lease_ended':
-        if (this.audience.concerns(event.leaseId)) pipeline.show(() => this.audience.leaseEnded(event));
+        if (this.audience.concerns(event.leaseId)) {
+          const ended = copyEvent(event) as LeaseEndedEvent;
+          pipeline.show(() => this.audience.leaseEnded(ended));
+        }
         return;
       default:
         return;
     }
+  }
+
+  private showLockEvent(kind: Parameters<WatchRegistry['lockEvent']>[0], name: string, token: number, owner: string): void {
+    this.service.pipeline.show(() => this.watches.lockEvent(kind, name, token, owner));
   }
 
   /** Closes every socket with `code`; resolves once all are gone (cut after the grace). */

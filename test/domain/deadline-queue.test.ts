@@ -125,3 +125,41 @@ describe('DeadlineQueue', () => {
     );
   });
 });
+
+describe('DeadlineQueue at size', () => {
+  test('thousands of entries past its first capacity, rescheduled and removed, pop in order; slots are reused', () => {
+    const queue = new DeadlineQueue<Item>();
+    const count = 5_000;
+    const entries = Array.from({ length: count }, (_, i) => item(i));
+    // A fixed permutation of deadlines, then every third entry moved and every fifth removed.
+    entries.forEach((entry, i) => queue.schedule(entry, (i * 7919) % count));
+    entries.forEach((entry, i) => {
+      if (i % 3 === 0) queue.schedule(entry, (i * 104729) % (2 * count));
+    });
+    entries.forEach((entry, i) => {
+      if (i % 5 === 0) queue.remove(entry);
+    });
+    const left = entries.filter((_, i) => i % 5 !== 0);
+    assert.equal(queue.size, left.length);
+    assert.equal(queue.peekDeadlineMs(), Math.min(...left.map((entry) => entry.deadlineMs)));
+    const expected = [...left].sort((a, b) => a.deadlineMs - b.deadlineMs || a.seq - b.seq).map((entry) => entry.label);
+    assert.deepEqual(drain(queue), expected);
+    assert.equal(queue.peekDeadlineMs(), Infinity);
+    // Everything left: a new round takes the freed slots, in order again.
+    entries.forEach((entry, i) => queue.schedule(entry, count - i));
+    assert.deepEqual(drain(queue), entries.map((entry) => entry.label).reverse());
+  });
+
+  test('an entry queued elsewhere is not taken for one of this queue', () => {
+    const mine = new DeadlineQueue<Item>();
+    const other = new DeadlineQueue<Item>();
+    const a = item(1);
+    const b = item(2);
+    mine.schedule(a, 10);
+    other.schedule(b, 20);
+    assert.equal(a.heapIndex, b.heapIndex, 'both hold slot 0 of their own queue');
+    mine.remove(b);
+    assert.equal(mine.size, 1);
+    assert.equal(mine.peek(), a);
+  });
+});

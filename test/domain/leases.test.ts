@@ -170,9 +170,9 @@ describe('lease expiry to the millisecond', () => {
     const h = build();
     for (let i = 0; i < 5; i++) grantLease(h, 500);
     h.clock.advance(500);
-    assert.deepEqual(h.machine.tick(2), { processed: 2, more: true });
-    assert.deepEqual(h.machine.tick(2), { processed: 2, more: true });
-    assert.deepEqual(h.machine.tick(2), { processed: 1, more: false });
+    assert.deepEqual(h.machine.tick(2), { processed: 2, work: 2, more: true });
+    assert.deepEqual(h.machine.tick(2), { processed: 2, work: 2, more: true });
+    assert.deepEqual(h.machine.tick(2), { processed: 1, work: 1, more: false });
     assert.equal(h.machine.leases.byId.size, 0);
   });
 });

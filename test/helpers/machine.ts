@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/domain/clock.js';
 import { LockringError, type ErrorCode } from '../../src/domain/errors.js';
-import type { DomainEvent } from '../../src/domain/events.js';
+import { type DomainEvent, copyEvent } from '../../src/domain/events.js';
 import type { Hashing } from '../../src/domain/hashing.js';
 import type { AcquireRequest } from '../../src/domain/locks.js';
 import type { Grant, Waiter, WaiterOutcome } from '../../src/domain/model.js';
@@ -19,7 +19,7 @@ export const realHashing: Hashing = await loadHashing();
 export interface Harness {
   readonly machine: StateMachine;
   readonly clock: ManualClock;
-  /** Every event the machine emitted, in order. */
+  /** Every event the machine emitted, in order (copies: the machine lends its events). */
   readonly events: DomainEvent[];
 }
 
@@ -40,7 +40,8 @@ export function build(options: HarnessOptions = {}): Harness {
     ...(options.lastToken === undefined ? {} : { lastToken: options.lastToken }),
   });
   const events: DomainEvent[] = [];
-  machine.subscribe((event) => events.push(event));
+  // Events are lent to sinks: the record keeps copies.
+  machine.subscribe((event) => events.push(copyEvent(event)));
   return { machine, clock, events };
 }
 
