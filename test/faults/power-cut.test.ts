@@ -236,7 +236,7 @@ describe('a power cut loses nothing a client was shown', () => {
     assert.equal(JSON.parse(res.body).error.limit, 'holdsPerLeaseMax');
     clock.advance(1_000);
     const turn = machine.tick(4);
-    assert.deepEqual(turn, { processed: 1, more: true }, 'one lease and its three holds fill a budget of four');
+    assert.deepEqual(turn, { processed: 1, work: 4, more: true }, 'one lease and its three holds fill a budget of four');
     assert.equal(machine.locks.holdCount, 3);
     await server.close();
   });
