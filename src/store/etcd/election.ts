@@ -45,6 +45,7 @@ export class Election {
   private ttlSeconds: number;
   private keepaliveTimer: NodeJS.Timeout | null = null;
   private lastRenewedAt = -Infinity;
+  private renewing = false;
   private stopped = false;
   private lost = false;
   private watch: Watch | null = null;
@@ -164,10 +165,18 @@ export class Election {
   }
 
   private async renew(): Promise<void> {
-    if (this.stopped || this.leaseId === null) return;
+    // One keepalive at a time: a second one would only queue behind a stalled member too.
+    if (this.stopped || this.leaseId === null || this.renewing) {
+      if (!this.stopped && this.leaseId !== null && !this.holdsSession()) this.fail(new EtcdError('timeout', 'session keepalives lapsed for longer than the session TTL allows'));
+      return;
+    }
+    this.renewing = true;
     const sentAt = this.now();
     try {
-      const ttl = await this.options.client.leaseKeepAlive(this.leaseId);
+      // Every endpoint gets its try within half the TTL, so one stalled member (an
+      // etcd leader paused, a dead host) costs one short timeout, not the session.
+      const attemptMs = Math.max(500, Math.floor((this.ttlSeconds * 1000) / (2 * this.options.client.options.endpoints.length)));
+      const ttl = await this.options.client.leaseKeepAlive(this.leaseId, attemptMs);
       if (ttl <= 0) {
         this.fail(new EtcdError('server_error', 'the session lease expired at etcd'));
         return;
@@ -175,6 +184,8 @@ export class Election {
       if (sentAt > this.lastRenewedAt) this.lastRenewedAt = sentAt;
     } catch (error) {
       this.options.log.warn({ err: error }, 'session keepalive failed; retrying');
+    } finally {
+      this.renewing = false;
     }
     if (!this.holdsSession()) this.fail(new EtcdError('timeout', 'session keepalives lapsed for longer than the session TTL allows'));
   }
