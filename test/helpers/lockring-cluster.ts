@@ -33,16 +33,18 @@ const running = new Set<Replica>();
 export interface ReplicaOptions {
   /** Listen here (a restarted replica keeps its URL); a free port when absent. */
   readonly port?: number;
+  /** More environment (LOCKRING_LIMITS, say). */
+  readonly env?: Record<string, string>;
 }
 
 export async function startReplica(etcd: string, cluster: string, sessionTtl = '1s', options: ReplicaOptions = {}): Promise<Replica> {
-  const replica = spawnReplica(etcd, cluster, sessionTtl, options.port ?? (await freePort()));
+  const replica = spawnReplica(etcd, cluster, sessionTtl, options.port ?? (await freePort()), options.env);
   await listening(replica);
   return replica;
 }
 
 /** Starts a replica on `port` without waiting for it (a supervisor's restart, which may fail while etcd is down). */
-export function spawnReplica(etcd: string, cluster: string, sessionTtl: string, port: number): Replica {
+export function spawnReplica(etcd: string, cluster: string, sessionTtl: string, port: number, env: Record<string, string> = {}): Replica {
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
     cwd: repoRoot,
@@ -51,6 +53,7 @@ export function spawnReplica(etcd: string, cluster: string, sessionTtl: string, 
       LOCKRING_HOST: '127.0.0.1', LOCKRING_PORT: String(port), LOCKRING_ADVERTISE_URL: url, LOCKRING_DATA_DIR: 'off',
       LOCKRING_ETCD: etcd, LOCKRING_CLUSTER: cluster, LOCKRING_ETCD_SESSION_TTL: sessionTtl,
       LOCKRING_LOG_LEVEL: 'info', LOCKRING_LOG_FORMAT: 'json',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'ignore'],
   });
