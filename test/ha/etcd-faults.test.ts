@@ -9,72 +9,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type EtcdCluster, type EtcdMember, noEtcd, startEtcdCluster } from '../helpers/etcd-cluster.js';
-import { HaHistory, type KeptLease, fifoDriver, leaseKeeper, lockWorker } from '../helpers/ha-history.js';
-import { FollowingCaller, type SupervisedReplicas, stopAll, superviseReplicas, waitForActive, withReplicaLogs } from '../helpers/lockring-cluster.js';
-
-const holdTtlMs = 4_000;
-
-interface Storm {
-  readonly history: HaHistory;
-  readonly lease: KeptLease;
-  readonly keeperToken: number;
-  stop(): Promise<void>;
-}
-
-/** Two clients on a mutex, three on a semaphore of 2, FIFO rounds, and a kept lease holding a lock. */
-async function startStorm(urls: string[]): Promise<Storm> {
-  const history = new HaHistory();
-  const lease = await leaseKeeper(history, urls, 3_000, 300);
-  const keeper = await new FollowingCaller(urls).call('POST', '/v1/locks/keeper/acquire', { leaseId: lease.id });
-  assert.equal(keeper.status, 200);
-  const clients = [
-    lockWorker(history, urls, 'a', 'mutex', 1, holdTtlMs, 'faults'),
-    lockWorker(history, urls, 'b', 'mutex', 1, holdTtlMs, 'faults'),
-    lockWorker(history, urls, 'c', 'sem', 2, holdTtlMs, 'faults'),
-    lockWorker(history, urls, 'd', 'sem', 2, holdTtlMs, 'faults'),
-    lockWorker(history, urls, 'e', 'sem', 2, holdTtlMs, 'faults'),
-    fifoDriver(history, urls, 'fifo', 3, holdTtlMs),
-    lease.kept,
-  ];
-  return {
-    history, lease, keeperToken: keeper.body.token,
-    async stop() {
-      history.stopping = true;
-      const stopped = await Promise.race([Promise.all(clients).then(() => true), sleep(45_000, false, { ref: false })]);
-      assert.ok(stopped, 'the clients stop within 45 s');
-    },
-  };
-}
-
-/** Stops the storm and checks its history and the cluster's final state. */
-async function verify(storm: Storm, urls: string[], label: string): Promise<void> {
-  await storm.stop();
-  const { history } = storm;
-  const problems = history.check();
-  const final = new FollowingCaller(urls);
-  const ring = await final.call('GET', '/v1/rings/faults', undefined, 15_000);
-  assert.equal(ring.status, 200);
-  const nodes = new Set((ring.body.nodes as { id: string }[]).map((node) => node.id));
-  assert.deepEqual(history.missingMembers(nodes), [], `${label}: an acknowledged ring change was lost`);
-  const keeper = await final.call('GET', '/v1/locks/keeper');
-  assert.equal(keeper.body.holders[0]?.token, storm.keeperToken, `${label}: the hold on the kept lease survived with its token`);
-  assert.equal(storm.lease.goneAt, null, `${label}: a lease kept alive within its TTL ended`);
-  const after = await final.call('POST', '/v1/locks/after/acquire', { ttlMs: 1_000 });
-  assert.equal(after.status, 200);
-  assert.ok(after.body.token > history.highestToken, `${label}: tokens keep rising`);
-  assert.deepEqual(problems, [], `${label}: the history is consistent`);
-  // The run must have exercised what it checks.
-  assert.ok(history.holds.filter((h) => h.name === 'mutex').length >= 5, `${label}: only ${history.holds.length} grants`);
-  assert.ok(history.holds.filter((h) => h.name === 'sem').length >= 5, `${label}: too few semaphore grants`);
-  assert.ok(history.fifo.some((round) => round.tokens.filter((t) => t !== null).length >= 2), `${label}: no FIFO round completed`);
-  assert.ok(storm.lease.keepalives >= 5, `${label}: the lease was hardly kept alive (${summary(history)})`);
-}
-
-function summary(history: HaHistory): string {
-  const released = history.holds.filter((h) => h.releaseOutcome === 'released').length;
-  const keepalives = history.leases.map((lease) => `${lease.keepalives} ${lease.failures.join(' | ')}`);
-  return JSON.stringify({ grants: history.holds.length, released, members: history.members.length, fifoRounds: history.fifo.length, requests: history.requests, keepalives });
-}
+import { type Storm, startStorm, summary, verify } from '../helpers/ha-history.js';
+import { type SupervisedReplicas, stopAll, superviseReplicas, waitForActive, withReplicaLogs } from '../helpers/lockring-cluster.js';
 
 /** Polls `asked` until it names a leader other than `old` (raft elected a new one). */
 async function newLeader(etcd: EtcdCluster, asked: EtcdMember, old: EtcdMember, withinMs: number): Promise<EtcdMember> {
