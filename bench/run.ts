@@ -27,6 +27,9 @@ const anchors: readonly Scenario[] = [redisAnchor, etcdAnchor];
 const scenarios: readonly Scenario[] = [httpAcquire, contended, wsLockOps, keepalive, ring, expiry, memory, durability];
 
 const usage = `usage: npm run bench -- [--quick] [--only a,e] [--no-anchors] [--dist] [--profile] [--entry FILE]
+       npm run bench -- --replicated [--seconds 5] [--rounds 3] [--kills 20] [--session-ttl 5s]
+  --replicated  the replicated mode instead (bench/replicated.ts): throughput against the local
+                log and the etcd3 lock recipe per server CPU-second, takeover after kill -9
   --quick       short runs (under 2 minutes in all); the default full run takes under 15
   --only LIST   scenarios to run, by letter (a..h) or anchor (redis, etcd); the anchors a
                 scenario compares against run too unless --no-anchors
@@ -98,6 +101,11 @@ function machineInfo(): Record<string, unknown> {
 }
 
 async function main(): Promise<void> {
+  // The replicated mode's own bench (etcd cluster, takeovers) takes its own options.
+  if (process.argv.includes('--replicated')) {
+    await import('./replicated.js');
+    return;
+  }
   const options = parseArgs(process.argv.slice(2));
   const interrupted = (signal: NodeJS.Signals): void => {
     process.stderr.write(`\nbench: ${signal}, stopping children\n`);

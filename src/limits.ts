@@ -100,6 +100,8 @@ export interface Limits {
   readonly etcdBatchBytesMax: number;
   /** One key of a snapshot in etcd. */
   readonly etcdSnapshotChunkBytesMax: number;
+  /** Records appended to the log in etcd since the last snapshot before the active writes the next one. */
+  readonly etcdSnapshotIntervalRecordsMax: number;
 }
 
 export const defaultLimits: Limits = Object.freeze({
@@ -169,6 +171,7 @@ export const defaultLimits: Limits = Object.freeze({
   etcdQuotaBytesMax: 2 * 1024 * 1024 * 1024,
   etcdBatchBytesMax: 1024 * 1024,
   etcdSnapshotChunkBytesMax: 256 * 1024,
+  etcdSnapshotIntervalRecordsMax: 100_000,
 });
 
 /** Limits for which 0 means "no limit" (rates are off unless configured). */

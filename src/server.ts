@@ -132,7 +132,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
   leaseRoutes(app, context);
   lockRoutes(app, context);
   ringRoutes(app, context);
-  registerWebSocket(app, { service, metrics, limits: config.limits, authenticator: auth, rates });
+  registerWebSocket(app, { service, metrics, limits: config.limits, authenticator: auth, rates, guard: () => health.guard?.() });
   const streamDeps = { machine, pipeline: service.pipeline, metrics, limits: config.limits, authenticator: auth, heartbeatMs: config.sseHeartbeatMs };
   registerEventStream(app, deps.timers === undefined ? streamDeps : { ...streamDeps, timers: deps.timers });
   registerConsole(app, context);

@@ -49,7 +49,7 @@ function replicatedDeps(config: Config, etcd: string): Omit<ServerDeps, 'logger'
   const host = config.host.includes(':') && !config.host.startsWith('[') ? `[${config.host}]` : config.host;
   const advertiseUrl = config.advertiseUrl ?? `${scheme}://${host}:${config.port}`;
   return {
-    openDurability: async (machine, log, _metrics, health) => {
+    openDurability: async (machine, log, metrics, health) => {
       health.active = null;
       const store = await openReplicatedStore({
         endpoints: etcd.split(','),
@@ -59,6 +59,7 @@ function replicatedDeps(config: Config, etcd: string): Omit<ServerDeps, 'logger'
         machine,
         limits: config.limits,
         log,
+        observer: metrics.replication,
         onActive: (url) => {
           if (!health.ready) health.active = url;
         },

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DomainEvent } from '../domain/events.js';
 import type { StateMachine } from '../domain/state-machine.js';
+import { type ReplicationObserver, appendFailureReasons } from '../store/etcd/replication-observer.js';
 
 /** How an acquire ended, the only values of the `result` label. */
 export type AcquireResult = 'granted' | 'conflict' | 'timeout' | 'rejected';
@@ -9,6 +10,8 @@ export type AcquireResult = 'granted' | 'conflict' | 'timeout' | 'rejected';
 const waitBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 const holdBuckets = [0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14_400, 86_400];
 const latenessBuckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+// An etcd txn: a quorum's fsync on a LAN up to a member's timeout.
+const appendBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 /**
  * Every metric lockring exports, on its own registry. No label takes an unbounded
@@ -44,6 +47,8 @@ export class Metrics {
   readonly sseStreams: Gauge;
   readonly sseSlowClosedTotal: Counter;
   readonly sseResetsTotal: Counter<'reason'>;
+  /** The replicated store's view of itself (no-ops on a server without etcd: the series stay at 0). */
+  readonly replication: ReplicationObserver;
 
   constructor(machine: StateMachine) {
     const registers = [this.registry];
@@ -155,6 +160,7 @@ export class Metrics {
       labelNames: ['reason'], registers,
     });
     for (const reason of ['too_old', 'unknown'] as const) this.sseResetsTotal.inc({ reason }, 0);
+    this.replication = replicationMetrics(registers);
     machine.subscribe((event) => this.observe(event));
   }
 
@@ -259,4 +265,51 @@ export class TalliedHistogram extends Histogram {
     values.push({ labels: {}, value: this.count, metricName: `${name}_count`, sharedLabels: noSharedLabels });
     return Promise.resolve({ name, help: this.metricHelp, type: 'histogram', values, aggregator: 'sum' });
   }
+}
+
+/** The replicated mode's metrics, as the observer the replicated store reports to. */
+function replicationMetrics(registers: Registry[]): ReplicationObserver {
+  const role = new Gauge({
+    name: 'lockring_replication_role', help: 'Replicated mode: 1 for this replica\'s role (active or standby), 0 for the other.',
+    labelNames: ['role'], registers,
+  });
+  for (const value of ['active', 'standby'] as const) role.set({ role: value }, 0);
+  const takeovers = new Counter({ name: 'lockring_replication_takeovers_total', help: 'Replicated mode: times this process took over as the active.', registers });
+  const takeoverSeconds = new Gauge({
+    name: 'lockring_replication_takeover_seconds', help: 'Replicated mode: from winning the election to serving, at the last takeover.', registers,
+  });
+  const appendSeconds = new Histogram({
+    name: 'lockring_replication_append_seconds', help: 'Replicated mode: one log batch committed in etcd (the txn with its retries).',
+    buckets: appendBuckets, registers,
+  });
+  const appendRecords = new Counter({ name: 'lockring_replication_appended_records_total', help: 'Replicated mode: log records committed in etcd.', registers });
+  const appendFailures = new Counter({
+    name: 'lockring_replication_append_failures_total',
+    help: 'Replicated mode: failed append attempts by reason (fenced and term_expired end the term; timeout and unreachable are retried on the next endpoint).',
+    labelNames: ['reason'], registers,
+  });
+  for (const reason of appendFailureReasons) appendFailures.inc({ reason }, 0);
+  const lag = new Gauge({ name: 'lockring_replication_follower_lag_records', help: 'Replicated mode: records a standby is behind the log head it last saw (0 on the active).', registers });
+  const snapshots = new Counter({ name: 'lockring_replication_snapshots_total', help: 'Replicated mode: snapshots this replica installed in etcd.', registers });
+  const snapshotBytes = new Gauge({ name: 'lockring_replication_snapshot_bytes', help: 'Replicated mode: size of the last snapshot this replica installed in etcd.', registers });
+  return {
+    role(now) {
+      role.set({ role: 'active' }, now === 'active' ? 1 : 0);
+      role.set({ role: 'standby' }, now === 'standby' ? 1 : 0);
+    },
+    takeover(seconds) {
+      takeovers.inc();
+      takeoverSeconds.set(seconds);
+    },
+    appended(seconds, records) {
+      appendSeconds.observe(seconds);
+      appendRecords.inc(records);
+    },
+    appendFailed: (reason) => appendFailures.inc({ reason }),
+    followerLag: (records) => lag.set(records),
+    snapshot(bytes) {
+      snapshots.inc();
+      snapshotBytes.set(bytes);
+    },
+  };
 }

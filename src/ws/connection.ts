@@ -33,6 +33,8 @@ export interface ConnectionDeps {
   readonly rates: RequestRates;
   /** Sockets and watches per auth token (shared with the service's leases and waiters). */
   readonly usage: PrincipalUsage;
+  /** Leadership, checked per frame (see WsHubDeps.guard). */
+  readonly guard: () => void;
   readonly counters: {
     readonly framesIn: { inc(): void };
     readonly framesOut: { inc(): void };
@@ -269,6 +271,9 @@ export class WsConnection implements OpSocket, Listener {
   }
 
   private onFrame(data: RawData, isBinary: boolean): void {
+    if (this.closing) return;
+    // The socket outlives the upgrade's leadership check: every frame asks again.
+    this.deps.guard();
     if (this.closing) return;
     this.alive = true;
     this.deps.counters.framesIn.inc();

@@ -22,6 +22,12 @@ export interface WsHubDeps {
   readonly authenticator?: Authenticator | null;
   /** The server's request rate limits (shared with HTTP); a fresh set when absent. */
   readonly rates?: RequestRates;
+  /**
+   * Asked before each frame is handled. In the replicated mode it stops a replica
+   * whose term may be over, so a socket opened on the active is never answered by
+   * a deposed one (the socket then drops and the client redials the new active).
+   */
+  readonly guard?: () => void;
 }
 
 export interface WsOptions {
@@ -70,6 +76,7 @@ export class WsHub extends EventEmitter<HubEvents> {
       watches: this.watches,
       authenticator: deps.authenticator ?? null,
       rates: deps.rates ?? new RequestRates(limits, metrics),
+      guard: deps.guard ?? (() => {}),
       usage: service.usage,
       counters: {
         framesIn: metrics.wsMessagesTotal.labels('in'),

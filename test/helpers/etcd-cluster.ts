@@ -30,6 +30,14 @@ export interface EtcdCluster {
   /** Comma-separated client URLs. */
   readonly endpoints: string;
   kill(member: EtcdMember): Promise<void>;
+  /** Starts a member again on its own data directory and ports (killing it first if it runs); does not wait. */
+  restart(member: EtcdMember): Promise<void>;
+  /** Resolves once every member answers /health with a leader. */
+  healthy(withinMs?: number): Promise<void>;
+  /** Sends `signal` to the member's pid (SIGSTOP, SIGCONT). */
+  signal(member: EtcdMember, signal: NodeJS.Signals): void;
+  /** The member raft has as its leader now, asked of `asked` (default: the first live member). */
+  leader(asked?: EtcdMember): Promise<EtcdMember>;
   stop(): Promise<void>;
 }
 
@@ -60,6 +68,13 @@ async function waitHealthy(url: string, withinMs: number): Promise<void> {
   throw new Error(`etcd at ${url} did not become healthy within ${withinMs} ms`);
 }
 
+/** A member's own id and the leader it knows, from the maintenance status call. */
+async function memberStatus(url: string): Promise<{ id: string; leader: string }> {
+  const response = await fetch(`${url}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(1_000) });
+  const body = (await response.json()) as { header?: { member_id?: string }; leader?: string };
+  return { id: String(body.header?.member_id), leader: String(body.leader) };
+}
+
 function killed(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
@@ -80,7 +95,8 @@ export async function startEtcdCluster(size = 3, options: { readonly fsync?: boo
     members.push({ name: `m${i}`, clientUrl: `http://127.0.0.1:${client}`, peerUrl: `http://127.0.0.1:${peer}`, dir: join(root, `m${i}`), child: null });
   }
   const initial = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
-  for (const member of members) {
+  // On a data directory that already holds a member, etcd ignores the initial-cluster flags: the same spawn restarts it.
+  const launch = (member: EtcdMember): void => {
     member.child = spawn(etcdBinary, [
       '--name', member.name, '--data-dir', member.dir,
       '--listen-client-urls', member.clientUrl, '--advertise-client-urls', member.clientUrl,
@@ -90,12 +106,36 @@ export async function startEtcdCluster(size = 3, options: { readonly fsync?: boo
       // Tests do not need their etcd to survive a power cut; benchmarks keep fsync.
       ...(options.fsync === true ? [] : ['--unsafe-no-fsync']),
     ], { stdio: ['ignore', 'ignore', 'ignore'] });
-  }
+  };
+  for (const member of members) launch(member);
   const cluster: EtcdCluster = {
     members,
     endpoints: members.map((m) => m.clientUrl).join(','),
     async kill(member) {
       if (member.child !== null) await killed(member.child);
+    },
+    async restart(member) {
+      if (member.child !== null) await killed(member.child);
+      launch(member);
+    },
+    async healthy(withinMs = 15_000) {
+      await Promise.all(members.map((m) => waitHealthy(m.clientUrl, withinMs)));
+    },
+    signal(member, signal) {
+      const child = member.child;
+      if (child !== null && child.exitCode === null && child.signalCode === null) process.kill(child.pid!, signal);
+    },
+    async leader(asked) {
+      const target = asked ?? members.find((m) => m.child !== null && m.child.exitCode === null && m.child.signalCode === null)!;
+      const ids = new Map<string, EtcdMember>();
+      for (const member of members) {
+        const status = await memberStatus(member.clientUrl).catch(() => null);
+        if (status !== null) ids.set(status.id, member);
+      }
+      const status = await memberStatus(target.clientUrl);
+      const leader = ids.get(status.leader);
+      if (leader === undefined) throw new Error(`etcd at ${target.clientUrl} names leader ${status.leader}, not a member we can reach`);
+      return leader;
     },
     async stop() {
       await Promise.all(members.map((m) => (m.child === null ? undefined : killed(m.child))));

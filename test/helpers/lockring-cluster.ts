@@ -30,8 +30,21 @@ export interface Answer {
 
 const running = new Set<Replica>();
 
-export async function startReplica(etcd: string, cluster: string, sessionTtl = '1s'): Promise<Replica> {
-  const port = await freePort();
+export interface ReplicaOptions {
+  /** Listen here (a restarted replica keeps its URL); a free port when absent. */
+  readonly port?: number;
+  /** More environment (LOCKRING_LIMITS, say). */
+  readonly env?: Record<string, string>;
+}
+
+export async function startReplica(etcd: string, cluster: string, sessionTtl = '1s', options: ReplicaOptions = {}): Promise<Replica> {
+  const replica = spawnReplica(etcd, cluster, sessionTtl, options.port ?? (await freePort()), options.env);
+  await listening(replica);
+  return replica;
+}
+
+/** Starts a replica on `port` without waiting for it (a supervisor's restart, which may fail while etcd is down). */
+export function spawnReplica(etcd: string, cluster: string, sessionTtl: string, port: number, env: Record<string, string> = {}): Replica {
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
     cwd: repoRoot,
@@ -40,6 +53,7 @@ export async function startReplica(etcd: string, cluster: string, sessionTtl = '
       LOCKRING_HOST: '127.0.0.1', LOCKRING_PORT: String(port), LOCKRING_ADVERTISE_URL: url, LOCKRING_DATA_DIR: 'off',
       LOCKRING_ETCD: etcd, LOCKRING_CLUSTER: cluster, LOCKRING_ETCD_SESSION_TTL: sessionTtl,
       LOCKRING_LOG_LEVEL: 'info', LOCKRING_LOG_FORMAT: 'json',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'ignore'],
   });
@@ -56,6 +70,7 @@ export async function startReplica(etcd: string, cluster: string, sessionTtl = '
   let exit: number | null | undefined;
   const gone = new Promise<void>((resolve) => child.once('exit', (code) => {
     exit = code;
+    running.delete(replica);
     resolve();
   }));
   const replica: Replica = {
@@ -67,13 +82,17 @@ export async function startReplica(etcd: string, cluster: string, sessionTtl = '
     async kill() {
       if (exit === undefined) process.kill(child.pid!, 'SIGKILL');
       await gone;
-      running.delete(replica);
     },
   };
   running.add(replica);
+  return replica;
+}
+
+/** Resolves once the replica answers /healthz (standby or active); throws if it exits first. */
+export async function listening(replica: Replica): Promise<void> {
   for (let i = 0; ; i++) {
-    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) return replica;
-    if (exit !== undefined || i > 1_200) throw new Error(`replica on ${url} did not start`);
+    if (await fetch(`${replica.url}/healthz`).then((r) => r.ok, () => false)) return;
+    if (replica.exitCode() !== undefined || i > 1_200) throw new Error(`replica on ${replica.url} did not start`);
     await sleep(25);
   }
 }
@@ -118,13 +137,18 @@ export class FollowingCaller {
 
   constructor(private readonly urls: string[]) {}
 
+  /** The replica the next call goes to first (the active, as far as this caller knows). */
+  get currentUrl(): string {
+    return this.urls[this.current]!;
+  }
+
   async call(method: string, path: string, body?: unknown, deadlineMs = 10_000, onAttempt?: () => void): Promise<Answer> {
     const deadline = performance.now() + deadlineMs;
     for (;;) {
       const url = this.urls[this.current]!;
       onAttempt?.();
       try {
-        const answer = await call(url, method, path, body, Math.max(100, Math.min(2_000, deadline - performance.now())));
+        const answer = await call(url, method, path, body, Math.floor(Math.max(100, Math.min(2_000, deadline - performance.now()))));
         if (answer.status !== 503) return answer;
         const active = answer.body?.error?.active;
         const next = typeof active === 'string' ? this.urls.indexOf(active) : -1;
@@ -166,4 +190,49 @@ export async function withReplicaLogs<T>(replicas: readonly Replica[], body: () 
     }
     throw error;
   }
+}
+
+/** Replicas kept running on fixed ports, as a supervisor with `Restart=always` would. */
+export interface SupervisedReplicas {
+  /** The process on each port now (replaced when one exits). */
+  readonly slots: Replica[];
+  readonly urls: string[];
+  /** How many times a replica was started again. */
+  restarts(): number;
+  /** Stops restarting (the processes keep running until stopAll). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `count` replicas and starts each again on its port, at most once a second
+ * and `restartsMax` times in all, whenever it exits (stepped down, or could not
+ * start while etcd was gone).
+ */
+export async function superviseReplicas(etcd: string, cluster: string, sessionTtl: string, count: number, restartsMax = 60): Promise<SupervisedReplicas> {
+  const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
+  const slots: Replica[] = [];
+  for (const port of ports) slots.push(await startReplica(etcd, cluster, sessionTtl, { port }));
+  let supervising = true;
+  let restarts = 0;
+  const lastStart = ports.map(() => performance.now());
+  const loop = (async () => {
+    while (supervising) {
+      for (let i = 0; i < slots.length; i++) {
+        if (slots[i]!.exitCode() === undefined || performance.now() - lastStart[i]! < 1_000 || restarts >= restartsMax) continue;
+        lastStart[i] = performance.now();
+        restarts += 1;
+        slots[i] = spawnReplica(etcd, cluster, sessionTtl, ports[i]!);
+      }
+      await sleep(100);
+    }
+  })();
+  return {
+    slots,
+    urls: ports.map((port) => `http://127.0.0.1:${port}`),
+    restarts: () => restarts,
+    async stop() {
+      supervising = false;
+      await loop;
+    },
+  };
 }

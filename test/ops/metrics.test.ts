@@ -18,7 +18,7 @@ const issueMetrics = [
   'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes',
 ];
 /** The only labels lockring's own metrics may carry; each has a bounded set of values. */
-const boundedLabels = new Set(['result', 'ring', 'route', 'method', 'status', 'direction', 'limit', 'reason', 'scope', 'le']);
+const boundedLabels = new Set(['result', 'ring', 'route', 'method', 'status', 'direction', 'limit', 'reason', 'scope', 'le', 'role']);
 
 interface Exposition {
   readonly help: Map<string, string>;

@@ -45,6 +45,9 @@ export class Election {
   private ttlSeconds: number;
   private keepaliveTimer: NodeJS.Timeout | null = null;
   private lastRenewedAt = -Infinity;
+  private renewing = false;
+  /** Fires when the session stops being sure, so onLost comes then and not at the next keepalive. */
+  private expiryTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private lost = false;
   private watch: Watch | null = null;
@@ -71,7 +74,7 @@ export class Election {
     const { client, keys } = this.options;
     const sentAt = this.now();
     this.leaseId = await client.leaseGrant(this.ttlSeconds);
-    this.lastRenewedAt = sentAt;
+    this.renewed(sentAt);
     this.keepaliveTimer = setInterval(() => void this.renew(), Math.max(100, Math.floor((this.ttlSeconds * 1000) / 3)));
     this.keepaliveTimer.unref();
     const key = keys.candidate(this.leaseId);
@@ -122,6 +125,8 @@ export class Election {
     this.stopped = true;
     if (this.keepaliveTimer !== null) clearInterval(this.keepaliveTimer);
     this.keepaliveTimer = null;
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
     this.watch?.close();
     this.watch = null;
   }
@@ -164,19 +169,40 @@ export class Election {
   }
 
   private async renew(): Promise<void> {
-    if (this.stopped || this.leaseId === null) return;
+    // One keepalive at a time: a second one would only queue behind a stalled member too.
+    if (this.stopped || this.leaseId === null || this.renewing) {
+      if (!this.stopped && this.leaseId !== null && !this.holdsSession()) this.fail(new EtcdError('timeout', 'session keepalives lapsed for longer than the session TTL allows'));
+      return;
+    }
+    this.renewing = true;
     const sentAt = this.now();
     try {
-      const ttl = await this.options.client.leaseKeepAlive(this.leaseId);
+      // Every endpoint gets its try within half the TTL, so one stalled member (an
+      // etcd leader paused, a dead host) costs one short timeout, not the session.
+      const attemptMs = Math.max(500, Math.floor((this.ttlSeconds * 1000) / (2 * this.options.client.options.endpoints.length)));
+      const ttl = await this.options.client.leaseKeepAlive(this.leaseId, attemptMs);
       if (ttl <= 0) {
         this.fail(new EtcdError('server_error', 'the session lease expired at etcd'));
         return;
       }
-      if (sentAt > this.lastRenewedAt) this.lastRenewedAt = sentAt;
+      this.renewed(sentAt);
     } catch (error) {
       this.options.log.warn({ err: error }, 'session keepalive failed; retrying');
+    } finally {
+      this.renewing = false;
     }
     if (!this.holdsSession()) this.fail(new EtcdError('timeout', 'session keepalives lapsed for longer than the session TTL allows'));
+  }
+
+  private renewed(sentAt: number): void {
+    if (sentAt <= this.lastRenewedAt) return;
+    this.lastRenewedAt = sentAt;
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = null;
+      if (!this.stopped && !this.holdsSession()) this.fail(new EtcdError('timeout', 'session keepalives lapsed for longer than the session TTL allows'));
+    }, Math.max(0, this.validUntil() - this.now()) + 1);
+    this.expiryTimer.unref();
   }
 
   private fail(error: EtcdError): void {

@@ -176,9 +176,13 @@ export class EtcdClient {
     return answer['ID'];
   }
 
-  /** Renews the lease; resolves with its TTL in seconds, 0 when the lease is gone. */
-  async leaseKeepAlive(id: string): Promise<number> {
-    const answer = await this.call('/v3/lease/keepalive', { ID: id }, true);
+  /**
+   * Renews the lease; resolves with its TTL in seconds, 0 when the lease is gone.
+   * `attemptTimeoutMs` bounds each endpoint's try, so that a stalled member leaves
+   * time to reach the others within the lease's TTL.
+   */
+  async leaseKeepAlive(id: string, attemptTimeoutMs = this.options.callTimeoutMs): Promise<number> {
+    const answer = await this.call('/v3/lease/keepalive', { ID: id }, true, attemptTimeoutMs);
     const result = answer['result'] as Json | undefined;
     return num(result?.['TTL']);
   }
@@ -195,11 +199,11 @@ export class EtcdClient {
    * One POST with its own deadline. A retried call moves through the endpoints
    * once; etcd's own errors (a compare that failed is not one) are not retried.
    */
-  private async call(route: string, body: Json, retry: boolean): Promise<Json> {
+  private async call(route: string, body: Json, retry: boolean, attemptTimeoutMs = this.options.callTimeoutMs): Promise<Json> {
     let last: unknown;
     for (let attempt = 0; attempt < this.options.endpoints.length; attempt++) {
       try {
-        return await this.post(this.endpoint, route, body);
+        return await this.post(this.endpoint, route, body, attemptTimeoutMs);
       } catch (error) {
         last = error;
         if (!(error instanceof EtcdError)) throw error;
@@ -213,10 +217,10 @@ export class EtcdClient {
     throw last;
   }
 
-  private async post(endpoint: string, route: string, body: Json): Promise<Json> {
+  private async post(endpoint: string, route: string, body: Json, timeoutMs: number): Promise<Json> {
     let response: Response;
     let text: string;
-    const signal = AbortSignal.timeout(this.options.callTimeoutMs);
+    const signal = AbortSignal.timeout(Math.max(1, Math.floor(timeoutMs)));
     try {
       response = await fetch(`${endpoint}${route}`, {
         method: 'POST',

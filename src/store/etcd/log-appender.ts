@@ -6,6 +6,7 @@ import type { Compare, EtcdClient } from './etcd-client.js';
 import { EtcdError } from './etcd-error.js';
 import type { ClusterKeys } from './etcd-keys.js';
 import type { Leadership } from './election.js';
+import { type ReplicationObserver, failureReason, silentObserver } from './replication-observer.js';
 
 export interface LogAppenderOptions {
   readonly client: EtcdClient;
@@ -19,6 +20,7 @@ export interface LogAppenderOptions {
   readonly stillActive: () => boolean;
   /** Called once when an append fails: the replica lost the log and must stop answering. */
   readonly onFailed: (error: EtcdError) => void;
+  readonly observer?: ReplicationObserver;
 }
 
 interface Batch {
@@ -135,16 +137,20 @@ export class LogAppender {
       return;
     }
     this.inFlight = batch;
+    const observer = this.options.observer ?? silentObserver;
+    const started = performance.now();
     try {
       await this.commit(batch);
     } catch (error) {
       this.fail(error instanceof EtcdError ? error : new EtcdError('bad_answer', String(error)));
       return;
     }
+    observer.appended((performance.now() - started) / 1000, batch.count);
     this.inFlight = null;
     this.durable = batch.firstSeq + batch.count - 1;
     // A reply that was held up (the process paused) goes out only while the term surely lasts.
     if (!this.options.stillActive()) {
+      observer.appendFailed('term_expired');
       this.fail(new EtcdError('timeout', 'the session may have expired while this append was in flight'));
       return;
     }
@@ -162,11 +168,13 @@ export class LogAppender {
     ];
     const value = batch.out.buf.subarray(0, batch.out.pos);
     const ops = [{ put: { key: keys.log(batch.firstSeq), value } }, { put: { key: keys.head, value: Buffer.from(String(last)) } }];
+    const observer = this.options.observer ?? silentObserver;
     for (let attempt = 1; ; attempt++) {
       let succeeded: boolean;
       try {
         succeeded = (await client.txn(fence, ops)).succeeded;
       } catch (error) {
+        observer.appendFailed(error instanceof EtcdError ? failureReason(error) : 'bad_answer');
         // The fence makes the txn apply at most once, so sending it again is safe; a
         // refusal then may only mean the first attempt landed (checked below).
         const unknown = error instanceof EtcdError && (error.code === 'timeout' || error.code === 'unreachable');
@@ -174,6 +182,7 @@ export class LogAppender {
         continue;
       }
       if (succeeded || (attempt > 1 && (await this.landed(batch.firstSeq, last, value)))) return;
+      observer.appendFailed('fenced');
       throw new EtcdError('server_error', 'append refused: this replica is no longer the active, or another one wrote to the log');
     }
   }

@@ -9,6 +9,7 @@ import { EtcdError } from './etcd-error.js';
 import type { ClusterKeys } from './etcd-keys.js';
 import { type Watch, openWatch } from './etcd-watch.js';
 import { loadSnapshot } from './etcd-snapshot.js';
+import { type ReplicationObserver, silentObserver } from './replication-observer.js';
 
 export interface LogFollowerOptions {
   readonly client: EtcdClient;
@@ -18,6 +19,8 @@ export interface LogFollowerOptions {
   readonly pageKeys: number;
   /** How often a following standby compares its position with the log's head. */
   readonly headPollMs: number;
+  /** Told how far behind the head the copy is, at each head poll and each batch applied. */
+  readonly observer?: ReplicationObserver;
 }
 
 /**
@@ -39,6 +42,8 @@ export class LogFollower {
   records = 0;
   snapshotSeq = 0;
   private revision = 0;
+  /** The highest head sequence number seen (polled, or applied past it). */
+  private knownHead = 0;
   private watch: Watch | null = null;
   private poller: NodeJS.Timeout | null = null;
   private behindSince: number | null = null;
@@ -144,6 +149,8 @@ export class LogFollower {
     try {
       const head = (await this.options.client.range(this.options.keys.head)).kvs[0];
       const headSeq = head === undefined ? 0 : Number(head.value.toString());
+      this.knownHead = Math.max(this.knownHead, headSeq);
+      this.reportLag();
       if (headSeq <= this.lastSeq) {
         this.behindSince = null;
         return;
@@ -181,5 +188,11 @@ export class LogFollower {
     }
     this.lastSeq = frame.firstSeq + frame.count - 1;
     this.records += frame.count;
+    this.reportLag();
+  }
+
+  private reportLag(): void {
+    this.knownHead = Math.max(this.knownHead, this.lastSeq);
+    (this.options.observer ?? silentObserver).followerLag(this.knownHead - this.lastSeq);
   }
 }

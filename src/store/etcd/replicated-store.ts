@@ -9,6 +9,7 @@ import { chunksOf, encodeState, pointerOf } from './etcd-snapshot.js';
 import { Election, type Leadership } from './election.js';
 import { LogAppender } from './log-appender.js';
 import { LogFollower } from './log-follower.js';
+import { type ReplicationObserver, silentObserver } from './replication-observer.js';
 import { tokenFloor } from './token-floor.js';
 
 export interface ReplicatedOptions {
@@ -24,11 +25,13 @@ export interface ReplicatedOptions {
   readonly onActive: (url: string | null) => void;
   /** The replica lost its term (or the log): it must stop answering at once. */
   readonly onFatal: (error: EtcdError) => void;
-  /** Snapshot into etcd after this many records (default 100,000). */
+  /** Snapshot into etcd after this many records (default: the etcdSnapshotIntervalRecordsMax limit). */
   readonly snapshotEveryRecords?: number;
   /** Deadline of one etcd call (default: half the session TTL, at least 1 s; etcd's own leader election takes about that). */
   readonly callTimeoutMs?: number;
   readonly wallNowMs?: () => number;
+  /** Told of the role, takeovers, appends, follower lag and snapshots (the metrics). */
+  readonly observer?: ReplicationObserver;
 }
 
 export interface ReplicatedStore extends Durability {
@@ -53,7 +56,9 @@ export interface ReplicatedStore extends Durability {
 export async function openReplicatedStore(options: ReplicatedOptions): Promise<ReplicatedStore> {
   const client = new EtcdClient({ endpoints: options.endpoints, callTimeoutMs: options.callTimeoutMs ?? Math.max(1_000, Math.floor(options.sessionTtlMs / 2)) });
   const keys = new ClusterKeys(options.cluster);
-  const follower = new LogFollower({ client, keys, log: options.log, pageKeys: 256, headPollMs: Math.max(200, Math.floor(options.sessionTtlMs / 4)) });
+  const observer = options.observer ?? silentObserver;
+  observer.role('standby');
+  const follower = new LogFollower({ client, keys, log: options.log, pageKeys: 256, headPollMs: Math.max(200, Math.floor(options.sessionTtlMs / 4)), observer });
   await follower.load();
   follower.follow();
   let store: Active | null = null;
@@ -68,7 +73,10 @@ export async function openReplicatedStore(options: ReplicatedOptions): Promise<R
     onLost: (error) => {
       follower.stop();
       if (store !== null) store.lose(error);
-      else options.onFatal(error);
+      else {
+        options.log.fatal({ err: error }, 'standby lost its session: stopping (a supervisor restarts it as a standby)');
+        options.onFatal(error);
+      }
     },
   });
   let leadership: Leadership;
@@ -91,6 +99,9 @@ export async function openReplicatedStore(options: ReplicatedOptions): Promise<R
   store = new Active(options, client, keys, election, leadership, follower.lastSeq);
   const recovery = { records: follower.records, snapshotSeq: follower.snapshotSeq, lastToken: recovered, durationMs: performance.now() - started };
   Object.assign(store, { recovery });
+  observer.followerLag(0);
+  observer.role('active');
+  observer.takeover(recovery.durationMs / 1000);
   options.log.info({ ...recovery, ...counts, epoch: leadership.createRevision, tokenFloor: options.machine.lastToken }, 'took over as the active');
   return store;
 }
@@ -140,11 +151,12 @@ class Active implements ReplicatedStore {
         return this.lost === null;
       },
       onFailed: (error) => this.lose(error),
+      observer: options.observer ?? silentObserver,
     });
     this.unsubscribe = options.machine.subscribe((event) => {
       if (!this.appender.append(event)) return;
       this.recordsSinceSnapshot += 1;
-      if (this.recordsSinceSnapshot >= (options.snapshotEveryRecords ?? 100_000) && this.snapshotRunning === null) void this.snapshot().catch(() => {});
+      if (this.recordsSinceSnapshot >= (options.snapshotEveryRecords ?? options.limits.etcdSnapshotIntervalRecordsMax) && this.snapshotRunning === null) void this.snapshot().catch(() => {});
     });
     // Checked often, so a replica resumed after a long pause finds out before its next answer.
     this.watchdog = setInterval(() => this.guard(), 50);
@@ -243,6 +255,7 @@ class Active implements ReplicatedStore {
     }
     const deleted = await this.fenced([fence], cleanup);
     await this.client.compact(Math.min(revision, deleted));
+    (this.options.observer ?? silentObserver).snapshot(state.length);
     log.info({ seq, bytes: state.length, chunks: chunks.length }, 'snapshot written to etcd');
   }
 

@@ -1,0 +1,74 @@
+/**
+ * The replicated mode's metrics on /metrics of real replicas: role, takeovers,
+ * appends (latency, records, failures by reason), follower lag and snapshots.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { noEtcd } from '../helpers/etcd-cluster.js';
+import { type Replica, call, etcdForSuite, startReplica, waitForActive, withReplicaLogs } from '../helpers/lockring-cluster.js';
+
+/** The value of one series (`name` or `name{labels}` exactly as exported), NaN when absent. */
+async function scrape(replica: Replica): Promise<(series: string) => number> {
+  const text = await (await fetch(`${replica.url}/metrics`)).text();
+  const values = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line === '') continue;
+    const cut = line.lastIndexOf(' ');
+    values.set(line.slice(0, cut), Number(line.slice(cut + 1)));
+  }
+  return (series) => values.get(series) ?? Number.NaN;
+}
+
+const reasons = ['fenced', 'term_expired', 'timeout', 'unreachable', 'refused', 'etcd_error', 'bad_answer'];
+
+describe('replication metrics', { skip: noEtcd, timeout: 90_000 }, () => {
+  const cluster = etcdForSuite();
+
+  test('role, takeovers, appends, follower lag and snapshots show on /metrics of the active and the standby', async () => {
+    const env = { LOCKRING_LIMITS: 'etcdSnapshotIntervalRecordsMax=20' };
+    const replicas = await Promise.all([0, 1].map(() => startReplica(cluster().endpoints, 'metrics', '1s', { env })));
+    const active = await waitForActive(replicas);
+    const standby = replicas.find((r) => r !== active)!;
+    await withReplicaLogs(replicas, async () => {
+      for (let i = 0; i < 30; i++) {
+        const granted = await call(active.url, 'POST', `/v1/locks/m-${i}/acquire`, { ttlMs: 30_000 });
+        assert.equal(granted.status, 200);
+      }
+      let onActive = await scrape(active);
+      for (let i = 0; i < 100 && !(onActive('lockring_replication_snapshots_total') >= 1); i++) {
+        await sleep(50);
+        onActive = await scrape(active);
+      }
+      assert.equal(onActive('lockring_replication_role{role="active"}'), 1);
+      assert.equal(onActive('lockring_replication_role{role="standby"}'), 0);
+      assert.equal(onActive('lockring_replication_takeovers_total'), 1);
+      assert.ok(onActive('lockring_replication_takeover_seconds') >= 0);
+      assert.ok(onActive('lockring_replication_append_seconds_count') >= 1, 'appends are timed');
+      assert.ok(onActive('lockring_replication_appended_records_total') >= 30, 'every grant was appended');
+      for (const reason of reasons) assert.equal(onActive(`lockring_replication_append_failures_total{reason="${reason}"}`), 0, reason);
+      assert.ok(onActive('lockring_replication_snapshots_total') >= 1, 'a snapshot was written after 20 records');
+      assert.ok(onActive('lockring_replication_snapshot_bytes') > 0);
+      assert.equal(onActive('lockring_replication_follower_lag_records'), 0);
+
+      let onStandby = await scrape(standby);
+      assert.equal(onStandby('lockring_replication_role{role="standby"}'), 1);
+      assert.equal(onStandby('lockring_replication_role{role="active"}'), 0);
+      assert.equal(onStandby('lockring_replication_takeovers_total'), 0);
+      assert.equal(onStandby('lockring_replication_append_seconds_count'), 0, 'a standby appends nothing');
+      // The standby follows: its lag, as of its last look at the head, comes back to 0.
+      for (let i = 0; i < 100 && onStandby('lockring_replication_follower_lag_records') !== 0; i++) {
+        await sleep(50);
+        onStandby = await scrape(standby);
+      }
+      assert.equal(onStandby('lockring_replication_follower_lag_records'), 0);
+
+      await active.kill();
+      assert.equal(await waitForActive([standby]), standby);
+      const after = await scrape(standby);
+      assert.equal(after('lockring_replication_role{role="active"}'), 1);
+      assert.equal(after('lockring_replication_role{role="standby"}'), 0);
+      assert.equal(after('lockring_replication_takeovers_total'), 1);
+    });
+  });
+});
