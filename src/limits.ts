@@ -16,6 +16,8 @@ export interface Limits {
   readonly waitMsMax: number;
   readonly lockDelayMsMax: number;
   readonly permitsMax: number;
+  /** Read-mode holders of one lock at once; the next reader waits as on a full semaphore. */
+  readonly readersPerLockMax: number;
   readonly leasesMax: number;
   readonly locksMax: number;
   readonly holdsMax: number;
@@ -111,6 +113,7 @@ export const defaultLimits: Limits = Object.freeze({
   waitMsMax: 300_000,
   lockDelayMsMax: 60_000,
   permitsMax: 10_000,
+  readersPerLockMax: 1_000,
   leasesMax: 2_000_000,
   locksMax: 2_000_000,
   holdsMax: 2_000_000,

@@ -3,7 +3,7 @@ import type { LockringClient } from '../client/client.js';
 import { LockLostError, LockringClientError } from '../client/errors.js';
 import type { LockHandle } from '../client/lock-handle.js';
 import { formatDuration } from '../units.js';
-import { UsageError, durationFlag, integerFlag, parseCommandArgs, splitAtDoubleDash, takePositionals } from './args.js';
+import { UsageError, durationFlag, integerFlag, modeFlag, parseCommandArgs, splitAtDoubleDash, takePositionals } from './args.js';
 import { Child, type ChildEnd, exitCodeOf, forwardedSignals, signalExitCode } from './child-process.js';
 import { connect, connectionOptions } from './connect.js';
 import { exitCodes } from './exit-codes.js';
@@ -17,6 +17,7 @@ const options = {
   grace: { type: 'string' },
   owner: { type: 'string' },
   'lock-delay': { type: 'string' },
+  mode: { type: 'string' },
   ...connectionOptions,
 } as const;
 
@@ -28,6 +29,7 @@ interface LockPlan {
   readonly graceMs: number;
   readonly owner: string;
   readonly lockDelayMs: number | undefined;
+  readonly mode: 'read' | 'write' | undefined;
   readonly command: string;
   readonly args: readonly string[];
   /** Report lockring's own outcomes (not held, lost, refused) as JSON on stdout. */
@@ -59,6 +61,7 @@ export async function lockCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
     graceMs: durationFlag('lock', 'grace', values.grace, 5_000, 0, 3_600_000),
     owner: values.owner ?? `${hostname()}:${process.pid}`,
     lockDelayMs: values['lock-delay'] === undefined ? undefined : durationFlag('lock', 'lock-delay', values['lock-delay'], 0, 0, 60_000),
+    mode: modeFlag('lock', values.mode),
     command: after[0]!,
     args: after.slice(1),
     json: values.json === true,
@@ -105,6 +108,7 @@ async function acquire(client: LockringClient, plan: LockPlan): Promise<LockHand
         ttlMs: plan.ttlMs, owner: plan.owner, waitMs: plan.waitMs, signal: controller.signal,
         ...(plan.limit !== undefined ? { limit: plan.limit } : {}),
         ...(plan.lockDelayMs !== undefined ? { lockDelayMs: plan.lockDelayMs } : {}),
+        ...(plan.mode !== undefined ? { mode: plan.mode } : {}),
       });
     } catch (error) {
       if (interrupted !== null) return gaveUp(interrupted);
@@ -152,6 +156,7 @@ async function runHolding(client: LockringClient, plan: LockPlan, handle: LockHa
     LOCKRING_LOCK: plan.name,
     LOCKRING_FENCING_TOKEN: String(handle.token),
     LOCKRING_LEASE_ID: handle.leaseId,
+    LOCKRING_LOCK_MODE: handle.mode,
     LOCKRING_URL: client.url,
   });
   let lost = false;

@@ -1,4 +1,4 @@
-import type { Grant } from '../protocol/wire.js';
+import type { Grant, LockMode } from '../protocol/wire.js';
 import { LockLostError, type LostReason, asClientError } from './errors.js';
 
 /**
@@ -68,6 +68,7 @@ export class Hold implements LockHandle {
   readonly leaseId: string;
   readonly owner: string;
   readonly limit: number;
+  readonly mode: LockMode;
   readonly ttlMs: number;
   private readonly controller = new AbortController();
   private deadlineMs: number;
@@ -91,6 +92,8 @@ export class Hold implements LockHandle {
     this.leaseId = grant.leaseId;
     this.owner = grant.owner;
     this.limit = grant.limit;
+    // A server from before read-write locks sends no mode: its holds are all exclusive.
+    this.mode = grant.mode ?? 'write';
     this.ttlMs = grant.ttlMs;
     this.deadlineMs = timing.sentAtMs + grant.ttlMs - timing.safetyMarginMs;
     const late = timing.keepaliveEveryMs > 0 && now() >= timing.sentAtMs + timing.keepaliveEveryMs;

@@ -47,6 +47,8 @@ export type DomainEvent =
       /** Time spent queued, 0 for an immediate grant. */
       readonly waitedMs: number;
       readonly principal?: string;
+      /** Present for a read hold only: a write hold's event is as it always was. */
+      readonly mode?: 'read';
     }
   | {
       readonly type: 'lock_released';
@@ -57,6 +59,7 @@ export type DomainEvent =
       readonly reason: HoldEnd;
       readonly heldMs: number;
       readonly principal?: string;
+      readonly mode?: 'read';
     }
   | {
       /** Logged: a lock-delay is state, it survives a restart (counted again from it). */
@@ -102,4 +105,12 @@ export type EventSink = (event: DomainEvent) => void;
 /** `{principal}` when there is one, else nothing: events without auth stay as they were. */
 export function principalField(principal: string | undefined): { readonly principal?: string } {
   return principal === undefined ? {} : { principal };
+}
+
+const readMode = { mode: 'read' } as const;
+const noMode = {} as const;
+
+/** `{mode: 'read'}` for a read hold, else nothing (one shared object each: no allocation). */
+export function readField(mode: 'read' | 'write'): { readonly mode?: 'read' } {
+  return mode === 'read' ? readMode : noMode;
 }

@@ -2,9 +2,9 @@ import BTreeModule from 'sorted-btree';
 import type { DomainContext } from './context.js';
 import { EndedHolds } from './ended-holds.js';
 import { LockringError, invalid, limitExceeded } from './errors.js';
-import { type HoldRef, principalField } from './events.js';
+import { type HoldRef, principalField, readField } from './events.js';
 import { type LeaseEnd, Leases } from './leases.js';
-import type { Grant, Hold, HoldEnd, Lease, Lock, Waiter, WaiterOutcome } from './model.js';
+import type { Grant, Hold, HoldEnd, Lease, Lock, LockMode, Waiter, WaiterOutcome } from './model.js';
 import { checkLabel, checkName, compareUtf8 } from './names.js';
 
 // sorted-btree is CommonJS: Node hands its module.exports over as the default import.
@@ -18,6 +18,8 @@ export interface AcquireRequest {
   readonly waitMs?: number | undefined;
   readonly limit?: number | undefined;
   readonly lockDelayMs?: number | undefined;
+  /** `read` shares a limit-1 name with other readers; absent means `write` (exclusive). */
+  readonly mode?: LockMode | undefined;
   /** The auth token's name that asks (auth on): recorded on the hold, waiter and new lease. */
   readonly principal?: string | undefined;
 }
@@ -27,6 +29,7 @@ export type AcquireResult = { readonly granted: Grant } | { readonly waiter: Wai
 export interface HolderView {
   readonly token: number;
   readonly owner: string;
+  readonly mode: LockMode;
   readonly leaseId: string;
   readonly acquiredAt: number;
   readonly expiresAt: number | null;
@@ -49,6 +52,13 @@ export interface LockPage {
 
 const lockNotFound = (name: string): LockringError =>
   new LockringError('lock_not_found', `lock ${JSON.stringify(name)} does not exist`, { name });
+
+const modeMismatch = (lock: Lock): LockringError =>
+  new LockringError(
+    'mode_mismatch',
+    `lock ${JSON.stringify(lock.name)} is a semaphore (limit ${lock.limit}): mode "read" needs a lock of limit 1`,
+    { name: lock.name, limit: lock.limit, mode: 'read' },
+  );
 
 /** An optional integer field within [min, max], or invalid_request naming it. */
 function checkRange(field: string, value: number | undefined, min: number, max: number): void {
@@ -92,12 +102,14 @@ export class Locks {
         { name: request.name, limit: lock.limit },
       );
     }
+    const mode = request.mode ?? 'write';
+    if (mode === 'read' && lock !== undefined && lock.limit !== 1) throw modeMismatch(lock);
     if (lease !== null) this.checkHoldsOn(lease);
-    if (lock === undefined || this.grantable(lock)) {
+    if (lock === undefined || this.grantable(lock, mode)) {
       if (this.holdCount >= limits.holdsMax) throw limitExceeded('holdsMax', limits.holdsMax);
       const target = lock ?? this.create(request.name, request.limit ?? 1);
       const holdLease = lease ?? this.leases.grant(request.ttlMs!, 'hold', request.principal);
-      return { granted: this.grant(target, holdLease, request.owner ?? '', request.lockDelayMs ?? 0, 0, request.principal) };
+      return { granted: this.grant(target, holdLease, request.owner ?? '', mode, request.lockDelayMs ?? 0, 0, request.principal) };
     }
     if ((request.waitMs ?? 0) === 0) throw this.held(lock);
     return { waiter: this.enqueue(lock, lease, request) };
@@ -121,9 +133,10 @@ export class Locks {
     return view;
   }
 
-  check(name: string, token: number): boolean {
+  /** Whether `token` holds `name` now (in `mode`, when one is asked for). */
+  check(name: string, token: number, mode?: LockMode): boolean {
     const hold = this.byName.get(name)?.holders.get(token);
-    if (hold === undefined) return false;
+    if (hold === undefined || (mode !== undefined && hold.mode !== mode)) return false;
     if (!this.leases.isDead(hold.lease)) return true;
     this.leases.expire(hold.lease);
     // A check may come outside `run`; nothing else would hand the freed permits on.
@@ -207,6 +220,7 @@ export class Locks {
     const restored: Hold = { ...hold, acquiredAtMonoMs: this.ctx.clock.monoMs() };
     lock.holders.set(hold.token, restored);
     hold.lease.holds.add(restored);
+    if (hold.mode === 'read') lock.readers += 1;
     this.holdCount += 1;
   }
 
@@ -233,6 +247,12 @@ export class Locks {
     checkRange('limit', request.limit, 1, limits.permitsMax);
     checkRange('waitMs', request.waitMs, 0, limits.waitMsMax);
     checkRange('lockDelayMs', request.lockDelayMs, 0, limits.lockDelayMsMax);
+    if (request.mode !== undefined && request.mode !== 'read' && request.mode !== 'write') {
+      throw invalid('mode must be "read" or "write"', { field: 'mode' });
+    }
+    if (request.mode === 'read' && request.limit !== undefined && request.limit !== 1) {
+      throw invalid('mode "read" needs limit 1: a semaphore has no readers', { field: 'mode' });
+    }
   }
 
   /** Where a listing page starts: the first name after `after`, within `prefix`. */
@@ -266,8 +286,17 @@ export class Locks {
     return this.byName.get(name);
   }
 
-  private grantable(lock: Lock): boolean {
-    return lock.delayUntilMs === 0 && lock.waiterCount === 0 && lock.holders.size < lock.limit;
+  private grantable(lock: Lock, mode: LockMode): boolean {
+    return lock.delayUntilMs === 0 && lock.waiterCount === 0 && this.fits(lock, mode);
+  }
+
+  /**
+   * Whether a hold in `mode` fits beside the current holders: a write takes one of the
+   * name's permits, a read joins readers only (never a writer) up to readersPerLockMax.
+   */
+  private fits(lock: Lock, mode: LockMode): boolean {
+    if (mode === 'write') return lock.holders.size < lock.limit;
+    return lock.holders.size === lock.readers && lock.readers < this.ctx.limits.readersPerLockMax;
   }
 
   private create(name: string, limit: number): Lock {
@@ -275,33 +304,36 @@ export class Locks {
     if (this.byName.size >= locksMax) throw limitExceeded('locksMax', locksMax);
     const lock: Lock = {
       type: 'lock-delay', name, limit, holders: new Map(), waiterHead: null, waiterTail: null,
-      waiterCount: 0, delayUntilMs: 0, deadlineMs: 0, seq: 0, heapIndex: -1,
+      waiterCount: 0, readers: 0, delayUntilMs: 0, deadlineMs: 0, seq: 0, heapIndex: -1,
     };
     this.byName.set(name, lock);
     this.index.set(name, lock);
     return lock;
   }
 
-  private grant(lock: Lock, lease: Lease, owner: string, lockDelayMs: number, waitedMs: number, principal: string | undefined): Grant {
+  private grant(
+    lock: Lock, lease: Lease, owner: string, mode: LockMode, lockDelayMs: number, waitedMs: number, principal: string | undefined,
+  ): Grant {
     const token = this.ctx.fencing.next();
     const hold: Hold = {
-      name: lock.name, token, owner, lease, lockDelayMs, principal,
+      name: lock.name, mode, token, owner, lease, lockDelayMs, principal,
       acquiredAtWallMs: this.ctx.clock.wallMs(),
       acquiredAtMonoMs: this.ctx.clock.monoMs(),
     };
     lock.holders.set(token, hold);
     lease.holds.add(hold);
+    if (mode === 'read') lock.readers += 1;
     this.holdCount += 1;
     this.ctx.emit({
       type: 'lock_acquired', name: lock.name, token, owner, leaseId: lease.id, limit: lock.limit,
-      lockDelayMs, acquiredAtWallMs: hold.acquiredAtWallMs, waitedMs, ...principalField(principal),
+      lockDelayMs, acquiredAtWallMs: hold.acquiredAtWallMs, waitedMs, ...principalField(principal), ...readField(mode),
     });
     return this.grantView(hold, lock.limit);
   }
 
   private grantView(hold: Hold, limit: number): Grant {
     return {
-      name: hold.name, token: hold.token, leaseId: hold.lease.id, owner: hold.owner, limit,
+      name: hold.name, token: hold.token, leaseId: hold.lease.id, owner: hold.owner, limit, mode: hold.mode,
       ttlMs: hold.lease.ttlMs, expiresAt: this.leases.expiresAt(hold.lease),
     };
   }
@@ -310,11 +342,12 @@ export class Locks {
     const lock = this.byName.get(hold.name)!;
     lock.holders.delete(hold.token);
     hold.lease.holds.delete(hold);
+    if (hold.mode === 'read') lock.readers -= 1;
     this.holdCount -= 1;
     this.ended.remember(hold.token, hold.name, reason);
     this.ctx.emit({
       type: 'lock_released', name: hold.name, token: hold.token, owner: hold.owner, leaseId: hold.lease.id,
-      reason, heldMs: this.ctx.clock.monoMs() - hold.acquiredAtMonoMs, ...principalField(hold.principal),
+      reason, heldMs: this.ctx.clock.monoMs() - hold.acquiredAtMonoMs, ...principalField(hold.principal), ...readField(hold.mode),
     });
     if (reason === 'expired' && hold.lockDelayMs > 0) this.startDelay(lock, hold.lockDelayMs);
     this.schedulePump(lock);
@@ -332,6 +365,7 @@ export class Locks {
     const holders = [...lock.holders.values()].map((hold) => ({
       token: hold.token,
       owner: hold.owner,
+      mode: hold.mode,
       expiresAt: this.leases.expiresAt(hold.lease),
       ...principalField(hold.principal),
     }));
@@ -352,7 +386,7 @@ export class Locks {
     if (this.waiterCount >= waitersMax) throw limitExceeded('waitersMax', waitersMax);
     const now = this.ctx.clock.monoMs();
     const waiter: Waiter = {
-      type: 'waiter', id: ++this.waiterSeq, lock, owner: request.owner ?? '', lease,
+      type: 'waiter', id: ++this.waiterSeq, lock, owner: request.owner ?? '', mode: request.mode ?? 'write', lease,
       ttlMs: request.ttlMs ?? 0, lockDelayMs: request.lockDelayMs ?? 0, enqueuedAtMonoMs: now, principal: request.principal,
       prev: lock.waiterTail, next: null, queued: true, onSettle: null,
       deadlineMs: 0, seq: 0, heapIndex: -1,
@@ -393,7 +427,9 @@ export class Locks {
 
   /** Hands free permits to the oldest live waiters, then drops the name if idle. */
   private pump(lock: Lock): void {
-    while (lock.waiterHead !== null && lock.delayUntilMs === 0 && lock.holders.size < lock.limit) {
+    // FIFO across both modes: a reader behind a waiting writer waits for it, so readers
+    // never starve a writer; readers at the head are granted together, one loop each.
+    while (lock.waiterHead !== null && lock.delayUntilMs === 0 && this.fits(lock, lock.waiterHead.mode)) {
       const waiter = lock.waiterHead;
       if (waiter.lease !== null && this.leases.isDead(waiter.lease)) {
         this.leases.expire(waiter.lease);
@@ -417,7 +453,7 @@ export class Locks {
       if (waiter.lease !== null) this.checkHoldsOn(waiter.lease);
       const lease = waiter.lease ?? this.leases.grant(waiter.ttlMs, 'hold', waiter.principal);
       const waitedMs = this.ctx.clock.monoMs() - waiter.enqueuedAtMonoMs;
-      return { ok: true, grant: this.grant(lock, lease, waiter.owner, waiter.lockDelayMs, waitedMs, waiter.principal) };
+      return { ok: true, grant: this.grant(lock, lease, waiter.owner, waiter.mode, waiter.lockDelayMs, waitedMs, waiter.principal) };
     } catch (error) {
       if (error instanceof LockringError) return { ok: false, error };
       throw error;
@@ -428,6 +464,7 @@ export class Locks {
     const holders: HolderView[] = [...lock.holders.values()].map((hold) => ({
       token: hold.token,
       owner: hold.owner,
+      mode: hold.mode,
       leaseId: hold.lease.id,
       acquiredAt: hold.acquiredAtWallMs,
       expiresAt: this.leases.expiresAt(hold.lease),

@@ -31,8 +31,15 @@ export interface Lease extends DeadlineEntry {
   readonly principal?: string | undefined;
 }
 
+/**
+ * How a hold shares its name. `write` is exclusive of the other holders' permits (every
+ * acquire that names no mode); `read` shares a limit-1 name with other readers only.
+ */
+export type LockMode = 'read' | 'write';
+
 export interface Hold {
   readonly name: string;
+  readonly mode: LockMode;
   readonly token: number;
   readonly owner: string;
   readonly lease: Lease;
@@ -54,6 +61,8 @@ export interface Lock extends DeadlineEntry {
   waiterHead: Waiter | null;
   waiterTail: Waiter | null;
   waiterCount: number;
+  /** Holders in read mode (0 on a name never read-locked): the rest hold in write mode. */
+  readers: number;
   /** Monotonic ms until which no grant is made (lock-delay); 0 when none runs. */
   delayUntilMs: number;
 }
@@ -64,6 +73,7 @@ export interface Grant {
   readonly leaseId: string;
   readonly owner: string;
   readonly limit: number;
+  readonly mode: LockMode;
   readonly ttlMs: number;
   readonly expiresAt: number | null;
 }
@@ -77,6 +87,7 @@ export interface Waiter extends DeadlineEntry {
   readonly id: number;
   readonly lock: Lock;
   readonly owner: string;
+  readonly mode: LockMode;
   /** Set when the waiter names a lease; otherwise `ttlMs` makes one at grant. */
   readonly lease: Lease | null;
   readonly ttlMs: number;

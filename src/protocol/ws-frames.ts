@@ -51,6 +51,7 @@ export const wsPushes: Readonly<Record<string, TSchema>> = {
       name: Type.String(),
       token: Type.Integer(),
       owner: Type.String(),
+      mode: Type.Optional(Type.Literal('read', { description: 'Present when the hold is a read hold.' })),
     },
     { additionalProperties: false, description: 'A hold on a watched lock started or ended.' },
   ),

@@ -110,10 +110,10 @@ export class WsHub extends EventEmitter<HubEvents> {
     switch (event.type) {
       // Nothing to push without a watch: no work on the hot path.
       case 'lock_acquired':
-        if (this.watches.size > 0) pipeline.show(() => this.watches.lockEvent('acquired', event.name, event.token, event.owner));
+        if (this.watches.size > 0) pipeline.show(() => this.watches.lockEvent('acquired', event.name, event.token, event.owner, event.mode));
         return;
       case 'lock_released':
-        if (this.watches.size > 0) pipeline.show(() => this.watches.lockEvent(event.reason, event.name, event.token, event.owner));
+        if (this.watches.size > 0) pipeline.show(() => this.watches.lockEvent(event.reason, event.name, event.token, event.owner, event.mode));
         return;
       case 'ring_configured':
       case 'member_put':

@@ -40,7 +40,7 @@ export function makeFrameSchemas(limits: Limits) {
     'lease.revoke': Type.Object({ ...head, leaseId }, closed),
     'lock.acquire': Type.Object({ ...head, name, ...http.acquire.properties }, closed),
     'lock.release': tokenArgs,
-    'lock.check': tokenArgs,
+    'lock.check': Type.Object({ ...head, name, ...http.checkBody.properties }, closed),
     'ring.lookup': Type.Object(
       {
         ...head,

@@ -48,6 +48,23 @@ describe('client: locks', () => {
     await handle.release(); // idempotent
   });
 
+  test('mode read: two handles share the lock, a writer is refused, check with a mode tells them apart', async () => {
+    const lockring = client();
+    const a = await lockring.acquire('c/rw', { ttlMs: 2_000, mode: 'read' });
+    const b = await lockring.acquire('c/rw', { ttlMs: 2_000, mode: 'read' });
+    assert.deepEqual([a.mode, b.mode], ['read', 'read']);
+    await assert.rejects(lockring.acquire('c/rw', { ttlMs: 1_000 }), (e: LockringClientError) => e.code === 'lock_held');
+    assert.equal((await lockring.check('c/rw', a.token, 'read')).held, true);
+    assert.equal((await lockring.check('c/rw', a.token, 'write')).held, false);
+    const overHttp = client({ websocket: false });
+    assert.equal((await overHttp.check('c/rw', b.token, 'write')).held, false);
+    assert.equal((await overHttp.check('c/rw', b.token, 'read')).held, true);
+    await Promise.all([a.release(), b.release()]);
+    const w = await lockring.acquire('c/rw', { ttlMs: 1_000 });
+    assert.equal(w.mode, 'write');
+    await w.release();
+  });
+
   test('keepalives hold the lock well past its TTL', async () => {
     const lockring = client();
     const handle = await lockring.acquire('c/keep', { ttlMs: 900 });

@@ -183,6 +183,39 @@ describe('a power cut loses nothing a client was shown', () => {
     await third.close();
   });
 
+  test('read holds survive a power cut (from the log) and a clean restart (from the snapshot) as read holds', async () => {
+    const dir = await fresh();
+    const disk = new PowerCutDisk();
+    const first = await open(dir, { disk });
+    const r1 = (await first.call('POST', '/v1/locks/rw/acquire', { ttlMs: 60_000, mode: 'read' })).body;
+    const r2 = (await first.call('POST', '/v1/locks/rw/acquire', { ttlMs: 60_000, mode: 'read' })).body;
+    const w = (await first.call('POST', '/v1/locks/w/acquire', { ttlMs: 60_000 })).body;
+    disk.hold();
+    // Not durable when the power goes: never shown, so it may be lost.
+    const unshown = watched(first.call('POST', '/v1/locks/rw/acquire', { ttlMs: 60_000, mode: 'read' }));
+    await turns();
+    assert.equal(unshown.answered, false);
+    await first.cut();
+
+    const modes = async (node: Node, name: string): Promise<Record<number, string>> =>
+      Object.fromEntries((await node.call('GET', `/v1/locks/${name}`)).body.holders.map((h: { token: number; mode: string }) => [h.token, h.mode]));
+    const second = await open(dir);
+    assert.deepEqual(await modes(second, 'rw'), { [r1.token]: 'read', [r2.token]: 'read' });
+    assert.deepEqual(await modes(second, 'w'), { [w.token]: 'write' });
+    // The restored readers still exclude a writer and still admit a reader.
+    assert.equal((await second.call('POST', '/v1/locks/rw/acquire', { ttlMs: 60_000 })).status, 409);
+    const r3 = (await second.call('POST', '/v1/locks/rw/acquire', { ttlMs: 60_000, mode: 'read' })).body;
+    assert.equal(r3.mode, 'read');
+    assert.ok(r3.token > r2.token);
+    await second.close();
+
+    const third = await open(dir);
+    assert.deepEqual(await modes(third, 'rw'), { [r1.token]: 'read', [r2.token]: 'read', [r3.token]: 'read' });
+    assert.equal((await third.call('POST', '/v1/locks/rw/check', { token: r3.token, mode: 'read' })).body.held, true);
+    assert.equal((await third.call('POST', '/v1/locks/w/acquire', { ttlMs: 60_000, mode: 'read' })).status, 409);
+    await third.close();
+  });
+
   test('a lookup never routes to a member whose lease deadline has passed', async () => {
     const clock = new ManualClock();
     const server = await startServer({}, { clock });
