@@ -115,6 +115,8 @@ Options:
   --mode read|write   read: share NAME with other readers (a lock, limit 1);
                       write (default): exclusive. The queue is FIFO across both,
                       so a reader never overtakes a waiting writer
+  --max-hold DURATION the server ends the hold this long after the grant, even
+                      while kept alive; CMD is then stopped as on a lost lease
   --url URL           server (default LOCKRING_URL or http://127.0.0.1:7420)
   --timeout, --cacert, --cert, --key, --json
                       as for every client command ('lockring --help')

@@ -496,6 +496,10 @@ export class LockringClient extends EventEmitter<ClientEvents> {
   }
 
   private onPush(push: Push): void {
+    if (push.event === 'hold_ended') {
+      for (const hold of this.holds.get(push.leaseId) ?? []) if (hold.token === push.token) hold.lose(push.reason);
+      return;
+    }
     if (push.event !== 'lease_expired') {
       this.byServerId.get(push.watchId)?.listener(push);
       return;

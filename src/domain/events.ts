@@ -49,6 +49,8 @@ export type DomainEvent =
       readonly principal?: string;
       /** Present for a read hold only: a write hold's event is as it always was. */
       readonly mode?: 'read';
+      /** Present for a bounded hold only. */
+      readonly maxHoldMs?: number;
     }
   | {
       readonly type: 'lock_released';
@@ -101,6 +103,13 @@ export interface MemberRef {
 }
 
 export type EventSink = (event: DomainEvent) => void;
+
+const noFields = {} as const;
+
+/** `{maxHoldMs}` for a bounded hold, else nothing (shared empty object: no allocation). */
+export function maxHoldField(maxHoldMs: number): { readonly maxHoldMs?: number } {
+  return maxHoldMs === 0 ? noFields : { maxHoldMs };
+}
 
 /** `{principal}` when there is one, else nothing: events without auth stay as they were. */
 export function principalField(principal: string | undefined): { readonly principal?: string } {

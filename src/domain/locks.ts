@@ -2,9 +2,9 @@ import BTreeModule from 'sorted-btree';
 import type { DomainContext } from './context.js';
 import { EndedHolds } from './ended-holds.js';
 import { LockringError, invalid, limitExceeded } from './errors.js';
-import { type HoldRef, principalField, readField } from './events.js';
+import { type HoldRef, maxHoldField, principalField, readField } from './events.js';
 import { type LeaseEnd, Leases } from './leases.js';
-import type { Grant, Hold, HoldEnd, Lease, Lock, LockMode, Waiter, WaiterOutcome } from './model.js';
+import type { Grant, Hold, HoldEnd, Lease, Lock, LockMode, MaxHold, Waiter, WaiterOutcome } from './model.js';
 import { checkLabel, checkName, compareUtf8 } from './names.js';
 
 // sorted-btree is CommonJS: Node hands its module.exports over as the default import.
@@ -20,6 +20,8 @@ export interface AcquireRequest {
   readonly lockDelayMs?: number | undefined;
   /** `read` shares a limit-1 name with other readers; absent means `write` (exclusive). */
   readonly mode?: LockMode | undefined;
+  /** The server ends the hold this long after its grant, whatever the keepalives. */
+  readonly maxHoldMs?: number | undefined;
   /** The auth token's name that asks (auth on): recorded on the hold, waiter and new lease. */
   readonly principal?: string | undefined;
 }
@@ -48,6 +50,12 @@ export interface LockView {
 export interface LockPage {
   readonly locks: LockView[];
   readonly next?: string;
+}
+
+/** What bounds a hold: lock-delay after an expiry, and its longest life (0: none). */
+interface HoldBounds {
+  readonly lockDelayMs: number;
+  readonly maxHoldMs: number;
 }
 
 const lockNotFound = (name: string): LockringError =>
@@ -109,7 +117,8 @@ export class Locks {
       if (this.holdCount >= limits.holdsMax) throw limitExceeded('holdsMax', limits.holdsMax);
       const target = lock ?? this.create(request.name, request.limit ?? 1);
       const holdLease = lease ?? this.leases.grant(request.ttlMs!, 'hold', request.principal);
-      return { granted: this.grant(target, holdLease, request.owner ?? '', mode, request.lockDelayMs ?? 0, 0, request.principal) };
+      const bounds = { lockDelayMs: request.lockDelayMs ?? 0, maxHoldMs: request.maxHoldMs ?? 0 };
+      return { granted: this.grant(target, holdLease, request.owner ?? '', mode, bounds, 0, request.principal) };
     }
     if ((request.waitMs ?? 0) === 0) throw this.held(lock);
     return { waiter: this.enqueue(lock, lease, request) };
@@ -117,8 +126,8 @@ export class Locks {
 
   release(name: string, token: number): Grant {
     const hold = this.byName.get(name)?.holders.get(token);
-    if (hold !== undefined && this.leases.isDead(hold.lease)) this.leases.expire(hold.lease);
-    if (hold === undefined || hold.lease.ended) {
+    if (hold !== undefined) this.endIfPast(hold);
+    if (hold === undefined || !this.holds(hold)) {
       const reason = this.ended.reason(token, name) ?? 'unknown';
       throw new LockringError('not_holder', `token ${token} does not hold ${JSON.stringify(name)} (${reason})`, {
         name,
@@ -137,11 +146,24 @@ export class Locks {
   check(name: string, token: number, mode?: LockMode): boolean {
     const hold = this.byName.get(name)?.holders.get(token);
     if (hold === undefined || (mode !== undefined && hold.mode !== mode)) return false;
-    if (!this.leases.isDead(hold.lease)) return true;
-    this.leases.expire(hold.lease);
+    if (!this.endIfPast(hold)) return true;
     // A check may come outside `run`; nothing else would hand the freed permits on.
     this.flush();
     return false;
+  }
+
+  /** A bounded hold reached its maxHoldMs: it ends now (its own lease with it). */
+  endMaxHold(entry: MaxHold): number {
+    const hold = entry.hold;
+    if (!this.holds(hold)) return 0;
+    if (this.leases.isDead(hold.lease)) {
+      // Its lease ran out first (or in the same millisecond): that is the end to report.
+      const ended = this.leases.expire(hold.lease);
+      return ended.released.length + ended.removed.length;
+    }
+    this.end(hold, 'max_hold');
+    if (hold.lease.kind === 'hold' && !hold.lease.ended) this.leases.end(hold.lease, 'released');
+    return 1;
   }
 
   inspect(name: string): LockView {
@@ -214,14 +236,23 @@ export class Locks {
     }
   }
 
-  /** Restores a hold from the log (recovery): same token, same lease. */
-  restore(hold: Omit<Hold, 'acquiredAtMonoMs'>, limit: number): void {
+  /**
+   * Restores a hold from the log (recovery): same token, same lease. A bounded hold's
+   * end is acquiredAt + maxHoldMs on the wall clock, the one clock that spans a
+   * restart: what is left of it counts from now (none left: it ends at the first
+   * tick), never more than maxHoldMs should the wall clock have stepped back.
+   */
+  restore(hold: Omit<Hold, 'acquiredAtMonoMs' | 'maxHold'>, limit: number, maxHoldMs = 0): void {
     const lock = this.byName.get(hold.name) ?? this.create(hold.name, limit);
-    const restored: Hold = { ...hold, acquiredAtMonoMs: this.ctx.clock.monoMs() };
+    const nowMs = this.ctx.clock.monoMs();
+    const restored: Hold = { ...hold, acquiredAtMonoMs: nowMs, maxHold: null };
     lock.holders.set(hold.token, restored);
     hold.lease.holds.add(restored);
     if (hold.mode === 'read') lock.readers += 1;
     this.holdCount += 1;
+    if (maxHoldMs === 0) return;
+    const leftMs = Math.min(maxHoldMs, Math.max(0, hold.acquiredAtWallMs + maxHoldMs - this.ctx.clock.wallMs()));
+    this.bound(restored, maxHoldMs, nowMs + leftMs);
   }
 
   /** Restores a running lock-delay from the log (recovery), `delayMs` from now. */
@@ -247,6 +278,7 @@ export class Locks {
     checkRange('limit', request.limit, 1, limits.permitsMax);
     checkRange('waitMs', request.waitMs, 0, limits.waitMsMax);
     checkRange('lockDelayMs', request.lockDelayMs, 0, limits.lockDelayMsMax);
+    checkRange('maxHoldMs', request.maxHoldMs, 1, limits.maxHoldMsMax);
     if (request.mode !== undefined && request.mode !== 'read' && request.mode !== 'write') {
       throw invalid('mode must be "read" or "write"', { field: 'mode' });
     }
@@ -275,9 +307,7 @@ export class Locks {
   private reaped(name: string): Lock | undefined {
     const lock = this.byName.get(name);
     if (lock === undefined) return undefined;
-    for (const hold of lock.holders.values()) {
-      if (this.leases.isDead(hold.lease)) this.leases.expire(hold.lease);
-    }
+    for (const hold of lock.holders.values()) this.endIfPast(hold);
     if (lock.delayUntilMs !== 0 && lock.delayUntilMs <= this.ctx.clock.monoMs()) {
       this.ctx.deadlines.remove(lock);
       this.endDelay(lock);
@@ -312,36 +342,69 @@ export class Locks {
   }
 
   private grant(
-    lock: Lock, lease: Lease, owner: string, mode: LockMode, lockDelayMs: number, waitedMs: number, principal: string | undefined,
+    lock: Lock, lease: Lease, owner: string, mode: LockMode, bounds: HoldBounds, waitedMs: number, principal: string | undefined,
   ): Grant {
     const token = this.ctx.fencing.next();
+    const { lockDelayMs, maxHoldMs } = bounds;
     const hold: Hold = {
       name: lock.name, mode, token, owner, lease, lockDelayMs, principal,
       acquiredAtWallMs: this.ctx.clock.wallMs(),
       acquiredAtMonoMs: this.ctx.clock.monoMs(),
+      maxHold: null,
     };
     lock.holders.set(token, hold);
     lease.holds.add(hold);
     if (mode === 'read') lock.readers += 1;
     this.holdCount += 1;
+    if (maxHoldMs > 0) this.bound(hold, maxHoldMs, hold.acquiredAtMonoMs + maxHoldMs);
     this.ctx.emit({
       type: 'lock_acquired', name: lock.name, token, owner, leaseId: lease.id, limit: lock.limit,
-      lockDelayMs, acquiredAtWallMs: hold.acquiredAtWallMs, waitedMs, ...principalField(principal), ...readField(mode),
+      lockDelayMs, acquiredAtWallMs: hold.acquiredAtWallMs, waitedMs, ...principalField(principal), ...readField(mode), ...maxHoldField(maxHoldMs),
     });
     return this.grantView(hold, lock.limit);
   }
 
+  /** Schedules the end of a bounded hold at monotonic `untilMs`. */
+  private bound(hold: Hold, maxHoldMs: number, untilMs: number): void {
+    const entry: MaxHold = { type: 'max-hold', hold, maxHoldMs, deadlineMs: 0, seq: 0, heapIndex: -1 };
+    hold.maxHold = entry;
+    this.ctx.deadlines.schedule(entry, untilMs);
+  }
+
+  /** Whether `hold` is still one of its name's holders. */
+  private holds(hold: Hold): boolean {
+    return !hold.lease.ended && this.byName.get(hold.name)?.holders.get(hold.token) === hold;
+  }
+
+  /**
+   * Ends `hold` if a deadline of it has passed, whether or not the expiry loop got to
+   * it yet: its lease's (expired) or its maxHoldMs (max_hold). True when it ended.
+   */
+  private endIfPast(hold: Hold): boolean {
+    if (this.leases.isDead(hold.lease)) {
+      this.leases.expire(hold.lease);
+      return true;
+    }
+    const bound = hold.maxHold;
+    if (bound === null || bound.deadlineMs > this.ctx.clock.monoMs()) return false;
+    this.ctx.deadlines.remove(bound);
+    this.endMaxHold(bound);
+    return true;
+  }
+
   private grantView(hold: Hold, limit: number): Grant {
-    return {
+    const grant: Grant = {
       name: hold.name, token: hold.token, leaseId: hold.lease.id, owner: hold.owner, limit, mode: hold.mode,
       ttlMs: hold.lease.ttlMs, expiresAt: this.leases.expiresAt(hold.lease),
     };
+    return hold.maxHold === null ? grant : { ...grant, maxHoldMs: hold.maxHold.maxHoldMs };
   }
 
   private end(hold: Hold, reason: HoldEnd): void {
     const lock = this.byName.get(hold.name)!;
     lock.holders.delete(hold.token);
     hold.lease.holds.delete(hold);
+    if (hold.maxHold !== null) this.ctx.deadlines.remove(hold.maxHold);
     if (hold.mode === 'read') lock.readers -= 1;
     this.holdCount -= 1;
     this.ended.remember(hold.token, hold.name, reason);
@@ -387,7 +450,7 @@ export class Locks {
     const now = this.ctx.clock.monoMs();
     const waiter: Waiter = {
       type: 'waiter', id: ++this.waiterSeq, lock, owner: request.owner ?? '', mode: request.mode ?? 'write', lease,
-      ttlMs: request.ttlMs ?? 0, lockDelayMs: request.lockDelayMs ?? 0, enqueuedAtMonoMs: now, principal: request.principal,
+      ttlMs: request.ttlMs ?? 0, lockDelayMs: request.lockDelayMs ?? 0, maxHoldMs: request.maxHoldMs ?? 0, enqueuedAtMonoMs: now, principal: request.principal,
       prev: lock.waiterTail, next: null, queued: true, onSettle: null,
       deadlineMs: 0, seq: 0, heapIndex: -1,
     };
@@ -453,7 +516,8 @@ export class Locks {
       if (waiter.lease !== null) this.checkHoldsOn(waiter.lease);
       const lease = waiter.lease ?? this.leases.grant(waiter.ttlMs, 'hold', waiter.principal);
       const waitedMs = this.ctx.clock.monoMs() - waiter.enqueuedAtMonoMs;
-      return { ok: true, grant: this.grant(lock, lease, waiter.owner, waiter.mode, waiter.lockDelayMs, waitedMs, waiter.principal) };
+      const bounds = { lockDelayMs: waiter.lockDelayMs, maxHoldMs: waiter.maxHoldMs };
+      return { ok: true, grant: this.grant(lock, lease, waiter.owner, waiter.mode, bounds, waitedMs, waiter.principal) };
     } catch (error) {
       if (error instanceof LockringError) return { ok: false, error };
       throw error;

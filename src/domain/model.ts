@@ -48,10 +48,23 @@ export interface Hold {
   readonly lockDelayMs: number;
   /** Name of the auth token that acquired the hold (auth on); shown in listings. */
   readonly principal?: string | undefined;
+  /** The deadline of an acquire with maxHoldMs; null for every other hold (no cost to them). */
+  maxHold: MaxHold | null;
+}
+
+/**
+ * The end of a bounded hold (acquire with maxHoldMs): the server ends the hold when it
+ * passes, whatever the keepalives. An entry of the deadline heap of its own, made only
+ * for holds that ask for it.
+ */
+export interface MaxHold extends DeadlineEntry {
+  readonly type: 'max-hold';
+  readonly hold: Hold;
+  readonly maxHoldMs: number;
 }
 
 /** How a hold ended: what `not_holder` reports and what watchers see. */
-export type HoldEnd = 'released' | 'expired' | 'revoked';
+export type HoldEnd = 'released' | 'expired' | 'revoked' | 'max_hold';
 
 export interface Lock extends DeadlineEntry {
   readonly type: 'lock-delay';
@@ -76,6 +89,8 @@ export interface Grant {
   readonly mode: LockMode;
   readonly ttlMs: number;
   readonly expiresAt: number | null;
+  /** Present when the acquire bounded the hold. */
+  readonly maxHoldMs?: number;
 }
 
 export type WaiterOutcome =
@@ -92,6 +107,8 @@ export interface Waiter extends DeadlineEntry {
   readonly lease: Lease | null;
   readonly ttlMs: number;
   readonly lockDelayMs: number;
+  /** 0: the hold it gets is unbounded. */
+  readonly maxHoldMs: number;
   readonly enqueuedAtMonoMs: number;
   /** Name of the auth token that queued this acquire (auth on). */
   readonly principal?: string | undefined;
@@ -111,4 +128,4 @@ export interface Member {
   lease: Lease | null;
 }
 
-export type DeadlineItem = Lease | Waiter | Lock;
+export type DeadlineItem = Lease | Waiter | Lock | MaxHold;

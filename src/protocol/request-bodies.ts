@@ -29,6 +29,9 @@ export function makeSchemas(limits: Limits) {
           Type.Integer({ minimum: 0, maximum: limits.lockDelayMsMax, description: 'Quiet time after this hold expires (not after a release).' }),
         ),
         mode: Type.Optional(mode),
+        maxHoldMs: Type.Optional(
+          Type.Integer({ minimum: 1, maximum: limits.maxHoldMsMax, description: 'The server ends the hold this long after its grant, whatever the keepalives.' }),
+        ),
       },
       { ...closed, description: 'Exactly one of ttlMs and leaseId.' },
     ),

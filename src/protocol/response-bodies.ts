@@ -86,6 +86,7 @@ export const responses = {
       limit: int('Permits of the name.'),
       mode: lockMode,
       ttlMs: int('Lease time to live.'),
+      maxHoldMs: Type.Optional(int('Present when the acquire gave maxHoldMs: the hold ends this long after its grant.')),
       expiresAt: epochMsOrNull('Lease deadline.'),
     },
     'A granted hold.',

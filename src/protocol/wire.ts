@@ -29,6 +29,8 @@ export interface Grant {
   readonly mode: LockMode;
   readonly ttlMs: number;
   readonly expiresAt: number | null;
+  /** Present when the acquire bounded the hold: the server ends it this long after the grant. */
+  readonly maxHoldMs?: number;
 }
 
 export interface HolderView {
@@ -85,6 +87,7 @@ export interface OpArgsTable {
   'lease.revoke': { leaseId: string };
   'lock.acquire': {
     name: string; ttlMs?: number; leaseId?: string; owner?: string; waitMs?: number; limit?: number; lockDelayMs?: number; mode?: LockMode;
+    maxHoldMs?: number;
   };
   'lock.release': { name: string; token: number };
   'lock.check': { name: string; token: number; mode?: LockMode };
@@ -159,7 +162,7 @@ export interface OpResults {
   auth: { readonly name: string | null };
 }
 
-export type LockEventType = 'acquired' | 'released' | 'expired' | 'revoked';
+export type LockEventType = 'acquired' | 'released' | 'expired' | 'revoked' | 'max_hold';
 
 export interface LockPush {
   readonly event: 'lock';
@@ -188,4 +191,13 @@ export interface LeaseExpiredPush {
   readonly released: HoldRef[];
 }
 
-export type Push = LockPush | RingPush | LeaseExpiredPush;
+/** A bounded hold reached its maxHoldMs: sent to the sockets that hear about its lease. */
+export interface HoldEndedPush {
+  readonly event: 'hold_ended';
+  readonly leaseId: string;
+  readonly name: string;
+  readonly token: number;
+  readonly reason: 'max_hold';
+}
+
+export type Push = LockPush | RingPush | LeaseExpiredPush | HoldEndedPush;

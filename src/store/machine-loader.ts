@@ -52,10 +52,11 @@ export class MachineLoader implements RecordVisitor {
     acquiredAtWallMs: number,
     principal: string | undefined,
     mode: LockMode,
+    maxHoldMs: number,
   ): void {
     const lease = this.restorer.leaseById(leaseId);
     if (lease === undefined) throw notInSnapshot(`hold ${token} of lock ${JSON.stringify(name)} is on lease ${JSON.stringify(leaseId)}, which it lacks`);
-    this.restorer.hold({ name, mode, token, owner, lease, acquiredAtWallMs, lockDelayMs, principal }, limit);
+    this.restorer.hold({ name, mode, token, owner, lease, acquiredAtWallMs, lockDelayMs, principal }, limit, maxHoldMs);
     if (token > this.maxToken) this.maxToken = token;
     this.holds += 1;
   }

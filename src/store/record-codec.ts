@@ -35,9 +35,9 @@ export const RecordType = {
   lockAcquiredWith: 12,
 } as const;
 
-/** Flag bits of a lockAcquiredWith record. */
-const HoldFlag = { read: 1 } as const;
-const knownHoldFlags = HoldFlag.read;
+/** Flag bits of a lockAcquiredWith record; maxHold is followed by a varint maxHoldMs. */
+const HoldFlag = { read: 1, maxHold: 2 } as const;
+const knownHoldFlags = HoldFlag.read | HoldFlag.maxHold;
 
 const leaseKinds: readonly LeaseKind[] = ['plain', 'session', 'hold'];
 const kindCode: Readonly<Record<LeaseKind, number>> = { plain: 0, session: 1, hold: 2 };
@@ -67,6 +67,8 @@ export interface RecordVisitor {
     acquiredAtWallMs: number,
     principal: string | undefined,
     mode: LockMode,
+    /** 0 for an unbounded hold. */
+    maxHoldMs: number,
   ): void;
   lockReleased(token: number): void;
   ringConfigured(ring: string, vnodes: number, version: number, algorithm: RingAlgorithm): void;
@@ -99,7 +101,7 @@ export function encodeEvent(out: ByteWriter, event: DomainEvent): boolean {
     case 'lock_acquired':
       encodeHold(
         out, event.name, event.token, event.owner, event.leaseId, event.limit, event.lockDelayMs, event.acquiredAtWallMs, event.principal,
-        event.mode ?? 'write',
+        event.mode ?? 'write', event.maxHoldMs ?? 0,
       );
       return true;
     case 'lock_released':
@@ -163,8 +165,9 @@ export function encodeHold(
   acquiredAtWallMs: number,
   principal: string | undefined,
   mode: LockMode,
+  maxHoldMs: number,
 ): void {
-  const flags = mode === 'read' ? HoldFlag.read : 0;
+  const flags = (mode === 'read' ? HoldFlag.read : 0) | (maxHoldMs > 0 ? HoldFlag.maxHold : 0);
   out.u8(flags === 0 ? RecordType.lockAcquired : RecordType.lockAcquiredWith);
   out.string(name);
   out.varint(token);
@@ -175,6 +178,7 @@ export function encodeHold(
   out.varint(acquiredAtWallMs);
   optionalString(out, principal);
   if (flags !== 0) out.varint(flags);
+  if (maxHoldMs > 0) out.varint(maxHoldMs);
 }
 
 export function encodeRing(out: ByteWriter, ring: string, vnodes: number, version: number, algorithm: RingAlgorithm = 'xxhash'): void {
@@ -251,7 +255,9 @@ export function decodeRecord(input: ByteReader, visitor: RecordVisitor): number 
       const principal = input.u8() === 0 ? undefined : input.string();
       const flags = type === RecordType.lockAcquiredWith ? input.varint() : 0;
       if ((flags & ~knownHoldFlags) !== 0) throw new DecodeError(`unknown hold flags ${flags}`, at);
-      visitor.lockAcquired(name, token, owner, leaseId, limit, lockDelayMs, acquiredAtWallMs, principal, flags & HoldFlag.read ? 'read' : 'write');
+      const maxHoldMs = flags & HoldFlag.maxHold ? input.varint() : 0;
+      const mode = flags & HoldFlag.read ? 'read' : 'write';
+      visitor.lockAcquired(name, token, owner, leaseId, limit, lockDelayMs, acquiredAtWallMs, principal, mode, maxHoldMs);
       return type;
     }
     case RecordType.lockReleased:

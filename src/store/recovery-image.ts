@@ -18,6 +18,7 @@ interface ImageHold {
   readonly acquiredAtWallMs: number;
   readonly principal: string | undefined;
   readonly mode: LockMode;
+  readonly maxHoldMs: number;
 }
 
 interface ImageMember {
@@ -87,8 +88,9 @@ export class RecoveryImage implements RecordVisitor {
     acquiredAtWallMs: number,
     principal: string | undefined,
     mode: LockMode,
+    maxHoldMs: number,
   ): void {
-    this.holds.set(token, { name, mode, owner, leaseId, limit, lockDelayMs, acquiredAtWallMs, principal });
+    this.holds.set(token, { name, mode, owner, leaseId, limit, lockDelayMs, acquiredAtWallMs, principal, maxHoldMs });
     if (token > this.maxToken) this.maxToken = token;
   }
 
@@ -183,7 +185,7 @@ export class RecoveryImage implements RecordVisitor {
         throw inconsistent(`hold ${token} of lock ${JSON.stringify(hold.name)} is on lease ${JSON.stringify(hold.leaseId)}, which is not live`);
       }
       const { name, mode, owner, acquiredAtWallMs, lockDelayMs, principal } = hold;
-      restorer.hold({ name, mode, token, owner, lease, acquiredAtWallMs, lockDelayMs, principal }, hold.limit);
+      restorer.hold({ name, mode, token, owner, lease, acquiredAtWallMs, lockDelayMs, principal }, hold.limit, hold.maxHoldMs);
     }
     for (const [name, delay] of this.delays) restorer.lockDelay(name, delay.limit, delay.delayMs);
     restorer.tokenFloor(this.maxToken);

@@ -114,6 +114,8 @@ export class WsHub extends EventEmitter<HubEvents> {
         return;
       case 'lock_released':
         if (this.watches.size > 0) pipeline.show(() => this.watches.lockEvent(event.reason, event.name, event.token, event.owner, event.mode));
+        // Shown before the silent end of the hold's own lease, which comes after it.
+        if (event.reason === 'max_hold' && this.audience.concerns(event.leaseId)) pipeline.show(() => this.audience.holdEnded(event));
         return;
       case 'ring_configured':
       case 'member_put':

@@ -148,6 +148,13 @@ describe('lockring lock NAME -- CMD', () => {
     await api(shared.server.url, 'POST', '/v1/locks/catalog/release', { token: reader.body.token });
   });
 
+  it('--max-hold stops the command when the hold reaches it, keepalives or not, and exits 4', async () => {
+    const run = await runCli(['lock', 'bounded', '--ttl', '2s', '--max-hold', '600ms', '--grace', '200ms', '--', process.execPath, '-e', 'setTimeout(() => {}, 20000)'], shared.env);
+    assert.equal(run.code, 4, run.stderr);
+    assert.match(run.stderr, /the hold reached --max-hold 600ms/);
+    assert.equal((await api(shared.server.url, 'GET', '/v1/locks/bounded')).status, 404);
+  });
+
   it('rejects bad usage with exit 2', async () => {
     const [noCommand, badTtl, noName] = await Promise.all([
       runCli(['lock', 'x'], shared.env),

@@ -65,6 +65,19 @@ describe('client: locks', () => {
     await w.release();
   });
 
+  test('maxHoldMs: the handle\'s signal fires with max_hold, before the server ends the hold', async () => {
+    const lockring = client();
+    const handle = await lockring.acquire('c/bounded', { ttlMs: 2_000, maxHoldMs: 400, safetyMarginMs: 50 });
+    assert.equal(handle.maxHoldMs, 400);
+    assert.ok(handle.remainingMs() <= 350);
+    await aborted(handle.signal);
+    assert.equal(lostReason(handle.signal), 'max_hold');
+    // Pushed or released by the handle: the server no longer counts it.
+    const lockringHttp = client({ websocket: false });
+    for (let i = 0; i < 100 && (await lockringHttp.check('c/bounded', handle.token)).held; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal((await lockringHttp.check('c/bounded', handle.token)).held, false);
+  });
+
   test('keepalives hold the lock well past its TTL', async () => {
     const lockring = client();
     const handle = await lockring.acquire('c/keep', { ttlMs: 900 });

@@ -30,6 +30,7 @@ type Command =
       readonly limit: number | undefined;
       readonly lockDelayMs: number;
       readonly mode: 'read' | 'write' | undefined;
+      readonly maxHoldMs: number | undefined;
     }
   | { readonly t: 'release'; readonly hold: number; readonly wrongName: boolean }
   | { readonly t: 'cancel'; readonly waiter: number }
@@ -51,6 +52,7 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
       limit: fc.constantFrom(undefined, undefined, 1, 2, 3),
       lockDelayMs: fc.constantFrom(0, 0, 120),
       mode: fc.constantFrom(undefined, undefined, 'write' as const, 'read' as const, 'read' as const),
+      maxHoldMs: fc.constantFrom(undefined, undefined, undefined, 100, 250),
     }),
     weight: 8,
   },
@@ -113,8 +115,10 @@ class Simulation {
   readonly waiters: TrackedWaiter[] = [];
   readonly leases = new Map<string, ModelLease>();
   /** Counts of what the run exercised, so a weak generator shows up as a failure. */
-  readonly seen = { waiterGrants: 0, waiterErrors: 0, lockDelays: 0, lateExpiries: 0, releases: 0, readGrants: 0 };
+  readonly seen = { waiterGrants: 0, waiterErrors: 0, lockDelays: 0, lateExpiries: 0, releases: 0, readGrants: 0, maxHoldEnds: 0 };
   private lastToken = 0;
+  /** maxHoldMs by token, for the holds that asked for one. */
+  private readonly bounds = new Map<number, number>();
   private waiterOrder = 0;
 
   constructor() {
@@ -160,7 +164,8 @@ class Simulation {
         if (hold === undefined) return;
         const name = command.wrongName ? names[(names.indexOf(hold.name as never) + 1) % names.length]! : hold.name;
         const live = machine.locks.byName.get(name)?.holders.get(hold.token);
-        const alive = live !== undefined && !machine.leases.isDead(live.lease);
+        const bounded = live?.maxHold ?? null;
+        const alive = live !== undefined && !machine.leases.isDead(live.lease) && (bounded === null || bounded.deadlineMs > this.now);
         let released = false;
         try {
           machine.run((m) => m.locks.release(name, hold.token));
@@ -228,6 +233,7 @@ class Simulation {
       limit: command.limit,
       lockDelayMs: command.lockDelayMs,
       mode: command.mode,
+      maxHoldMs: command.maxHoldMs,
     };
     const result = this.h.machine.run((m) => m.locks.acquire(request));
     if ('granted' in result) {
@@ -281,6 +287,7 @@ class Simulation {
   private onEvent(event: DomainEvent): void {
     switch (event.type) {
       case 'lock_acquired': {
+        if (event.maxHoldMs !== undefined) this.bounds.set(event.token, event.maxHoldMs);
         assert.ok(event.token > this.lastToken, `token ${event.token} after ${this.lastToken}`);
         this.lastToken = event.token;
         const lock = this.h.machine.locks.byName.get(event.name)!;
@@ -317,6 +324,13 @@ class Simulation {
       }
       case 'lock_delay_started':
         this.seen.lockDelays += 1;
+        return;
+      case 'lock_released':
+        if (event.reason === 'max_hold') {
+          this.seen.maxHoldEnds += 1;
+          const bound = this.bounds.get(event.token);
+          assert.ok(bound !== undefined && event.heldMs >= bound, `max_hold after ${event.heldMs} ms, bound ${bound}`);
+        }
         return;
       default:
         return;
@@ -372,6 +386,10 @@ class Simulation {
     }
     for (const lock of machine.locks.byName.values()) {
       assert.ok(lock.delayUntilMs === 0 || lock.delayUntilMs > this.now, 'a lock-delay outlived its end');
+      for (const hold of lock.holders.values()) {
+        assert.ok(hold.maxHold === null || hold.maxHold.deadlineMs > this.now, 'a bounded hold outlived its maxHoldMs');
+        assert.ok(hold.maxHold === null || hold.maxHold.deadlineMs === hold.acquiredAtMonoMs + hold.maxHold.maxHoldMs);
+      }
     }
   }
 }
@@ -388,7 +406,7 @@ function queueLength(lock: Lock): number {
 
 describe('state machine properties', () => {
   test('random command sequences keep every invariant', () => {
-    const seen = { waiterGrants: 0, waiterErrors: 0, lockDelays: 0, lateExpiries: 0, releases: 0, readGrants: 0 };
+    const seen = { waiterGrants: 0, waiterErrors: 0, lockDelays: 0, lateExpiries: 0, releases: 0, readGrants: 0, maxHoldEnds: 0 };
     fc.assert(
       fc.property(fc.array(commandArb, { minLength: 10, maxLength: 150, size: 'max' }), (commands) => {
         const sim = new Simulation();
