@@ -127,7 +127,8 @@ export class Locks {
   release(name: string, token: number): Grant {
     const hold = this.byName.get(name)?.holders.get(token);
     if (hold !== undefined) this.endIfPast(hold);
-    if (hold === undefined || !this.holds(hold)) {
+    // Only a bounded hold can have ended while its lease lives on.
+    if (hold === undefined || hold.lease.ended || (hold.maxHold !== null && !this.holds(hold))) {
       const reason = this.ended.reason(token, name) ?? 'unknown';
       throw new LockringError('not_holder', `token ${token} does not hold ${JSON.stringify(name)} (${reason})`, {
         name,
