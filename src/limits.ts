@@ -15,7 +15,11 @@ export interface Limits {
   readonly ttlMsMax: number;
   readonly waitMsMax: number;
   readonly lockDelayMsMax: number;
+  /** The longest `maxHoldMs` an acquire may ask for. */
+  readonly maxHoldMsMax: number;
   readonly permitsMax: number;
+  /** Read-mode holders of one lock at once; the next reader waits as on a full semaphore. */
+  readonly readersPerLockMax: number;
   readonly leasesMax: number;
   readonly locksMax: number;
   readonly holdsMax: number;
@@ -116,7 +120,9 @@ export const defaultLimits: Limits = Object.freeze({
   ttlMsMax: 86_400_000,
   waitMsMax: 300_000,
   lockDelayMsMax: 60_000,
+  maxHoldMsMax: 86_400_000,
   permitsMax: 10_000,
+  readersPerLockMax: 1_000,
   leasesMax: 2_000_000,
   locksMax: 2_000_000,
   holdsMax: 2_000_000,

@@ -3,7 +3,7 @@ import type { PrincipalUsage } from './auth/usage.js';
 import { LockringError, limitExceeded } from './domain/errors.js';
 import type { HoldRef, MemberRef } from './domain/events.js';
 import type { AcquireRequest, LockPage, LockView } from './domain/locks.js';
-import type { Grant, Lease, Waiter, WaiterOutcome } from './domain/model.js';
+import type { Grant, Lease, LockMode, Waiter, WaiterOutcome } from './domain/model.js';
 import type { LookupResult, MemberRequest, OwnerLookup, PutStatus } from './domain/rings.js';
 import type { RingAlgorithm } from './domain/ring-algorithm.js';
 import type { StateMachine } from './domain/state-machine.js';
@@ -133,8 +133,8 @@ export class LockringService {
     });
   }
 
-  check(name: string, token: number, caller: Caller = null): Durable<{ name: string; token: number; held: boolean }> {
-    return this.views.check(name, token, caller);
+  check(name: string, token: number, caller: Caller = null, mode?: LockMode): Durable<{ name: string; token: number; held: boolean }> {
+    return this.views.check(name, token, caller, mode);
   }
 
   inspectLock(name: string, caller: Caller = null): Durable<LockView> {
@@ -264,7 +264,7 @@ export class LockringService {
   }
 
   private countRefusal(error: unknown): void {
-    const conflict = error instanceof LockringError && (error.code === 'lock_held' || error.code === 'limit_mismatch');
+    const conflict = error instanceof LockringError && (error.code === 'lock_held' || error.code === 'limit_mismatch' || error.code === 'mode_mismatch');
     this.metrics.acquireTotal.inc({ result: conflict ? 'conflict' : 'rejected' });
     this.admission.countLimit(error);
   }

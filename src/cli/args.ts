@@ -67,6 +67,12 @@ export function integerFlag(command: string, flag: string, text: string | undefi
   return value;
 }
 
+/** `--mode read|write`, or undefined when not given (the server's default: write). */
+export function modeFlag(command: string, text: string | undefined): 'read' | 'write' | undefined {
+  if (text === undefined || text === 'read' || text === 'write') return text;
+  throw new UsageError(`--mode: expected read or write, got ${JSON.stringify(text)}`, command);
+}
+
 /** Exactly `names.length` positionals, named in the error. */
 export function takePositionals(command: string, positionals: string[], names: readonly string[]): string[] {
   if (positionals.length < names.length) throw new UsageError(`missing ${names.slice(positionals.length).join(' ')}`, command);

@@ -93,6 +93,7 @@ its environment:
                           lock protects, which rejects writes with older tokens
   LOCKRING_LEASE_ID       the lease holding the lock
   LOCKRING_LOCK           the lock's name
+  LOCKRING_LOCK_MODE      read or write
   LOCKRING_URL            the server's URL
 
 The lease is kept alive every TTL/3. If it is lost (the server says it ended, or
@@ -111,6 +112,11 @@ Options:
   --owner TEXT        label shown in status and listings (default HOST:PID)
   --lock-delay DURATION
                       if this hold expires, keep NAME closed this long (max 1m)
+  --mode read|write   read: share NAME with other readers (a lock, limit 1);
+                      write (default): exclusive. The queue is FIFO across both,
+                      so a reader never overtakes a waiting writer
+  --max-hold DURATION the server ends the hold this long after the grant, even
+                      while kept alive; CMD is then stopped as on a lost lease
   --url URL           server (default LOCKRING_URL or http://127.0.0.1:7420)
   --timeout, --cacert, --cert, --key, --json
                       as for every client command ('lockring --help')
@@ -126,6 +132,7 @@ Examples:
   lockring lock nightly-report -- ./report.sh --full
   lockring lock deploy/api --wait 5m --ttl 30s -- make deploy
   lockring lock gpu --limit 4 --wait 5m -- python train.py
+  lockring lock catalog --mode read --wait 1m -- ./export.sh
   lockring lock db-migrate -- sh -c 'migrate --fencing-token "$LOCKRING_FENCING_TOKEN"'
 
 Exit codes: CMD's code; 1 server unreachable or refused; 2 bad usage; 3 lock held
@@ -197,10 +204,11 @@ ${clientFlags}
 Example:
   lockring release deploy/api 42`;
 
-const check = `lockring check NAME TOKEN [options]
+const check = `lockring check NAME TOKEN [--mode read|write] [options]
 
 Asks whether TOKEN still holds lock NAME (what a protected resource asks before a
-write). Exit 0 when it does, 3 when it does not, 1 on errors.
+write). With --mode, only a hold in that mode counts: a store that takes writes
+checks --mode write. Exit 0 when it does, 3 when it does not, 1 on errors.
 
 ${clientFlags}
 

@@ -3,7 +3,7 @@ import type { LockringClient } from '../client/client.js';
 import { LockLostError, LockringClientError } from '../client/errors.js';
 import type { LockHandle } from '../client/lock-handle.js';
 import { formatDuration } from '../units.js';
-import { UsageError, durationFlag, integerFlag, parseCommandArgs, splitAtDoubleDash, takePositionals } from './args.js';
+import { UsageError, durationFlag, integerFlag, modeFlag, parseCommandArgs, splitAtDoubleDash, takePositionals } from './args.js';
 import { Child, type ChildEnd, exitCodeOf, forwardedSignals, signalExitCode } from './child-process.js';
 import { connect, connectionOptions } from './connect.js';
 import { exitCodes } from './exit-codes.js';
@@ -17,6 +17,8 @@ const options = {
   grace: { type: 'string' },
   owner: { type: 'string' },
   'lock-delay': { type: 'string' },
+  mode: { type: 'string' },
+  'max-hold': { type: 'string' },
   ...connectionOptions,
 } as const;
 
@@ -28,6 +30,8 @@ interface LockPlan {
   readonly graceMs: number;
   readonly owner: string;
   readonly lockDelayMs: number | undefined;
+  readonly mode: 'read' | 'write' | undefined;
+  readonly maxHoldMs: number | undefined;
   readonly command: string;
   readonly args: readonly string[];
   /** Report lockring's own outcomes (not held, lost, refused) as JSON on stdout. */
@@ -59,6 +63,8 @@ export async function lockCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
     graceMs: durationFlag('lock', 'grace', values.grace, 5_000, 0, 3_600_000),
     owner: values.owner ?? `${hostname()}:${process.pid}`,
     lockDelayMs: values['lock-delay'] === undefined ? undefined : durationFlag('lock', 'lock-delay', values['lock-delay'], 0, 0, 60_000),
+    mode: modeFlag('lock', values.mode),
+    maxHoldMs: values['max-hold'] === undefined ? undefined : durationFlag('lock', 'max-hold', values['max-hold'], 0, 1, 86_400_000),
     command: after[0]!,
     args: after.slice(1),
     json: values.json === true,
@@ -105,6 +111,8 @@ async function acquire(client: LockringClient, plan: LockPlan): Promise<LockHand
         ttlMs: plan.ttlMs, owner: plan.owner, waitMs: plan.waitMs, signal: controller.signal,
         ...(plan.limit !== undefined ? { limit: plan.limit } : {}),
         ...(plan.lockDelayMs !== undefined ? { lockDelayMs: plan.lockDelayMs } : {}),
+        ...(plan.mode !== undefined ? { mode: plan.mode } : {}),
+        ...(plan.maxHoldMs !== undefined ? { maxHoldMs: plan.maxHoldMs } : {}),
       });
     } catch (error) {
       if (interrupted !== null) return gaveUp(interrupted);
@@ -152,6 +160,7 @@ async function runHolding(client: LockringClient, plan: LockPlan, handle: LockHa
     LOCKRING_LOCK: plan.name,
     LOCKRING_FENCING_TOKEN: String(handle.token),
     LOCKRING_LEASE_ID: handle.leaseId,
+    LOCKRING_LOCK_MODE: handle.mode,
     LOCKRING_URL: client.url,
   });
   let lost = false;
@@ -186,12 +195,18 @@ async function runHolding(client: LockringClient, plan: LockPlan, handle: LockHa
   return exitCodeOf(end);
 }
 
+function lostReason(handle: LockHandle): string | undefined {
+  const reason: unknown = handle.signal.reason;
+  return reason instanceof LockLostError ? reason.reason : undefined;
+}
+
 /** Whether the server said the lease ended (rather than: no keepalive was confirmed in time). */
 function gone(handle: LockHandle): boolean {
   return !(handle.signal.reason instanceof LockLostError && handle.signal.reason.reason === 'deadline');
 }
 
 function describeLoss(handle: LockHandle, plan: LockPlan): string {
+  if (lostReason(handle) === 'max_hold') return `the hold reached --max-hold ${formatDuration(plan.maxHoldMs ?? 0)}`;
   if (gone(handle)) return `the server no longer has lease ${handle.leaseId} (it expired or was revoked)`;
   const cause: unknown = (handle.signal.reason as LockLostError).cause;
   const problem = cause instanceof LockringClientError ? describeClientError(cause) : cause === undefined ? 'no answer' : String(cause);

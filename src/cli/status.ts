@@ -43,9 +43,14 @@ export function describeLock(view: StatusView, nowMs: number = Date.now()): stri
   const lines = [`lock ${JSON.stringify(view.name)}: ${permits}, ${view.waiters} waiting`];
   if (view.retryAfterMs !== undefined) lines.push(`lock-delay: no grant for another ${(view.retryAfterMs / 1000).toFixed(1)}s`);
   if (view.holders.length > 0) {
-    const rows = [['TOKEN', 'OWNER', 'LEASE', 'ACQUIRED', 'EXPIRES']];
+    // The MODE column shows only when someone reads: plain locks print as they always did.
+    const modes = view.holders.some((h) => h.mode === 'read');
+    const rows = [['TOKEN', 'OWNER', 'LEASE', 'ACQUIRED', 'EXPIRES', ...(modes ? ['MODE'] : [])]];
     for (const h of view.holders) {
-      rows.push([String(h.token), h.owner === '' ? '-' : h.owner, h.leaseId, relativeTime(h.acquiredAt, nowMs), relativeTime(h.expiresAt, nowMs)]);
+      rows.push([
+        String(h.token), h.owner === '' ? '-' : h.owner, h.leaseId, relativeTime(h.acquiredAt, nowMs), relativeTime(h.expiresAt, nowMs),
+        ...(modes ? [h.mode] : []),
+      ]);
     }
     lines.push('', table(rows));
   }

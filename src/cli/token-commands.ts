@@ -1,4 +1,4 @@
-import { UsageError } from './args.js';
+import { UsageError, modeFlag } from './args.js';
 import { clientCommand } from './client-command.js';
 import { connectionOptions } from './connect.js';
 import { exitCodes } from './exit-codes.js';
@@ -18,11 +18,14 @@ export function releaseCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<
   });
 }
 
-/** `lockring check NAME TOKEN`: exit 0 while TOKEN holds NAME, 3 when it does not. */
+/** `lockring check NAME TOKEN [--mode M]`: exit 0 while TOKEN holds NAME (in mode M), 3 when it does not. */
 export function checkCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  return clientCommand('check', argv, env, connectionOptions, ['NAME', 'TOKEN'], async ({ positionals: [name, token], client }) => {
-    const checked = await client.check(name!, tokenArg('check', token!));
-    const text = `token ${checked.token} ${checked.held ? 'holds' : 'does not hold'} lock ${JSON.stringify(checked.name)}`;
+  const options = { ...connectionOptions, mode: { type: 'string' } } as const;
+  return clientCommand('check', argv, env, options, ['NAME', 'TOKEN'], async ({ positionals: [name, token], client, values }) => {
+    const mode = modeFlag('check', values.mode);
+    const checked = await client.check(name!, tokenArg('check', token!), mode);
+    const how = mode === undefined ? '' : ` in ${mode} mode`;
+    const text = `token ${checked.token} ${checked.held ? 'holds' : 'does not hold'} lock ${JSON.stringify(checked.name)}${how}`;
     return { json: checked, text, exit: checked.held ? exitCodes.ok : exitCodes.tokenNotHeld };
   });
 }

@@ -11,7 +11,7 @@ import { Hold, type LockHandle, defaultSafetyMarginMs } from './lock-handle.js';
 import { RingView } from './ring-view.js';
 import type { ClientTls } from './tls-options.js';
 import type { RingAlgorithm } from '../domain/ring-algorithm.js';
-import type { MovedRange, RingDiffBody } from '../protocol/wire.js';
+import type { LockMode, MovedRange, RingDiffBody } from '../protocol/wire.js';
 import { ServerSet } from './server-set.js';
 import { type Backoff, WsLink } from './ws-link.js';
 
@@ -241,8 +241,9 @@ export class LockringClient extends EventEmitter<ClientEvents> {
     return this.shared('lock.release', { name, token });
   }
 
-  check(name: string, token: number): Promise<OpResults['lock.check']> {
-    return this.shared('lock.check', { name, token });
+  /** Whether `token` holds `name` now; with `mode`, held in that mode only. */
+  check(name: string, token: number, mode?: LockMode): Promise<OpResults['lock.check']> {
+    return this.shared('lock.check', mode === undefined ? { name, token } : { name, token, mode });
   }
 
   getLock(name: string): Promise<LockView> {
@@ -495,6 +496,10 @@ export class LockringClient extends EventEmitter<ClientEvents> {
   }
 
   private onPush(push: Push): void {
+    if (push.event === 'hold_ended') {
+      for (const hold of this.holds.get(push.leaseId) ?? []) if (hold.token === push.token) hold.lose(push.reason);
+      return;
+    }
     if (push.event !== 'lease_expired') {
       this.byServerId.get(push.watchId)?.listener(push);
       return;

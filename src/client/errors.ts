@@ -39,7 +39,12 @@ export type LostReason =
   /** `release()` was called. */
   | 'released'
   /** The client was closed while holding the lock. */
-  | 'client_closed';
+  | 'client_closed'
+  /**
+   * The hold reached the acquire's maxHoldMs: the server ended it (a `hold_ended`
+   * push), or the local bound passed first (counted from the acquire's send).
+   */
+  | 'max_hold';
 
 /**
  * The `reason` of a lock handle's aborted signal. For `keepalive_failed` and

@@ -117,8 +117,8 @@ export class HttpApi {
       }
       case 'lock.release':
       case 'lock.check': {
-        const { name, token } = args as OpArgs<'lock.release'>;
-        return this.request('POST', `/v1/locks/${path(name)}/${op === 'lock.release' ? 'release' : 'check'}`, { token }, options);
+        const { name, ...body } = args as OpArgs<'lock.check'>;
+        return this.request('POST', `/v1/locks/${path(name)}/${op === 'lock.release' ? 'release' : 'check'}`, body, options);
       }
       case 'ring.lookup': {
         const { ring, key, keys, n, version, previous } = args as OpArgs<'ring.lookup'>;

@@ -12,7 +12,7 @@ export type { HandoverLookup, RingNode, RingSnapshot } from './ring-view.js';
 export type { Backoff } from './ws-link.js';
 export type { ClientTls } from './tls-options.js';
 export type {
-  LeaseExpiredPush, LeaseResult, LockEventType, LockPush, LookupManyResult, LookupOneResult, OpArgs, OpName, OpResults,
+  HoldEndedPush, LeaseExpiredPush, LeaseResult, LockEventType, LockPush, LookupManyResult, LookupOneResult, OpArgs, OpName, OpResults,
   Push, RingPush,
 } from '../protocol/wire.js';
 export type { Grant, HoldRef, HolderView, LeaseDetail, LockPage, LockView, MemberRef, RingDetail, RingSummary } from '../protocol/wire.js';

@@ -1,4 +1,4 @@
-import type { Grant } from '../protocol/wire.js';
+import type { Grant, LockMode } from '../protocol/wire.js';
 import { LockLostError, type LostReason, asClientError } from './errors.js';
 
 /**
@@ -68,11 +68,16 @@ export class Hold implements LockHandle {
   readonly leaseId: string;
   readonly owner: string;
   readonly limit: number;
+  readonly mode: LockMode;
   readonly ttlMs: number;
+  readonly maxHoldMs?: number;
   private readonly controller = new AbortController();
   private deadlineMs: number;
   private deadlineTimer: NodeJS.Timeout | null = null;
   private keepaliveTimer: NodeJS.Timeout | null = null;
+  /** A bounded hold's local end: maxHoldMs from the acquire's send, less the margin. */
+  private readonly maxHoldEndMs: number;
+  private maxHoldTimer: NodeJS.Timeout | null = null;
   /** False while a late grant's first renewal is out: no deadline counts yet. */
   private armed = false;
   /** The latest keepalive failure since the last confirmed one. */
@@ -91,8 +96,18 @@ export class Hold implements LockHandle {
     this.leaseId = grant.leaseId;
     this.owner = grant.owner;
     this.limit = grant.limit;
+    // A server from before read-write locks sends no mode: its holds are all exclusive.
+    this.mode = grant.mode ?? 'write';
     this.ttlMs = grant.ttlMs;
+    if (grant.maxHoldMs !== undefined) this.maxHoldMs = grant.maxHoldMs;
     this.deadlineMs = timing.sentAtMs + grant.ttlMs - timing.safetyMarginMs;
+    // The server counts maxHoldMs from its grant, which came after the send: the holder
+    // stops first. (A grant that waited in line loses the time it waited.)
+    this.maxHoldEndMs = grant.maxHoldMs === undefined ? Infinity : timing.sentAtMs + grant.maxHoldMs - timing.safetyMarginMs;
+    if (grant.maxHoldMs !== undefined) {
+      this.maxHoldTimer = setTimeout(() => this.lose('max_hold'), Math.max(0, this.maxHoldEndMs - now()));
+      this.maxHoldTimer.unref();
+    }
     const late = timing.keepaliveEveryMs > 0 && now() >= timing.sentAtMs + timing.keepaliveEveryMs;
     if (late) {
       this.ready = this.renew();
@@ -112,7 +127,7 @@ export class Hold implements LockHandle {
   }
 
   remainingMs(): number {
-    return this.lost ? 0 : Math.max(0, this.deadlineMs - now());
+    return this.lost ? 0 : Math.max(0, Math.min(this.deadlineMs, this.maxHoldEndMs) - now());
   }
 
   /** Ends the hold locally; the signal fires with `reason` (and `cause`, see LockLostError). */
@@ -120,13 +135,14 @@ export class Hold implements LockHandle {
     if (this.lost) return;
     if (this.deadlineTimer !== null) clearTimeout(this.deadlineTimer);
     if (this.keepaliveTimer !== null) clearTimeout(this.keepaliveTimer);
-    this.deadlineTimer = this.keepaliveTimer = null;
+    if (this.maxHoldTimer !== null) clearTimeout(this.maxHoldTimer);
+    this.deadlineTimer = this.keepaliveTimer = this.maxHoldTimer = null;
     const lock = { name: this.name, token: this.token, leaseId: this.leaseId };
     this.controller.abort(new LockLostError(reason, lock, cause === undefined ? undefined : { cause }));
     this.deps.ended(this);
     // Unconfirmed is not gone: a keepalive may merely be late, and the server may still
     // count the hold. The holder has stopped, so hand it back now rather than at expiry.
-    if (reason === 'deadline') this.release().catch(() => {});
+    if (reason === 'deadline' || reason === 'max_hold') this.release().catch(() => {});
   }
 
   release(): Promise<void> {

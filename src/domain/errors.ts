@@ -14,6 +14,7 @@ export const errorStatus = {
   node_not_found: 404,
   lock_held: 409,
   limit_mismatch: 409,
+  mode_mismatch: 409,
   not_holder: 409,
   ring_empty: 409,
   stale_ring: 409,

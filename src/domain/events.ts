@@ -52,6 +52,10 @@ export type DomainEvent =
       /** Time spent queued, 0 for an immediate grant. */
       readonly waitedMs: number;
       readonly principal?: string;
+      /** Present for a read hold only: a write hold's event is as it always was. */
+      readonly mode?: 'read';
+      /** Present for a bounded hold only. */
+      readonly maxHoldMs?: number;
     }
   | {
       readonly type: 'lock_released';
@@ -62,6 +66,7 @@ export type DomainEvent =
       readonly reason: HoldEnd;
       readonly heldMs: number;
       readonly principal?: string;
+      readonly mode?: 'read';
     }
   | {
       /** Logged: a lock-delay is state, it survives a restart (counted again from it). */
@@ -127,15 +132,31 @@ export function copyEvent(event: DomainEvent): DomainEvent {
       return { ...rest, released: copyHoldRefs(event.released), removed: copyMemberRefs(event.removed), ...principalField(principal) };
     }
     case 'lock_released': {
-      const { principal, ...rest } = event;
-      return { ...rest, ...principalField(principal) };
+      // The lent event has every key; a copy has only those with a value, as an event made afresh.
+      const { principal, mode, ...rest } = event;
+      return { ...rest, ...principalField(principal), ...readField(mode ?? 'write') };
     }
     default:
       return { ...event };
   }
 }
 
+const noFields = {} as const;
+
+/** `{maxHoldMs}` for a bounded hold, else nothing (shared empty object: no allocation). */
+export function maxHoldField(maxHoldMs: number): { readonly maxHoldMs?: number } {
+  return maxHoldMs === 0 ? noFields : { maxHoldMs };
+}
+
 /** `{principal}` when there is one, else nothing: events without auth stay as they were. */
 export function principalField(principal: string | undefined): { readonly principal?: string } {
   return principal === undefined ? {} : { principal };
+}
+
+const readMode = { mode: 'read' } as const;
+const noMode = {} as const;
+
+/** `{mode: 'read'}` for a read hold, else nothing (one shared object each: no allocation). */
+export function readField(mode: 'read' | 'write'): { readonly mode?: 'read' } {
+  return mode === 'read' ? readMode : noMode;
 }

@@ -2,10 +2,10 @@ import BTreeModule from 'sorted-btree';
 import type { DomainContext } from './context.js';
 import { EndedHolds } from './ended-holds.js';
 import { LockringError, invalid, limitExceeded } from './errors.js';
-import { type HoldRef, type LockReleasedEvent, noHoldRefs, principalField } from './events.js';
+import { type HoldRef, type LockReleasedEvent, maxHoldField, noHoldRefs, principalField, readField } from './events.js';
 import { LentHoldRefs } from './lent-hold-refs.js';
 import { type LeaseEnd, Leases } from './leases.js';
-import type { Grant, Hold, HoldEnd, Lease, Lock, Waiter, WaiterOutcome } from './model.js';
+import type { Grant, Hold, HoldEnd, Lease, Lock, LockMode, MaxHold, Waiter, WaiterOutcome } from './model.js';
 import { checkLabel, checkName, compareUtf8 } from './names.js';
 
 // sorted-btree is CommonJS: Node hands its module.exports over as the default import.
@@ -19,6 +19,10 @@ export interface AcquireRequest {
   readonly waitMs?: number | undefined;
   readonly limit?: number | undefined;
   readonly lockDelayMs?: number | undefined;
+  /** `read` shares a limit-1 name with other readers; absent means `write` (exclusive). */
+  readonly mode?: LockMode | undefined;
+  /** The server ends the hold this long after its grant, whatever the keepalives. */
+  readonly maxHoldMs?: number | undefined;
   /** The auth token's name that asks (auth on): recorded on the hold, waiter and new lease. */
   readonly principal?: string | undefined;
 }
@@ -28,6 +32,7 @@ export type AcquireResult = { readonly granted: Grant } | { readonly waiter: Wai
 export interface HolderView {
   readonly token: number;
   readonly owner: string;
+  readonly mode: LockMode;
   readonly leaseId: string;
   readonly acquiredAt: number;
   readonly expiresAt: number | null;
@@ -48,8 +53,21 @@ export interface LockPage {
   readonly next?: string;
 }
 
+/** What bounds a hold: lock-delay after an expiry, and its longest life (0: none). */
+interface HoldBounds {
+  readonly lockDelayMs: number;
+  readonly maxHoldMs: number;
+}
+
 const lockNotFound = (name: string): LockringError =>
   new LockringError('lock_not_found', `lock ${JSON.stringify(name)} does not exist`, { name });
+
+const modeMismatch = (lock: Lock): LockringError =>
+  new LockringError(
+    'mode_mismatch',
+    `lock ${JSON.stringify(lock.name)} is a semaphore (limit ${lock.limit}): mode "read" needs a lock of limit 1`,
+    { name: lock.name, limit: lock.limit, mode: 'read' },
+  );
 
 /** An optional integer field within [min, max], or invalid_request naming it. */
 function checkRange(field: string, value: number | undefined, min: number, max: number): void {
@@ -73,7 +91,7 @@ export class Locks {
   private waiterSeq = 0;
   /** Lent to the sinks by every hold's end (events are lent). */
   private readonly releasedEvent: { -readonly [K in keyof LockReleasedEvent]: LockReleasedEvent[K] } = {
-    type: 'lock_released', name: '', token: 0, owner: '', leaseId: '', reason: 'released', heldMs: 0, principal: undefined,
+    type: 'lock_released', name: '', token: 0, owner: '', leaseId: '', reason: 'released', heldMs: 0, principal: undefined, mode: undefined,
   };
   private readonly lentRefs = new LentHoldRefs();
   holdCount = 0;
@@ -98,12 +116,15 @@ export class Locks {
         { name: request.name, limit: lock.limit },
       );
     }
+    const mode = request.mode ?? 'write';
+    if (mode === 'read' && lock !== undefined && lock.limit !== 1) throw modeMismatch(lock);
     if (lease !== null) this.checkHoldsOn(lease);
-    if (lock === undefined || this.grantable(lock)) {
+    if (lock === undefined || this.grantable(lock, mode)) {
       if (this.holdCount >= limits.holdsMax) throw limitExceeded('holdsMax', limits.holdsMax);
       const target = lock ?? this.create(request.name, request.limit ?? 1);
       const holdLease = lease ?? this.leases.grant(request.ttlMs!, 'hold', request.principal);
-      return { granted: this.grant(target, holdLease, request.owner ?? '', request.lockDelayMs ?? 0, 0, request.principal) };
+      const bounds = { lockDelayMs: request.lockDelayMs ?? 0, maxHoldMs: request.maxHoldMs ?? 0 };
+      return { granted: this.grant(target, holdLease, request.owner ?? '', mode, bounds, 0, request.principal) };
     }
     if ((request.waitMs ?? 0) === 0) throw this.held(lock);
     return { waiter: this.enqueue(lock, lease, request) };
@@ -111,8 +132,9 @@ export class Locks {
 
   release(name: string, token: number): Grant {
     const hold = this.byName.get(name)?.holders.get(token);
-    if (hold !== undefined && this.leases.isDead(hold.lease)) this.leases.expire(hold.lease);
-    if (hold === undefined || hold.lease.ended) {
+    if (hold !== undefined) this.endIfPast(hold);
+    // Only a bounded hold can have ended while its lease lives on.
+    if (hold === undefined || hold.lease.ended || (hold.maxHold !== null && !this.holds(hold))) {
       const reason = this.ended.reason(token, name) ?? 'unknown';
       throw new LockringError('not_holder', `token ${token} does not hold ${JSON.stringify(name)} (${reason})`, {
         name,
@@ -127,14 +149,27 @@ export class Locks {
     return view;
   }
 
-  check(name: string, token: number): boolean {
+  /** Whether `token` holds `name` now (in `mode`, when one is asked for). */
+  check(name: string, token: number, mode?: LockMode): boolean {
     const hold = this.byName.get(name)?.holders.get(token);
-    if (hold === undefined) return false;
-    if (!this.leases.isDead(hold.lease)) return true;
-    this.leases.expire(hold.lease);
+    if (hold === undefined || (mode !== undefined && hold.mode !== mode)) return false;
+    if (!this.endIfPast(hold)) return true;
     // A check may come outside `run`; nothing else would hand the freed permits on.
     this.flush();
     return false;
+  }
+
+  /** A bounded hold reached its maxHoldMs: it ends now (its own lease with it). */
+  endMaxHold(entry: MaxHold): number {
+    const hold = entry.hold;
+    if (!this.holds(hold)) return 0;
+    if (this.leases.isDead(hold.lease)) {
+      // Its lease ran out first (or in the same millisecond): that is the end to report.
+      return this.leases.expire(hold.lease);
+    }
+    this.end(hold, 'max_hold');
+    if (hold.lease.kind === 'hold' && !hold.lease.ended) this.leases.end(hold.lease, 'released');
+    return 1;
   }
 
   inspect(name: string): LockView {
@@ -218,13 +253,23 @@ export class Locks {
     }
   }
 
-  /** Restores a hold from the log (recovery): same token, same lease. */
-  restore(hold: Omit<Hold, 'acquiredAtMonoMs'>, limit: number): void {
+  /**
+   * Restores a hold from the log (recovery): same token, same lease. A bounded hold's
+   * end is acquiredAt + maxHoldMs on the wall clock, the one clock that spans a
+   * restart: what is left of it counts from now (none left: it ends at the first
+   * tick), never more than maxHoldMs should the wall clock have stepped back.
+   */
+  restore(hold: Omit<Hold, 'acquiredAtMonoMs' | 'maxHold'>, limit: number, maxHoldMs = 0): void {
     const lock = this.byName.get(hold.name) ?? this.create(hold.name, limit);
-    const restored: Hold = { ...hold, acquiredAtMonoMs: this.ctx.clock.monoMs() };
+    const nowMs = this.ctx.clock.monoMs();
+    const restored: Hold = { ...hold, acquiredAtMonoMs: nowMs, maxHold: null };
     lock.holders.set(hold.token, restored);
     hold.lease.holds.add(restored);
+    if (hold.mode === 'read') lock.readers += 1;
     this.holdCount += 1;
+    if (maxHoldMs === 0) return;
+    const leftMs = Math.min(maxHoldMs, Math.max(0, hold.acquiredAtWallMs + maxHoldMs - this.ctx.clock.wallMs()));
+    this.bound(restored, maxHoldMs, nowMs + leftMs);
   }
 
   /** Restores a running lock-delay from the log (recovery), `delayMs` from now. */
@@ -250,6 +295,13 @@ export class Locks {
     checkRange('limit', request.limit, 1, limits.permitsMax);
     checkRange('waitMs', request.waitMs, 0, limits.waitMsMax);
     checkRange('lockDelayMs', request.lockDelayMs, 0, limits.lockDelayMsMax);
+    checkRange('maxHoldMs', request.maxHoldMs, 1, limits.maxHoldMsMax);
+    if (request.mode !== undefined && request.mode !== 'read' && request.mode !== 'write') {
+      throw invalid('mode must be "read" or "write"', { field: 'mode' });
+    }
+    if (request.mode === 'read' && request.limit !== undefined && request.limit !== 1) {
+      throw invalid('mode "read" needs limit 1: a semaphore has no readers', { field: 'mode' });
+    }
   }
 
   /** Where a listing page starts: the first name after `after`, within `prefix`. */
@@ -272,9 +324,7 @@ export class Locks {
   private reaped(name: string): Lock | undefined {
     const lock = this.byName.get(name);
     if (lock === undefined) return undefined;
-    for (const hold of lock.holders.values()) {
-      if (this.leases.isDead(hold.lease)) this.leases.expire(hold.lease);
-    }
+    for (const hold of lock.holders.values()) this.endIfPast(hold);
     if (lock.delayUntilMs !== 0 && lock.delayUntilMs <= this.ctx.clock.monoMs()) {
       this.ctx.deadlines.remove(lock);
       this.endDelay(lock);
@@ -283,8 +333,17 @@ export class Locks {
     return this.byName.get(name);
   }
 
-  private grantable(lock: Lock): boolean {
-    return lock.delayUntilMs === 0 && lock.waiterCount === 0 && lock.holders.size < lock.limit;
+  private grantable(lock: Lock, mode: LockMode): boolean {
+    return lock.delayUntilMs === 0 && lock.waiterCount === 0 && this.fits(lock, mode);
+  }
+
+  /**
+   * Whether a hold in `mode` fits beside the current holders: a write takes one of the
+   * name's permits, a read joins readers only (never a writer) up to readersPerLockMax.
+   */
+  private fits(lock: Lock, mode: LockMode): boolean {
+    if (mode === 'write') return lock.holders.size < lock.limit;
+    return lock.holders.size === lock.readers && lock.readers < this.ctx.limits.readersPerLockMax;
   }
 
   private create(name: string, limit: number): Lock {
@@ -292,41 +351,78 @@ export class Locks {
     if (this.byName.size >= locksMax) throw limitExceeded('locksMax', locksMax);
     const lock: Lock = {
       type: 'lock-delay', name, limit, holders: new Map(), waiterHead: null, waiterTail: null,
-      waiterCount: 0, delayUntilMs: 0, deadlineMs: 0, seq: 0, heapIndex: -1,
+      waiterCount: 0, readers: 0, delayUntilMs: 0, deadlineMs: 0, seq: 0, heapIndex: -1,
     };
     this.byName.set(name, lock);
     this.index.set(name, lock);
     return lock;
   }
 
-  private grant(lock: Lock, lease: Lease, owner: string, lockDelayMs: number, waitedMs: number, principal: string | undefined): Grant {
+  private grant(
+    lock: Lock, lease: Lease, owner: string, mode: LockMode, bounds: HoldBounds, waitedMs: number, principal: string | undefined,
+  ): Grant {
     const token = this.ctx.fencing.next();
+    const { lockDelayMs, maxHoldMs } = bounds;
     const hold: Hold = {
-      name: lock.name, token, owner, lease, lockDelayMs, principal,
+      name: lock.name, mode, token, owner, lease, lockDelayMs, principal,
       acquiredAtWallMs: this.ctx.clock.wallMs(),
       acquiredAtMonoMs: this.ctx.clock.monoMs(),
+      maxHold: null,
     };
     lock.holders.set(token, hold);
     lease.holds.add(hold);
+    if (mode === 'read') lock.readers += 1;
     this.holdCount += 1;
+    if (maxHoldMs > 0) this.bound(hold, maxHoldMs, hold.acquiredAtMonoMs + maxHoldMs);
     this.ctx.emit({
       type: 'lock_acquired', name: lock.name, token, owner, leaseId: lease.id, limit: lock.limit,
-      lockDelayMs, acquiredAtWallMs: hold.acquiredAtWallMs, waitedMs, ...principalField(principal),
+      lockDelayMs, acquiredAtWallMs: hold.acquiredAtWallMs, waitedMs, ...principalField(principal), ...readField(mode), ...maxHoldField(maxHoldMs),
     });
     return this.grantView(hold, lock.limit);
   }
 
+  /** Schedules the end of a bounded hold at monotonic `untilMs`. */
+  private bound(hold: Hold, maxHoldMs: number, untilMs: number): void {
+    const entry: MaxHold = { type: 'max-hold', hold, maxHoldMs, deadlineMs: 0, seq: 0, heapIndex: -1 };
+    hold.maxHold = entry;
+    this.ctx.deadlines.schedule(entry, untilMs);
+  }
+
+  /** Whether `hold` is still one of its name's holders. */
+  private holds(hold: Hold): boolean {
+    return !hold.lease.ended && this.byName.get(hold.name)?.holders.get(hold.token) === hold;
+  }
+
+  /**
+   * Ends `hold` if a deadline of it has passed, whether or not the expiry loop got to
+   * it yet: its lease's (expired) or its maxHoldMs (max_hold). True when it ended.
+   */
+  private endIfPast(hold: Hold): boolean {
+    if (this.leases.isDead(hold.lease)) {
+      this.leases.expire(hold.lease);
+      return true;
+    }
+    const bound = hold.maxHold;
+    if (bound === null || bound.deadlineMs > this.ctx.clock.monoMs()) return false;
+    this.ctx.deadlines.remove(bound);
+    this.endMaxHold(bound);
+    return true;
+  }
+
   private grantView(hold: Hold, limit: number): Grant {
-    return {
-      name: hold.name, token: hold.token, leaseId: hold.lease.id, owner: hold.owner, limit,
+    const grant: Grant = {
+      name: hold.name, token: hold.token, leaseId: hold.lease.id, owner: hold.owner, limit, mode: hold.mode,
       ttlMs: hold.lease.ttlMs, expiresAt: this.leases.expiresAt(hold.lease),
     };
+    return hold.maxHold === null ? grant : { ...grant, maxHoldMs: hold.maxHold.maxHoldMs };
   }
 
   private end(hold: Hold, reason: HoldEnd): void {
     const lock = this.byName.get(hold.name)!;
     lock.holders.delete(hold.token);
     hold.lease.holds.delete(hold);
+    if (hold.maxHold !== null) this.ctx.deadlines.remove(hold.maxHold);
+    if (hold.mode === 'read') lock.readers -= 1;
     this.holdCount -= 1;
     this.ended.remember(hold.token, hold.name, reason);
     // Refilled and lent, not allocated: an expiry storm ends a hold per lease.
@@ -338,6 +434,7 @@ export class Locks {
     event.reason = reason;
     event.heldMs = this.ctx.clock.monoMs() - hold.acquiredAtMonoMs;
     event.principal = hold.principal;
+    event.mode = hold.mode === 'read' ? 'read' : undefined;
     this.ctx.emit(event);
     if (reason === 'expired' && hold.lockDelayMs > 0) this.startDelay(lock, hold.lockDelayMs);
     this.schedulePump(lock);
@@ -355,6 +452,7 @@ export class Locks {
     const holders = [...lock.holders.values()].map((hold) => ({
       token: hold.token,
       owner: hold.owner,
+      mode: hold.mode,
       expiresAt: this.leases.expiresAt(hold.lease),
       ...principalField(hold.principal),
     }));
@@ -375,8 +473,8 @@ export class Locks {
     if (this.waiterCount >= waitersMax) throw limitExceeded('waitersMax', waitersMax);
     const now = this.ctx.clock.monoMs();
     const waiter: Waiter = {
-      type: 'waiter', id: ++this.waiterSeq, lock, owner: request.owner ?? '', lease,
-      ttlMs: request.ttlMs ?? 0, lockDelayMs: request.lockDelayMs ?? 0, enqueuedAtMonoMs: now, principal: request.principal,
+      type: 'waiter', id: ++this.waiterSeq, lock, owner: request.owner ?? '', mode: request.mode ?? 'write', lease,
+      ttlMs: request.ttlMs ?? 0, lockDelayMs: request.lockDelayMs ?? 0, maxHoldMs: request.maxHoldMs ?? 0, enqueuedAtMonoMs: now, principal: request.principal,
       prev: lock.waiterTail, next: null, queued: true, onSettle: null,
       deadlineMs: 0, seq: 0, heapIndex: -1,
     };
@@ -416,7 +514,9 @@ export class Locks {
 
   /** Hands free permits to the oldest live waiters, then drops the name if idle. */
   private pump(lock: Lock): void {
-    while (lock.waiterHead !== null && lock.delayUntilMs === 0 && lock.holders.size < lock.limit) {
+    // FIFO across both modes: a reader behind a waiting writer waits for it, so readers
+    // never starve a writer; readers at the head are granted together, one loop each.
+    while (lock.waiterHead !== null && lock.delayUntilMs === 0 && this.fits(lock, lock.waiterHead.mode)) {
       const waiter = lock.waiterHead;
       if (waiter.lease !== null && this.leases.isDead(waiter.lease)) {
         this.leases.expire(waiter.lease);
@@ -440,7 +540,8 @@ export class Locks {
       if (waiter.lease !== null) this.checkHoldsOn(waiter.lease);
       const lease = waiter.lease ?? this.leases.grant(waiter.ttlMs, 'hold', waiter.principal);
       const waitedMs = this.ctx.clock.monoMs() - waiter.enqueuedAtMonoMs;
-      return { ok: true, grant: this.grant(lock, lease, waiter.owner, waiter.lockDelayMs, waitedMs, waiter.principal) };
+      const bounds = { lockDelayMs: waiter.lockDelayMs, maxHoldMs: waiter.maxHoldMs };
+      return { ok: true, grant: this.grant(lock, lease, waiter.owner, waiter.mode, bounds, waitedMs, waiter.principal) };
     } catch (error) {
       if (error instanceof LockringError) return { ok: false, error };
       throw error;
@@ -451,6 +552,7 @@ export class Locks {
     const holders: HolderView[] = [...lock.holders.values()].map((hold) => ({
       token: hold.token,
       owner: hold.owner,
+      mode: hold.mode,
       leaseId: hold.lease.id,
       acquiredAt: hold.acquiredAtWallMs,
       expiresAt: this.leases.expiresAt(hold.lease),

@@ -31,8 +31,15 @@ export interface Lease extends DeadlineEntry {
   readonly principal?: string | undefined;
 }
 
+/**
+ * How a hold shares its name. `write` is exclusive of the other holders' permits (every
+ * acquire that names no mode); `read` shares a limit-1 name with other readers only.
+ */
+export type LockMode = 'read' | 'write';
+
 export interface Hold {
   readonly name: string;
+  readonly mode: LockMode;
   readonly token: number;
   readonly owner: string;
   readonly lease: Lease;
@@ -41,10 +48,23 @@ export interface Hold {
   readonly lockDelayMs: number;
   /** Name of the auth token that acquired the hold (auth on); shown in listings. */
   readonly principal?: string | undefined;
+  /** The deadline of an acquire with maxHoldMs; null for every other hold (no cost to them). */
+  maxHold: MaxHold | null;
+}
+
+/**
+ * The end of a bounded hold (acquire with maxHoldMs): the server ends the hold when it
+ * passes, whatever the keepalives. An entry of the deadline heap of its own, made only
+ * for holds that ask for it.
+ */
+export interface MaxHold extends DeadlineEntry {
+  readonly type: 'max-hold';
+  readonly hold: Hold;
+  readonly maxHoldMs: number;
 }
 
 /** How a hold ended: what `not_holder` reports and what watchers see. */
-export type HoldEnd = 'released' | 'expired' | 'revoked';
+export type HoldEnd = 'released' | 'expired' | 'revoked' | 'max_hold';
 
 export interface Lock extends DeadlineEntry {
   readonly type: 'lock-delay';
@@ -54,6 +74,8 @@ export interface Lock extends DeadlineEntry {
   waiterHead: Waiter | null;
   waiterTail: Waiter | null;
   waiterCount: number;
+  /** Holders in read mode (0 on a name never read-locked): the rest hold in write mode. */
+  readers: number;
   /** Monotonic ms until which no grant is made (lock-delay); 0 when none runs. */
   delayUntilMs: number;
 }
@@ -64,8 +86,11 @@ export interface Grant {
   readonly leaseId: string;
   readonly owner: string;
   readonly limit: number;
+  readonly mode: LockMode;
   readonly ttlMs: number;
   readonly expiresAt: number | null;
+  /** Present when the acquire bounded the hold. */
+  readonly maxHoldMs?: number;
 }
 
 export type WaiterOutcome =
@@ -77,10 +102,13 @@ export interface Waiter extends DeadlineEntry {
   readonly id: number;
   readonly lock: Lock;
   readonly owner: string;
+  readonly mode: LockMode;
   /** Set when the waiter names a lease; otherwise `ttlMs` makes one at grant. */
   readonly lease: Lease | null;
   readonly ttlMs: number;
   readonly lockDelayMs: number;
+  /** 0: the hold it gets is unbounded. */
+  readonly maxHoldMs: number;
   readonly enqueuedAtMonoMs: number;
   /** Name of the auth token that queued this acquire (auth on). */
   readonly principal?: string | undefined;
@@ -100,4 +128,4 @@ export interface Member {
   lease: Lease | null;
 }
 
-export type DeadlineItem = Lease | Waiter | Lock;
+export type DeadlineItem = Lease | Waiter | Lock | MaxHold;

@@ -25,9 +25,9 @@ export class Restorer {
     return this.leases.restore(id, ttlMs, kind, principal);
   }
 
-  /** A hold with its token, on a lease restored before it. */
-  hold(hold: Omit<Hold, 'acquiredAtMonoMs'>, limit: number): void {
-    this.locks.restore(hold, limit);
+  /** A hold with its token, on a lease restored before it; a bounded one with what is left of its maxHoldMs. */
+  hold(hold: Omit<Hold, 'acquiredAtMonoMs' | 'maxHold'>, limit: number, maxHoldMs = 0): void {
+    this.locks.restore(hold, limit, maxHoldMs);
   }
 
   /** A lock-delay that was running: `delayMs` counted from now. */

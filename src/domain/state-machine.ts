@@ -163,6 +163,8 @@ export class StateMachine {
       case 'lock-delay':
         this.locks.endDelay(item);
         return 0;
+      case 'max-hold':
+        return this.locks.endMaxHold(item);
     }
   }
 

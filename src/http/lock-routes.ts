@@ -43,10 +43,11 @@ export function lockRoutes(app: FastifyInstance, { service, schemas, limits }: R
     async (request) => service.release(nameParam('name', request.params.name, limits), request.body.token, callerOf(request)),
   );
 
-  app.post<{ Params: NameParams; Body: Static<typeof schemas.tokenBody> }>(
+  app.post<{ Params: NameParams; Body: Static<typeof schemas.checkBody> }>(
     '/v1/locks/:name/check',
     { schema: schemaOf(routes, 'checkLock') },
-    async (request) => service.check(nameParam('name', request.params.name, limits), request.body.token, callerOf(request)),
+    async (request) =>
+      service.check(nameParam('name', request.params.name, limits), request.body.token, callerOf(request), request.body.mode),
   );
 
   app.get<{ Params: NameParams }>('/v1/locks/:name', { schema: schemaOf(routes, 'getLock') }, async (request) =>

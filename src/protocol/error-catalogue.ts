@@ -21,6 +21,7 @@ export const errorMeaning: Readonly<Record<WireErrorCode, string>> = {
   node_not_found: 'The ring has no member of that id.',
   lock_held: 'Every permit is taken (or a lock-delay runs) and the wait, if any, timed out.',
   limit_mismatch: 'An explicit limit differs from the live name\'s.',
+  mode_mismatch: 'A read-mode acquire on a semaphore (a name whose limit is above 1): only a lock (limit 1) has readers.',
   not_holder: 'The token does not hold the name; reason says why.',
   ring_empty: 'The ring has no member of weight above 0.',
   stale_ring: 'The lookup named a version that is not the ring\'s current one.',

@@ -18,6 +18,9 @@ export const errorExamples: Readonly<Record<WireErrorCode, Record<string, unknow
     limit: 1,
   },
   limit_mismatch: { code: 'limit_mismatch', message: 'lock "pool" has limit 4, not 2', name: 'pool', limit: 4 },
+  mode_mismatch: {
+    code: 'mode_mismatch', message: 'lock "pool" is a semaphore (limit 4): mode "read" needs a lock of limit 1', name: 'pool', limit: 4, mode: 'read',
+  },
   not_holder: { code: 'not_holder', message: 'token 41 does not hold "jobs/nightly" (expired)', name: 'jobs/nightly', token: 41, reason: 'expired' },
   ring_empty: { code: 'ring_empty', message: 'ring "cache" has no node with weight > 0', ring: 'cache' },
   stale_ring: { code: 'stale_ring', message: 'ring "cache" is at version 7, not 6', ring: 'cache', version: 7 },

@@ -60,8 +60,8 @@ const leaseIdParam: RouteParameter = {
 const query = (name: string, description: string, schema: TSchema, required = false): RouteParameter => ({ name, in: 'query', required, description, schema });
 
 const lease = { id: '5b1c0e7d9a4f4e2b8c3d6a7f1e2d3c4b', ttlMs: 10000, expiresAt: 1767225610000 };
-const grant = { name: 'jobs/nightly', token: 42, leaseId: lease.id, owner: 'worker-1', limit: 1, ttlMs: 10000, expiresAt: 1767225610000 };
-const holder = { token: 42, owner: 'worker-1', leaseId: lease.id, acquiredAt: 1767225600000, expiresAt: 1767225610000 };
+const grant = { name: 'jobs/nightly', token: 42, leaseId: lease.id, owner: 'worker-1', limit: 1, mode: 'write', ttlMs: 10000, expiresAt: 1767225610000 };
+const holder = { token: 42, owner: 'worker-1', mode: 'write', leaseId: lease.id, acquiredAt: 1767225600000, expiresAt: 1767225610000 };
 const lockView = { name: 'jobs/nightly', limit: 1, holders: [holder], waiters: 0 };
 
 function leaseRoutes(): RouteSpec[] {
@@ -88,14 +88,15 @@ function lockRoutes(limits: Limits): RouteSpec[] {
   const name = pathName('name', 'Lock name');
   return [
     { operationId: 'acquireLock', method: 'POST', path: '/v1/locks/{name}/acquire', tag: 'locks', summary: 'Acquire a lock or semaphore permit',
-      description: 'Grants a permit with a fresh fencing token, or queues for up to waitMs (FIFO per name). Give exactly one of ttlMs and leaseId.',
+      description: 'Grants a permit with a fresh fencing token, or queues for up to waitMs (FIFO per name, across both modes). Give exactly one of ttlMs and leaseId. '
+        + 'mode "read" shares a lock (limit 1) with other readers; a writer is exclusive.',
       parameters: [name], body: 'acquire', response: 'grant', example: grant,
-      errors: [...withBody, 'lease_not_found', 'lock_held', 'limit_mismatch'] },
+      errors: [...withBody, 'lease_not_found', 'lock_held', 'limit_mismatch', 'mode_mismatch'] },
     { operationId: 'releaseLock', method: 'POST', path: '/v1/locks/{name}/release', tag: 'locks', summary: 'Release a hold',
       description: 'Releases the hold of this token; a hold made with ttlMs also revokes its lease.', parameters: [name], body: 'tokenBody',
       response: 'released', example: { name: 'jobs/nightly', token: 42, released: true }, errors: [...withBody, 'not_holder'] },
     { operationId: 'checkLock', method: 'POST', path: '/v1/locks/{name}/check', tag: 'locks', summary: 'Check a fencing token',
-      description: 'Tells a protected resource whether this token still holds the name.', parameters: [name], body: 'tokenBody',
+      description: 'Tells a protected resource whether this token still holds the name (in `mode`, when given).', parameters: [name], body: 'checkBody',
       response: 'checked', example: { name: 'jobs/nightly', token: 42, held: true }, errors: withBody },
     { operationId: 'getLock', method: 'GET', path: '/v1/locks/{name}', tag: 'locks', summary: 'Inspect a lock',
       description: 'Holders, limit and number of waiters of a live name.', parameters: [name], response: 'lockView', example: lockView,

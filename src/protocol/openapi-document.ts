@@ -19,6 +19,7 @@ const bodyExamples: Readonly<Record<BodyName, Json>> = {
   leaseKeepalive: { ttlMs: 15000 },
   acquire: { ttlMs: 10000, owner: 'worker-1', waitMs: 5000 },
   tokenBody: { token: 42 },
+  checkBody: { token: 42 },
   ringPut: { vnodes: 160 },
   nodePut: { weight: 1, meta: { zone: 'a' } },
   lookupBatch: { keys: ['user:1', 'user:2'], n: 2 },

@@ -12,6 +12,9 @@ export function makeSchemas(limits: Limits) {
   const token = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'A fencing token returned by an acquire.' });
   const closed = { additionalProperties: false } as const;
   const leaseId = Type.String({ minLength: 1, maxLength: 128, description: 'An existing lease id.' });
+  const mode = Type.Union([Type.Literal('read'), Type.Literal('write')], {
+    description: `"write" (the default) is exclusive; "read" shares a lock (limit 1) with other readers, at most ${limits.readersPerLockMax}.`,
+  });
   return {
     leaseGrant: Type.Object({ ttlMs }, closed),
     leaseKeepalive: Type.Object({ ttlMs: Type.Optional(ttlMs) }, closed),
@@ -25,10 +28,18 @@ export function makeSchemas(limits: Limits) {
         lockDelayMs: Type.Optional(
           Type.Integer({ minimum: 0, maximum: limits.lockDelayMsMax, description: 'Quiet time after this hold expires (not after a release).' }),
         ),
+        mode: Type.Optional(mode),
+        maxHoldMs: Type.Optional(
+          Type.Integer({ minimum: 1, maximum: limits.maxHoldMsMax, description: 'The server ends the hold this long after its grant, whatever the keepalives.' }),
+        ),
       },
       { ...closed, description: 'Exactly one of ttlMs and leaseId.' },
     ),
     tokenBody: Type.Object({ token }, closed),
+    checkBody: Type.Object(
+      { token, mode: Type.Optional(Type.Union([Type.Literal('read'), Type.Literal('write')], { description: 'Held only if held in this mode.' })) },
+      closed,
+    ),
     ringPut: Type.Object(
       {
         vnodes: Type.Optional(Type.Integer({ minimum: 1, maximum: limits.vnodesMax, description: 'Points per unit of weight; default 160.' })),

@@ -23,10 +23,14 @@ const leaseFields = {
   ttlMs: int('Time to live in milliseconds.'),
   expiresAt: epochMsOrNull('Deadline.'),
 };
+const lockMode = Type.Union([Type.Literal('read'), Type.Literal('write')], {
+  description: '"read": shares the lock with other readers; "write": exclusive (every semaphore permit is one).',
+});
 const holder = open(
   {
     token: int('Fencing token of the hold.'),
     owner: text('Label given at acquire ("" when none).'),
+    mode: lockMode,
     leaseId: text('Lease the hold hangs on.'),
     acquiredAt: int('When it was granted, Unix epoch milliseconds.'),
     expiresAt: epochMsOrNull('When its lease runs out.'),
@@ -80,7 +84,9 @@ export const responses = {
       leaseId: text('Lease the hold hangs on (fresh when the acquire gave ttlMs).'),
       owner: text('Label given at acquire.'),
       limit: int('Permits of the name.'),
+      mode: lockMode,
       ttlMs: int('Lease time to live.'),
+      maxHoldMs: Type.Optional(int('Present when the acquire gave maxHoldMs: the hold ends this long after its grant.')),
       expiresAt: epochMsOrNull('Lease deadline.'),
     },
     'A granted hold.',

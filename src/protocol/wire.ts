@@ -6,6 +6,9 @@
  * test/client/wire-types.test.ts (drift on either side fails the type check).
  */
 
+/** `write` (the default) is exclusive; `read` shares a lock (limit 1) with other readers. */
+export type LockMode = 'read' | 'write';
+
 export interface HoldRef {
   readonly name: string;
   readonly token: number;
@@ -23,13 +26,17 @@ export interface Grant {
   readonly leaseId: string;
   readonly owner: string;
   readonly limit: number;
+  readonly mode: LockMode;
   readonly ttlMs: number;
   readonly expiresAt: number | null;
+  /** Present when the acquire bounded the hold: the server ends it this long after the grant. */
+  readonly maxHoldMs?: number;
 }
 
 export interface HolderView {
   readonly token: number;
   readonly owner: string;
+  readonly mode: LockMode;
   readonly leaseId: string;
   readonly acquiredAt: number;
   readonly expiresAt: number | null;
@@ -78,9 +85,12 @@ export interface OpArgsTable {
   'lease.grant': { ttlMs: number };
   'lease.keepalive': { leaseId: string; ttlMs?: number };
   'lease.revoke': { leaseId: string };
-  'lock.acquire': { name: string; ttlMs?: number; leaseId?: string; owner?: string; waitMs?: number; limit?: number; lockDelayMs?: number };
+  'lock.acquire': {
+    name: string; ttlMs?: number; leaseId?: string; owner?: string; waitMs?: number; limit?: number; lockDelayMs?: number; mode?: LockMode;
+    maxHoldMs?: number;
+  };
   'lock.release': { name: string; token: number };
-  'lock.check': { name: string; token: number };
+  'lock.check': { name: string; token: number; mode?: LockMode };
   'ring.lookup': { ring: string; key?: string; keys?: string[]; n?: number; version?: number; previous?: number };
   'ring.diff': { ring: string; from: number; to: number; n?: number; start?: number; limit?: number };
   watch: { topic: string; name?: string; prefix?: string; ring?: string };
@@ -152,7 +162,7 @@ export interface OpResults {
   auth: { readonly name: string | null };
 }
 
-export type LockEventType = 'acquired' | 'released' | 'expired' | 'revoked';
+export type LockEventType = 'acquired' | 'released' | 'expired' | 'revoked' | 'max_hold';
 
 export interface LockPush {
   readonly event: 'lock';
@@ -161,6 +171,8 @@ export interface LockPush {
   readonly name: string;
   readonly token: number;
   readonly owner: string;
+  /** Present for a read hold only. */
+  readonly mode?: 'read';
 }
 
 export interface RingPush {
@@ -179,4 +191,13 @@ export interface LeaseExpiredPush {
   readonly released: HoldRef[];
 }
 
-export type Push = LockPush | RingPush | LeaseExpiredPush;
+/** A bounded hold reached its maxHoldMs: sent to the sockets that hear about its lease. */
+export interface HoldEndedPush {
+  readonly event: 'hold_ended';
+  readonly leaseId: string;
+  readonly name: string;
+  readonly token: number;
+  readonly reason: 'max_hold';
+}
+
+export type Push = LockPush | RingPush | LeaseExpiredPush | HoldEndedPush;

@@ -47,10 +47,11 @@ export const wsPushes: Readonly<Record<string, TSchema>> = {
     {
       event: Type.Literal('lock'),
       watchId: Type.Integer({ minimum: 1 }),
-      type: Type.Enum(['acquired', 'released', 'expired', 'revoked'], { type: 'string' }),
+      type: Type.Enum(['acquired', 'released', 'expired', 'revoked', 'max_hold'], { type: 'string' }),
       name: Type.String(),
       token: Type.Integer(),
       owner: Type.String(),
+      mode: Type.Optional(Type.Literal('read', { description: 'Present when the hold is a read hold.' })),
     },
     { additionalProperties: false, description: 'A hold on a watched lock started or ended.' },
   ),
@@ -68,6 +69,13 @@ export const wsPushes: Readonly<Record<string, TSchema>> = {
   lease_expired: Type.Object(
     { event: Type.Literal('lease_expired'), leaseId: Type.String(), reason: Type.Enum(['expired', 'revoked'], { type: 'string' }), released: holdRefs },
     { additionalProperties: false, description: 'A lease this socket cares about ended, with the holds that went with it.' },
+  ),
+  hold_ended: Type.Object(
+    {
+      event: Type.Literal('hold_ended'), leaseId: Type.String(), name: Type.String(), token: Type.Integer(),
+      reason: Type.Literal('max_hold'),
+    },
+    { additionalProperties: false, description: 'A hold on a lease this socket cares about reached its maxHoldMs and ended.' },
   ),
 };
 

@@ -1,6 +1,6 @@
 import { type Caller, authorize, mayRead, readableScopes } from '../auth/access.js';
 import type { LockPage, LockView } from '../domain/locks.js';
-import type { Lease } from '../domain/model.js';
+import type { Lease, LockMode } from '../domain/model.js';
 import { compareUtf8 } from '../domain/names.js';
 import type { Ring } from '../domain/ring.js';
 import { type LookupResult, type OwnerLookup, lookupArrays } from '../domain/rings.js';
@@ -41,10 +41,10 @@ export class Views {
     });
   }
 
-  check(name: string, token: number, caller: Caller): Durable<{ name: string; token: number; held: boolean }> {
+  check(name: string, token: number, caller: Caller, mode?: LockMode): Durable<{ name: string; token: number; held: boolean }> {
     return this.pipeline.run((m) => {
       authorize(caller, 'lock.read', name);
-      return { name, token, held: m.locks.check(name, token) };
+      return { name, token, held: m.locks.check(name, token, mode) };
     });
   }
 

@@ -1,4 +1,4 @@
-import type { LeaseKind } from '../domain/model.js';
+import type { LeaseKind, LockMode } from '../domain/model.js';
 import type { Restorer } from '../domain/restorer.js';
 import type { RingAlgorithm } from '../domain/ring-algorithm.js';
 import type { RestoredHistory, RestoredMember } from '../domain/rings.js';
@@ -51,10 +51,12 @@ export class MachineLoader implements RecordVisitor {
     lockDelayMs: number,
     acquiredAtWallMs: number,
     principal: string | undefined,
+    mode: LockMode,
+    maxHoldMs: number,
   ): void {
     const lease = this.restorer.leaseById(leaseId);
     if (lease === undefined) throw notInSnapshot(`hold ${token} of lock ${JSON.stringify(name)} is on lease ${JSON.stringify(leaseId)}, which it lacks`);
-    this.restorer.hold({ name, token, owner, lease, acquiredAtWallMs, lockDelayMs, principal }, limit);
+    this.restorer.hold({ name, mode, token, owner, lease, acquiredAtWallMs, lockDelayMs, principal }, limit, maxHoldMs);
     if (token > this.maxToken) this.maxToken = token;
     this.holds += 1;
   }

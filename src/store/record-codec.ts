@@ -1,5 +1,5 @@
 import type { DomainEvent } from '../domain/events.js';
-import type { LeaseKind } from '../domain/model.js';
+import type { LeaseKind, LockMode } from '../domain/model.js';
 import type { RingAlgorithm } from '../domain/ring-algorithm.js';
 import type { RestoredHistory } from '../domain/rings.js';
 import { type ByteReader, type ByteWriter, DecodeError } from './byte-buffer.js';
@@ -27,7 +27,17 @@ export const RecordType = {
   snapshotEnd: 9,
   lockDelayStarted: 10,
   lockDelayEnded: 11,
+  /**
+   * A hold with options the plain record lacks (read mode): the lockAcquired fields,
+   * then a flags varint whose bits say which option fields follow. A plain write hold
+   * keeps the record it always had, so older logs and the hot path are unchanged.
+   */
+  lockAcquiredWith: 12,
 } as const;
+
+/** Flag bits of a lockAcquiredWith record; maxHold is followed by a varint maxHoldMs. */
+const HoldFlag = { read: 1, maxHold: 2 } as const;
+const knownHoldFlags = HoldFlag.read | HoldFlag.maxHold;
 
 const leaseKinds: readonly LeaseKind[] = ['plain', 'session', 'hold'];
 const kindCode: Readonly<Record<LeaseKind, number>> = { plain: 0, session: 1, hold: 2 };
@@ -56,6 +66,9 @@ export interface RecordVisitor {
     lockDelayMs: number,
     acquiredAtWallMs: number,
     principal: string | undefined,
+    mode: LockMode,
+    /** 0 for an unbounded hold. */
+    maxHoldMs: number,
   ): void;
   lockReleased(token: number): void;
   ringConfigured(ring: string, vnodes: number, version: number, algorithm: RingAlgorithm): void;
@@ -86,7 +99,10 @@ export function encodeEvent(out: ByteWriter, event: DomainEvent): boolean {
       out.string(event.leaseId);
       return true;
     case 'lock_acquired':
-      encodeHold(out, event.name, event.token, event.owner, event.leaseId, event.limit, event.lockDelayMs, event.acquiredAtWallMs, event.principal);
+      encodeHold(
+        out, event.name, event.token, event.owner, event.leaseId, event.limit, event.lockDelayMs, event.acquiredAtWallMs, event.principal,
+        event.mode ?? 'write', event.maxHoldMs ?? 0,
+      );
       return true;
     case 'lock_released':
       out.u8(RecordType.lockReleased);
@@ -148,8 +164,11 @@ export function encodeHold(
   lockDelayMs: number,
   acquiredAtWallMs: number,
   principal: string | undefined,
+  mode: LockMode,
+  maxHoldMs: number,
 ): void {
-  out.u8(RecordType.lockAcquired);
+  const flags = (mode === 'read' ? HoldFlag.read : 0) | (maxHoldMs > 0 ? HoldFlag.maxHold : 0);
+  out.u8(flags === 0 ? RecordType.lockAcquired : RecordType.lockAcquiredWith);
   out.string(name);
   out.varint(token);
   out.string(owner);
@@ -158,6 +177,8 @@ export function encodeHold(
   out.varint(lockDelayMs);
   out.varint(acquiredAtWallMs);
   optionalString(out, principal);
+  if (flags !== 0) out.varint(flags);
+  if (maxHoldMs > 0) out.varint(maxHoldMs);
 }
 
 export function encodeRing(out: ByteWriter, ring: string, vnodes: number, version: number, algorithm: RingAlgorithm = 'xxhash'): void {
@@ -223,11 +244,22 @@ export function decodeRecord(input: ByteReader, visitor: RecordVisitor): number 
       visitor.leaseEnded(input.string());
       return type;
     case RecordType.lockAcquired:
-      visitor.lockAcquired(
-        input.string(), input.varint(), input.string(), input.string(),
-        input.varint(), input.varint(), input.varint(), input.u8() === 0 ? undefined : input.string(),
-      );
+    case RecordType.lockAcquiredWith: {
+      const name = input.string();
+      const token = input.varint();
+      const owner = input.string();
+      const leaseId = input.string();
+      const limit = input.varint();
+      const lockDelayMs = input.varint();
+      const acquiredAtWallMs = input.varint();
+      const principal = input.u8() === 0 ? undefined : input.string();
+      const flags = type === RecordType.lockAcquiredWith ? input.varint() : 0;
+      if ((flags & ~knownHoldFlags) !== 0) throw new DecodeError(`unknown hold flags ${flags}`, at);
+      const maxHoldMs = flags & HoldFlag.maxHold ? input.varint() : 0;
+      const mode = flags & HoldFlag.read ? 'read' : 'write';
+      visitor.lockAcquired(name, token, owner, leaseId, limit, lockDelayMs, acquiredAtWallMs, principal, mode, maxHoldMs);
       return type;
+    }
     case RecordType.lockReleased:
       visitor.lockReleased(input.varint());
       return type;

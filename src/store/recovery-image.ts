@@ -1,4 +1,4 @@
-import type { LeaseKind } from '../domain/model.js';
+import type { LeaseKind, LockMode } from '../domain/model.js';
 import type { RingAlgorithm } from '../domain/ring-algorithm.js';
 import type { RestoredHistory, RestoredMember } from '../domain/rings.js';
 import { ImageHistory } from './image-history.js';
@@ -17,6 +17,8 @@ interface ImageHold {
   readonly lockDelayMs: number;
   readonly acquiredAtWallMs: number;
   readonly principal: string | undefined;
+  readonly mode: LockMode;
+  readonly maxHoldMs: number;
 }
 
 interface ImageMember {
@@ -85,8 +87,10 @@ export class RecoveryImage implements RecordVisitor {
     lockDelayMs: number,
     acquiredAtWallMs: number,
     principal: string | undefined,
+    mode: LockMode,
+    maxHoldMs: number,
   ): void {
-    this.holds.set(token, { name, owner, leaseId, limit, lockDelayMs, acquiredAtWallMs, principal });
+    this.holds.set(token, { name, mode, owner, leaseId, limit, lockDelayMs, acquiredAtWallMs, principal, maxHoldMs });
     if (token > this.maxToken) this.maxToken = token;
   }
 
@@ -180,8 +184,8 @@ export class RecoveryImage implements RecordVisitor {
       if (lease === undefined) {
         throw inconsistent(`hold ${token} of lock ${JSON.stringify(hold.name)} is on lease ${JSON.stringify(hold.leaseId)}, which is not live`);
       }
-      const { name, owner, acquiredAtWallMs, lockDelayMs, principal } = hold;
-      restorer.hold({ name, token, owner, lease, acquiredAtWallMs, lockDelayMs, principal }, hold.limit);
+      const { name, mode, owner, acquiredAtWallMs, lockDelayMs, principal } = hold;
+      restorer.hold({ name, mode, token, owner, lease, acquiredAtWallMs, lockDelayMs, principal }, hold.limit, hold.maxHoldMs);
     }
     for (const [name, delay] of this.delays) restorer.lockDelay(name, delay.limit, delay.delayMs);
     restorer.tokenFloor(this.maxToken);

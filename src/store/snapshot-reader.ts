@@ -49,7 +49,7 @@ export async function readSnapshot(path: string, visitor: SnapshotVisitor): Prom
   const seen = (type: number): number => counts[type]!;
   if (
     seen(RecordType.leaseGranted) !== end.leases ||
-    seen(RecordType.lockAcquired) !== end.holds ||
+    seen(RecordType.lockAcquired) + seen(RecordType.lockAcquiredWith) !== end.holds ||
     seen(RecordType.memberPut) !== end.members
   ) {
     throw new CorruptLogError(path, buf.length, 'snapshot item counts do not match its end record');

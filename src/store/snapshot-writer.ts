@@ -104,6 +104,7 @@ async function walk(machine: StateMachine, writer: SnapshotFileWriter, options: 
     for (const hold of lock.holders.values()) {
       encodeHold(
         writer.out, hold.name, hold.token, hold.owner, hold.lease.id, lock.limit, hold.lockDelayMs, hold.acquiredAtWallMs, hold.principal,
+        hold.mode, hold.maxHold?.maxHoldMs ?? 0,
       );
     }
     counts.holds += lock.holders.size;

@@ -95,9 +95,9 @@ export class EventFeed {
   private onEvent(event: DomainEvent): void {
     switch (event.type) {
       case 'lock_acquired':
-        return this.record('lock', event.name, lockTail('acquired', event.name, event.token, event.owner));
+        return this.record('lock', event.name, lockTail('acquired', event.name, event.token, event.owner, event.mode));
       case 'lock_released':
-        return this.record('lock', event.name, lockTail(event.reason, event.name, event.token, event.owner));
+        return this.record('lock', event.name, lockTail(event.reason, event.name, event.token, event.owner, event.mode));
       case 'ring_configured':
       case 'member_put':
       case 'member_removed':

@@ -89,9 +89,9 @@ export class WatchRegistry {
   }
 
   /** A hold began or ended on `name`: push to its exact and prefix watches. */
-  lockEvent(type: LockEventType, name: string, token: number, owner: string): void {
+  lockEvent(type: LockEventType, name: string, token: number, owner: string, mode?: 'read'): void {
     if (!this.watchesLock(name)) return;
-    this.sendLock(name, lockTail(type, name, token, owner));
+    this.sendLock(name, lockTail(type, name, token, owner, mode));
   }
 
   /** Whether any watch may concern lock `name` (cheap: skips building a push nobody gets). */
@@ -130,8 +130,9 @@ export class WatchRegistry {
 }
 
 /** A lock push after its `watchId`: serialized once per event, whatever the number of watches. */
-export function lockTail(type: LockEventType, name: string, token: number, owner: string): string {
-  return `,"type":"${type}","name":${JSON.stringify(name)},"token":${token},"owner":${JSON.stringify(owner)}}`;
+export function lockTail(type: LockEventType, name: string, token: number, owner: string, mode?: 'read'): string {
+  const extra = mode === undefined ? '' : ',"mode":"read"';
+  return `,"type":"${type}","name":${JSON.stringify(name)},"token":${token},"owner":${JSON.stringify(owner)}${extra}}`;
 }
 
 /**

@@ -4,7 +4,7 @@ import type { WebSocket } from 'ws';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Identity } from '../auth/http-auth.js';
 import { RequestRates } from '../auth/request-rates.js';
-import { type DomainEvent, type LeaseEndedEvent, copyEvent } from '../domain/events.js';
+import { type DomainEvent, type LeaseEndedEvent, type LockReleasedEvent, copyEvent } from '../domain/events.js';
 import type { Limits } from '../limits.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { LockringService } from '../service.js';
@@ -118,10 +118,15 @@ export class WsHub extends EventEmitter<HubEvents> {
       // Nothing to push without a watch: no work on the hot path.
       // Events are lent: a deferred push reads its fields now, never the event later.
       case 'lock_acquired':
-        if (this.watches.size > 0) this.showLockEvent('acquired', event.name, event.token, event.owner);
+        if (this.watches.size > 0) this.showLockEvent('acquired', event.name, event.token, event.owner, event.mode);
         return;
       case 'lock_released':
-        if (this.watches.size > 0) this.showLockEvent(event.reason, event.name, event.token, event.owner);
+        if (this.watches.size > 0) this.showLockEvent(event.reason, event.name, event.token, event.owner, event.mode);
+        // Shown before the silent end of the hold's own lease, which comes after it.
+        if (event.reason === 'max_hold' && this.audience.concerns(event.leaseId)) {
+          const ended = copyEvent(event) as LockReleasedEvent;
+          pipeline.show(() => this.audience.holdEnded(ended));
+        }
         return;
       case 'ring_configured':
       case 'member_put':
@@ -142,8 +147,8 @@ export class WsHub extends EventEmitter<HubEvents> {
     }
   }
 
-  private showLockEvent(kind: Parameters<WatchRegistry['lockEvent']>[0], name: string, token: number, owner: string): void {
-    this.service.pipeline.show(() => this.watches.lockEvent(kind, name, token, owner));
+  private showLockEvent(kind: Parameters<WatchRegistry['lockEvent']>[0], name: string, token: number, owner: string, mode: 'read' | undefined): void {
+    this.service.pipeline.show(() => this.watches.lockEvent(kind, name, token, owner, mode));
   }
 
   /** Closes every socket with `code`; resolves once all are gone (cut after the grace). */

@@ -129,6 +129,14 @@ export class LeaseAudience {
     return this.listeners.has(leaseId) || this.sessions.has(leaseId);
   }
 
+  /** A bounded hold reached its maxHoldMs: everyone who hears about its lease is told. */
+  holdEnded(event: Extract<DomainEvent, { type: 'lock_released' }>): void {
+    const listeners = this.listeners.get(event.leaseId);
+    if (listeners === undefined) return;
+    const notice = JSON.stringify({ event: 'hold_ended', leaseId: event.leaseId, name: event.name, token: event.token, reason: 'max_hold' });
+    for (const listener of listeners) listener.notify(notice);
+  }
+
   leaseEnded(event: Extract<DomainEvent, { type: 'lease_ended' }>): void {
     const listeners = this.listeners.get(event.leaseId);
     this.listeners.delete(event.leaseId);

@@ -61,7 +61,7 @@ export class Operations {
         mapDurable(service.revokeLease(args.leaseId, caller), ({ id, released, removed }) => ({ leaseId: id, released, removed })),
       'lock.acquire': (socket, args, id, caller) => this.acquire(socket, args, id, caller),
       'lock.release': (_socket, args, _id, caller) => service.release(nameParam('name', args.name, limits), args.token, caller),
-      'lock.check': (_socket, args, _id, caller) => service.check(nameParam('name', args.name, limits), args.token, caller),
+      'lock.check': (_socket, args, _id, caller) => service.check(nameParam('name', args.name, limits), args.token, caller, args.mode),
       'ring.lookup': (_socket, args, _id, caller) => this.lookup(args, caller),
       'ring.diff': (_socket, args, _id, caller) => ringDiff(service, nameParam('ring', args.ring, limits), diffRequest(limits, args), caller),
       watch: (socket, args, _id, caller) => {

@@ -40,7 +40,7 @@ export function makeFrameSchemas(limits: Limits) {
     'lease.revoke': Type.Object({ ...head, leaseId }, closed),
     'lock.acquire': Type.Object({ ...head, name, ...http.acquire.properties }, closed),
     'lock.release': tokenArgs,
-    'lock.check': tokenArgs,
+    'lock.check': Type.Object({ ...head, name, ...http.checkBody.properties }, closed),
     'ring.lookup': Type.Object(
       {
         ...head,
@@ -100,7 +100,7 @@ export type OpArgs<Op extends OpName> = Omit<Static<FrameSchemas[Op]>, 'id' | 'o
 
 // Results and pushes are the SDK's wire shapes: one declaration for both sides.
 export type {
-  LeaseExpiredPush, LeaseResult, LockEventType, LockPush, LookupManyResult, LookupOneResult, OpResults, Push, RingPush,
+  HoldEndedPush, LeaseExpiredPush, LeaseResult, LockEventType, LockPush, LookupManyResult, LookupOneResult, OpResults, Push, RingPush,
 } from '../protocol/wire.js';
 
 /** A frame that passed its schema; `args` is typed by `op`. */

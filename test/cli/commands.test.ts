@@ -72,6 +72,16 @@ describe('lockring locks list, release, check', () => {
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /TOKEN: expected a fencing token/);
   });
+
+  it('check --mode counts only a hold in that mode', async () => {
+    const token = String((await api(shared.server.url, 'POST', '/v1/locks/rtok/acquire', { ttlMs: 30_000, mode: 'read' })).body.token);
+    assert.equal((await cli(['check', 'rtok', token, '--mode', 'read'])).code, 0);
+    const asWrite = await cli(['check', 'rtok', token, '--mode', 'write']);
+    assert.equal(asWrite.code, 3);
+    assert.match(asWrite.stdout, /does not hold lock "rtok" in write mode/);
+    assert.equal((await cli(['check', 'rtok', token, '--mode', 'both'])).code, 2);
+    await api(shared.server.url, 'POST', '/v1/locks/rtok/release', { token: Number(token) });
+  });
 });
 
 describe('lockring watch, health, completion, JSON errors', () => {

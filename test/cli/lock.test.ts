@@ -130,6 +130,31 @@ describe('lockring lock NAME -- CMD', () => {
     assert.equal((await api(shared.server.url, 'GET', '/v1/locks/missing')).status, 404, 'released');
   });
 
+  it('--mode read runs beside another reader, with LOCKRING_LOCK_MODE; a writer is refused meanwhile', async () => {
+    const reader = await api(shared.server.url, 'POST', '/v1/locks/catalog/acquire', { ttlMs: 30_000, mode: 'read', owner: 'other' });
+    assert.equal(reader.status, 200);
+    const modeOf = 'console.log("MODE=" + process.env.LOCKRING_LOCK_MODE)';
+    const [read, write] = await Promise.all([
+      runCli(['lock', 'catalog', '--mode', 'read', '--', process.execPath, '-e', modeOf], shared.env),
+      runCli(['lock', 'catalog', '--', process.execPath, '-e', modeOf], shared.env),
+    ]);
+    assert.equal(read.code, 0, read.stderr);
+    assert.match(read.stdout, /MODE=read/);
+    assert.equal(write.code, 3, write.stderr);
+    assert.doesNotMatch(write.stdout, /MODE=/);
+    const bad = await runCli(['lock', 'catalog', '--mode', 'shared', '--', 'true'], shared.env);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--mode: expected read or write/);
+    await api(shared.server.url, 'POST', '/v1/locks/catalog/release', { token: reader.body.token });
+  });
+
+  it('--max-hold stops the command when the hold reaches it, keepalives or not, and exits 4', async () => {
+    const run = await runCli(['lock', 'bounded', '--ttl', '2s', '--max-hold', '600ms', '--grace', '200ms', '--', process.execPath, '-e', 'setTimeout(() => {}, 20000)'], shared.env);
+    assert.equal(run.code, 4, run.stderr);
+    assert.match(run.stderr, /the hold reached --max-hold 600ms/);
+    assert.equal((await api(shared.server.url, 'GET', '/v1/locks/bounded')).status, 404);
+  });
+
   it('rejects bad usage with exit 2', async () => {
     const [noCommand, badTtl, noName] = await Promise.all([
       runCli(['lock', 'x'], shared.env),

@@ -48,6 +48,36 @@ describe('client: locks', () => {
     await handle.release(); // idempotent
   });
 
+  test('mode read: two handles share the lock, a writer is refused, check with a mode tells them apart', async () => {
+    const lockring = client();
+    const a = await lockring.acquire('c/rw', { ttlMs: 2_000, mode: 'read' });
+    const b = await lockring.acquire('c/rw', { ttlMs: 2_000, mode: 'read' });
+    assert.deepEqual([a.mode, b.mode], ['read', 'read']);
+    await assert.rejects(lockring.acquire('c/rw', { ttlMs: 1_000 }), (e: LockringClientError) => e.code === 'lock_held');
+    assert.equal((await lockring.check('c/rw', a.token, 'read')).held, true);
+    assert.equal((await lockring.check('c/rw', a.token, 'write')).held, false);
+    const overHttp = client({ websocket: false });
+    assert.equal((await overHttp.check('c/rw', b.token, 'write')).held, false);
+    assert.equal((await overHttp.check('c/rw', b.token, 'read')).held, true);
+    await Promise.all([a.release(), b.release()]);
+    const w = await lockring.acquire('c/rw', { ttlMs: 1_000 });
+    assert.equal(w.mode, 'write');
+    await w.release();
+  });
+
+  test('maxHoldMs: the handle\'s signal fires with max_hold, before the server ends the hold', async () => {
+    const lockring = client();
+    const handle = await lockring.acquire('c/bounded', { ttlMs: 2_000, maxHoldMs: 400, safetyMarginMs: 50 });
+    assert.equal(handle.maxHoldMs, 400);
+    assert.ok(handle.remainingMs() <= 350);
+    await aborted(handle.signal);
+    assert.equal(lostReason(handle.signal), 'max_hold');
+    // Pushed or released by the handle: the server no longer counts it.
+    const lockringHttp = client({ websocket: false });
+    for (let i = 0; i < 100 && (await lockringHttp.check('c/bounded', handle.token)).held; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal((await lockringHttp.check('c/bounded', handle.token)).held, false);
+  });
+
   test('keepalives hold the lock well past its TTL', async () => {
     const lockring = client();
     const handle = await lockring.acquire('c/keep', { ttlMs: 900 });

@@ -24,13 +24,13 @@ describe('try-lock', () => {
     const h = build();
     const grant = acquire(h, { name: 'x', ttlMs: 2_000, owner: 'worker-1' });
     assert.deepEqual(grant, {
-      name: 'x', token: 1, leaseId: grant.leaseId, owner: 'worker-1', limit: 1, ttlMs: 2_000,
+      name: 'x', token: 1, leaseId: grant.leaseId, owner: 'worker-1', limit: 1, mode: 'write', ttlMs: 2_000,
       expiresAt: h.clock.wallMs() + 2_000,
     });
     const view = h.machine.locks.inspect('x');
     assert.deepEqual(view, {
       name: 'x', limit: 1, waiters: 0,
-      holders: [{ token: 1, owner: 'worker-1', leaseId: grant.leaseId, acquiredAt: h.clock.wallMs(), expiresAt: h.clock.wallMs() + 2_000 }],
+      holders: [{ token: 1, owner: 'worker-1', mode: 'write', leaseId: grant.leaseId, acquiredAt: h.clock.wallMs(), expiresAt: h.clock.wallMs() + 2_000 }],
     });
   });
 
@@ -41,7 +41,7 @@ describe('try-lock', () => {
     const error = expectError(() => tryLock(h, 'x'), 'lock_held', {
       name: 'x',
       limit: 1,
-      holders: [{ token: first.token, owner: 'a', expiresAt: h.clock.wallMs() + 2_000 }],
+      holders: [{ token: first.token, owner: 'a', mode: 'write', expiresAt: h.clock.wallMs() + 2_000 }],
     });
     assert.equal('retryAfterMs' in error.details, false);
     assert.equal(h.machine.leases.byId.size, leasesBefore, 'a refused try-lock leaves no lease behind');
@@ -186,7 +186,7 @@ describe('FIFO waiters', () => {
     advance(h, 1);
     const error = errorOf(waiting);
     assert.equal(error.code, 'lock_held');
-    assert.deepEqual(error.details['holders'], [{ token: holder.token, owner: 'h', expiresAt: h.clock.wallMs() + 9_500 }]);
+    assert.deepEqual(error.details['holders'], [{ token: holder.token, owner: 'h', mode: 'write', expiresAt: h.clock.wallMs() + 9_500 }]);
     assert.equal(error.details['limit'], 1);
     assert.equal(waiting.waiter.queued, false);
     assert.equal(h.machine.locks.inspect('x').waiters, 0);

@@ -2,7 +2,8 @@
  * Random command sequences against the state machine, checking its invariants after
  * every step: never more holders than the limit, tokens strictly increasing, every
  * hold on a live lease, waiters granted in FIFO order, no grant during a lock-delay,
- * lease deadlines exactly as a simple model says, and the counters consistent.
+ * lease deadlines exactly as a simple model says, and the counters consistent. Read
+ * holds never share a name with a write hold and stay within readersPerLockMax.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +14,7 @@ import type { Lock, Waiter } from '../../src/domain/model.js';
 import { build, type Harness } from '../helpers/machine.js';
 
 const names = ['a', 'b', 'c'] as const;
+const readersMax = 2;
 const ttls = [100, 150, 300, 1_000] as const;
 
 type Command =
@@ -27,6 +29,8 @@ type Command =
       readonly waitMs: number;
       readonly limit: number | undefined;
       readonly lockDelayMs: number;
+      readonly mode: 'read' | 'write' | undefined;
+      readonly maxHoldMs: number | undefined;
     }
   | { readonly t: 'release'; readonly hold: number; readonly wrongName: boolean }
   | { readonly t: 'cancel'; readonly waiter: number }
@@ -47,6 +51,8 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
       waitMs: fc.constantFrom(0, 0, 50, 200, 1_000),
       limit: fc.constantFrom(undefined, undefined, 1, 2, 3),
       lockDelayMs: fc.constantFrom(0, 0, 120),
+      mode: fc.constantFrom(undefined, undefined, 'write' as const, 'read' as const, 'read' as const),
+      maxHoldMs: fc.constantFrom(undefined, undefined, undefined, 100, 250),
     }),
     weight: 8,
   },
@@ -77,7 +83,8 @@ const expected: Record<Command['t'], ErrorCode[]> = {
   detach: [],
   revoke: ['lease_not_found'],
   keepalive: ['lease_not_found'],
-  acquire: ['lock_held', 'limit_mismatch', 'lease_not_found', 'limit_exceeded'],
+  // invalid_request: mode read with a limit above 1.
+  acquire: ['lock_held', 'limit_mismatch', 'mode_mismatch', 'lease_not_found', 'limit_exceeded', 'invalid_request'],
   release: ['not_holder'],
   cancel: [],
   advance: [],
@@ -101,15 +108,17 @@ interface ModelLease {
 
 class Simulation {
   readonly h: Harness = build({
-    limits: { leasesMax: 12, locksMax: 2, holdsMax: 6, waitersPerLockMax: 3, waitersMax: 5 },
+    limits: { leasesMax: 12, locksMax: 2, holdsMax: 6, waitersPerLockMax: 3, waitersMax: 5, readersPerLockMax: readersMax },
   });
   readonly leaseIds: string[] = [];
   readonly holds: { name: string; token: number }[] = [];
   readonly waiters: TrackedWaiter[] = [];
   readonly leases = new Map<string, ModelLease>();
   /** Counts of what the run exercised, so a weak generator shows up as a failure. */
-  readonly seen = { waiterGrants: 0, waiterErrors: 0, lockDelays: 0, lateExpiries: 0, releases: 0 };
+  readonly seen = { waiterGrants: 0, waiterErrors: 0, lockDelays: 0, lateExpiries: 0, releases: 0, readGrants: 0, maxHoldEnds: 0 };
   private lastToken = 0;
+  /** maxHoldMs by token, for the holds that asked for one. */
+  private readonly bounds = new Map<number, number>();
   private waiterOrder = 0;
 
   constructor() {
@@ -155,7 +164,8 @@ class Simulation {
         if (hold === undefined) return;
         const name = command.wrongName ? names[(names.indexOf(hold.name as never) + 1) % names.length]! : hold.name;
         const live = machine.locks.byName.get(name)?.holders.get(hold.token);
-        const alive = live !== undefined && !machine.leases.isDead(live.lease);
+        const bounded = live?.maxHold ?? null;
+        const alive = live !== undefined && !machine.leases.isDead(live.lease) && (bounded === null || bounded.deadlineMs > this.now);
         let released = false;
         try {
           machine.run((m) => m.locks.release(name, hold.token));
@@ -222,6 +232,8 @@ class Simulation {
       waitMs: command.waitMs,
       limit: command.limit,
       lockDelayMs: command.lockDelayMs,
+      mode: command.mode,
+      maxHoldMs: command.maxHoldMs,
     };
     const result = this.h.machine.run((m) => m.locks.acquire(request));
     if ('granted' in result) {
@@ -257,7 +269,8 @@ class Simulation {
     const { machine } = this.h;
     if (command.kind === 'inspect') {
       const view = machine.locks.inspect(command.name);
-      assert.ok(view.holders.length <= view.limit);
+      const readers = view.holders.filter((holder) => holder.mode === 'read').length;
+      assert.ok(readers === 0 ? view.holders.length <= view.limit : readers === view.holders.length && readers <= readersMax);
       for (const holder of view.holders) {
         const lease = machine.leases.byId.get(holder.leaseId);
         assert.ok(lease !== undefined && !machine.leases.isDead(lease), 'inspect shows a holder whose lease is dead');
@@ -274,11 +287,20 @@ class Simulation {
   private onEvent(event: DomainEvent): void {
     switch (event.type) {
       case 'lock_acquired': {
+        if (event.maxHoldMs !== undefined) this.bounds.set(event.token, event.maxHoldMs);
         assert.ok(event.token > this.lastToken, `token ${event.token} after ${this.lastToken}`);
         this.lastToken = event.token;
         const lock = this.h.machine.locks.byName.get(event.name)!;
         assert.equal(lock.delayUntilMs, 0, 'granted during a lock-delay');
-        assert.ok(lock.holders.size <= lock.limit);
+        if (event.mode === 'read') {
+          this.seen.readGrants += 1;
+          assert.equal(lock.limit, 1, 'a read hold on a semaphore');
+          assert.equal(lock.readers, lock.holders.size, 'a read hold beside a writer');
+          assert.ok(lock.readers <= readersMax);
+        } else {
+          assert.ok(lock.holders.size - lock.readers <= lock.limit);
+          assert.equal(lock.readers, 0, 'a write hold beside readers');
+        }
         return;
       }
       case 'lease_granted':
@@ -303,6 +325,13 @@ class Simulation {
       case 'lock_delay_started':
         this.seen.lockDelays += 1;
         return;
+      case 'lock_released':
+        if (event.reason === 'max_hold') {
+          this.seen.maxHoldEnds += 1;
+          const bound = this.bounds.get(event.token);
+          assert.ok(bound !== undefined && event.heldMs >= bound, `max_hold after ${event.heldMs} ms, bound ${bound}`);
+        }
+        return;
       default:
         return;
     }
@@ -315,10 +344,17 @@ class Simulation {
     let waiters = 0;
     for (const [name, lock] of machine.locks.byName) {
       assert.equal(lock.name, name);
-      assert.ok(lock.holders.size <= lock.limit, `${name}: ${lock.holders.size} holders over limit ${lock.limit}`);
+      const readers = [...lock.holders.values()].filter((hold) => hold.mode === 'read').length;
+      assert.equal(lock.readers, readers, `${name}: reader count`);
+      assert.ok(readers === 0 || readers === lock.holders.size, `${name}: a writer beside readers`);
+      assert.ok(readers <= readersMax, `${name}: ${readers} readers over ${readersMax}`);
+      assert.ok(readers > 0 || lock.holders.size <= lock.limit, `${name}: ${lock.holders.size} holders over limit ${lock.limit}`);
       assert.ok(lock.holders.size > 0 || lock.waiterCount > 0 || lock.delayUntilMs > 0, `${name} is idle but exists`);
       if (lock.waiterCount > 0) {
-        assert.ok(lock.delayUntilMs > 0 || lock.holders.size === lock.limit, `${name} has waiters and a free permit`);
+        // Never a grantable head: the first waiter does not fit beside the holders.
+        const head = lock.waiterHead!;
+        const headFits = head.mode === 'write' ? lock.holders.size < lock.limit : readers === lock.holders.size && readers < readersMax;
+        assert.ok(lock.delayUntilMs > 0 || !headFits, `${name} has waiters and room for the first one`);
       }
       assert.equal(queueLength(lock), lock.waiterCount);
       for (const hold of lock.holders.values()) {
@@ -350,6 +386,10 @@ class Simulation {
     }
     for (const lock of machine.locks.byName.values()) {
       assert.ok(lock.delayUntilMs === 0 || lock.delayUntilMs > this.now, 'a lock-delay outlived its end');
+      for (const hold of lock.holders.values()) {
+        assert.ok(hold.maxHold === null || hold.maxHold.deadlineMs > this.now, 'a bounded hold outlived its maxHoldMs');
+        assert.ok(hold.maxHold === null || hold.maxHold.deadlineMs === hold.acquiredAtMonoMs + hold.maxHold.maxHoldMs);
+      }
     }
   }
 }
@@ -366,7 +406,7 @@ function queueLength(lock: Lock): number {
 
 describe('state machine properties', () => {
   test('random command sequences keep every invariant', () => {
-    const seen = { waiterGrants: 0, waiterErrors: 0, lockDelays: 0, lateExpiries: 0, releases: 0 };
+    const seen = { waiterGrants: 0, waiterErrors: 0, lockDelays: 0, lateExpiries: 0, releases: 0, readGrants: 0, maxHoldEnds: 0 };
     fc.assert(
       fc.property(fc.array(commandArb, { minLength: 10, maxLength: 150, size: 'max' }), (commands) => {
         const sim = new Simulation();

@@ -183,6 +183,73 @@ describe('a power cut loses nothing a client was shown', () => {
     await third.close();
   });
 
+  test('read holds survive a power cut (from the log) and a clean restart (from the snapshot) as read holds', async () => {
+    const dir = await fresh();
+    const disk = new PowerCutDisk();
+    const first = await open(dir, { disk });
+    const r1 = (await first.call('POST', '/v1/locks/rw/acquire', { ttlMs: 60_000, mode: 'read' })).body;
+    const r2 = (await first.call('POST', '/v1/locks/rw/acquire', { ttlMs: 60_000, mode: 'read' })).body;
+    const w = (await first.call('POST', '/v1/locks/w/acquire', { ttlMs: 60_000 })).body;
+    disk.hold();
+    // Not durable when the power goes: never shown, so it may be lost.
+    const unshown = watched(first.call('POST', '/v1/locks/rw/acquire', { ttlMs: 60_000, mode: 'read' }));
+    await turns();
+    assert.equal(unshown.answered, false);
+    await first.cut();
+
+    const modes = async (node: Node, name: string): Promise<Record<number, string>> =>
+      Object.fromEntries((await node.call('GET', `/v1/locks/${name}`)).body.holders.map((h: { token: number; mode: string }) => [h.token, h.mode]));
+    const second = await open(dir);
+    assert.deepEqual(await modes(second, 'rw'), { [r1.token]: 'read', [r2.token]: 'read' });
+    assert.deepEqual(await modes(second, 'w'), { [w.token]: 'write' });
+    // The restored readers still exclude a writer and still admit a reader.
+    assert.equal((await second.call('POST', '/v1/locks/rw/acquire', { ttlMs: 60_000 })).status, 409);
+    const r3 = (await second.call('POST', '/v1/locks/rw/acquire', { ttlMs: 60_000, mode: 'read' })).body;
+    assert.equal(r3.mode, 'read');
+    assert.ok(r3.token > r2.token);
+    await second.close();
+
+    const third = await open(dir);
+    assert.deepEqual(await modes(third, 'rw'), { [r1.token]: 'read', [r2.token]: 'read', [r3.token]: 'read' });
+    assert.equal((await third.call('POST', '/v1/locks/rw/check', { token: r3.token, mode: 'read' })).body.held, true);
+    assert.equal((await third.call('POST', '/v1/locks/w/acquire', { ttlMs: 60_000, mode: 'read' })).status, 409);
+    await third.close();
+  });
+
+  test('a bounded hold\'s end survives a power cut and a clean restart: acquiredAt + maxHoldMs by the wall clock', async () => {
+    const dir = await fresh();
+    const disk = new PowerCutDisk();
+    const first = await open(dir, { disk });
+    const grant = (await first.call('POST', '/v1/locks/b/acquire', { ttlMs: 60_000, maxHoldMs: 10_000 })).body;
+    first.clock.advance(3_000);
+    await first.cut();
+
+    // The wall clock moved on 1 s during the outage: 6 s of the bound are left.
+    const clock = new ManualClock(first.clock.wallMs() + 1_000, first.clock.monoMs() + 50_000);
+    const second = await open(dir, { clock });
+    const held = async (node: Node): Promise<boolean> => (await node.call('POST', '/v1/locks/b/check', { token: grant.token })).body.held;
+    assert.equal(await held(second), true);
+    const view = (await second.call('GET', '/v1/locks/b')).body;
+    assert.equal(view.holders[0].token, grant.token);
+    clock.advance(5_999);
+    assert.equal(await held(second), true);
+    clock.advance(1);
+    assert.equal(await held(second), false, 'never past acquiredAt + maxHoldMs: the restart gave it no more');
+    const again = (await second.call('POST', '/v1/locks/b/acquire', { ttlMs: 60_000, maxHoldMs: 5_000 })).body;
+    second.clock.advance(1_000);
+    await second.close();
+
+    const third = await open(dir, { clock: new ManualClock(clock.wallMs(), clock.monoMs()) });
+    const token = again.token;
+    const checkAgain = async (): Promise<boolean> => (await third.call('POST', '/v1/locks/b/check', { token })).body.held;
+    assert.equal(await checkAgain(), true, 'the snapshot written at close carries the bound');
+    third.clock.advance(3_999);
+    assert.equal(await checkAgain(), true);
+    third.clock.advance(1);
+    assert.equal(await checkAgain(), false);
+    await third.close();
+  });
+
   test('a lookup never routes to a member whose lease deadline has passed', async () => {
     const clock = new ManualClock();
     const server = await startServer({}, { clock });

@@ -20,7 +20,10 @@
 //   (e) lock-delays hold across crashes: a grant on a name whose holders are left to
 //       expire comes at least ttlMs + lockDelayMs after the previous grant was sent;
 //   (f) ring reads: a version a client read never comes back lower, nor with other
-//       members.
+//       members;
+//   (g) read-write locks: a valid write hold never overlaps any other valid hold of
+//       its name, valid read holds are at most readersPerLockMax at once, and a hold
+//       restored after a crash keeps its mode.
 // Some lock clients speak WebSocket. The log runs with tiny segments and frequent
 // snapshots (walSegmentBytesMax, snapshotIntervalRecordsMax), so kills land during
 // segment rolls and background snapshots.
@@ -40,13 +43,16 @@ const rand = random(seed);
 const lockNames = ['fault/lock-a', 'fault/lock-b', 'fault/lock-c'];
 const semaphoreNames = ['fault/sem-a'];
 const semaphoreLimit = 3;
+/** Locks taken in read or write mode; the server runs with readersPerLockMax = readersBound. */
+const rwNames = ['fault/rw-a'];
+const readersBound = 2;
 const ring = 'faults';
 const leasedRing = 'faults-leased';
 const delayName = 'fault/delayed';
 const delayTtlMs = 300;
 const lockDelayMs = 1_200;
 /** Small segments and frequent snapshots: kills land during rolls and background snapshots. */
-const storeEnv = { LOCKRING_LIMITS: 'walSegmentBytesMax=4096,snapshotIntervalRecordsMax=100' };
+const storeEnv = { LOCKRING_LIMITS: `walSegmentBytesMax=4096,snapshotIntervalRecordsMax=100,readersPerLockMax=${readersBound}` };
 const spawn = (dir: string): ChildServer => spawnServer(dir, storeEnv);
 const start = (dir: string): Promise<ChildServer> => startServer(dir, storeEnv);
 
@@ -79,6 +85,7 @@ interface LeaseState {
 interface Hold {
   readonly name: string;
   readonly limit: number;
+  readonly mode: 'read' | 'write';
   readonly token: number;
   readonly owner: string;
   /** Server run (1 = first start) that granted it. */
@@ -118,7 +125,7 @@ const stats = {
   grants: 0, keepalives: 0, releases: 0, revokes: 0, ringChanges: 0, orphansReleased: 0,
   verifiedHeld: 0, verifiedGone: 0, verifiedLeases: 0, verifiedNodes: 0, skippedTooLate: 0,
   wsGrants: 0, delayedGrants: 0, ringReads: 0, segmentsSeen: 0, snapshotsSeen: 0,
-  mutexIntervals: 0, maxConcurrentHolders: 0, restartMsTotal: 0, restartMsMax: 0, refusedWhileLocked: 0, durationMs: 0,
+  mutexIntervals: 0, maxConcurrentHolders: 0, readGrants: 0, maxConcurrentReaders: 0, verifiedReadHeld: 0, restartMsTotal: 0, restartMsMax: 0, refusedWhileLocked: 0, durationMs: 0,
 };
 
 function problem(message: string): void {
@@ -252,14 +259,17 @@ async function lockClient(id: string): Promise<void> {
   const orphans: { name: string; owner: string; tries: number }[] = [];
   for (let attempt = 1; !world.stopping; attempt++) {
     if (orphans.length > 0) await cleanOrphans(orphans);
-    const semaphore = rand() < 0.3;
-    const name = semaphore ? pick(semaphoreNames) : pick(lockNames);
+    const kind = rand();
+    const semaphore = kind < 0.25;
+    const rw = !semaphore && kind < 0.5;
+    const name = semaphore ? pick(semaphoreNames) : rw ? pick(rwNames) : pick(lockNames);
     const limit = semaphore ? semaphoreLimit : 1;
+    const mode = rw && rand() < 0.7 ? 'read' : 'write';
     const short = rand() < 0.35;
     const ttlMs = short ? between(300, 800) : between(4_000, 8_000);
     const waitMs = rand() < 0.4 ? 0 : between(200, 1_200);
     const owner = `${id}#${attempt}`;
-    const sent = await send('POST', path.lock(name, 'acquire'), { ttlMs, waitMs, owner, ...(semaphore ? { limit } : {}) }, waitMs + 4_000);
+    const sent = await send('POST', path.lock(name, 'acquire'), { ttlMs, waitMs, owner, ...(semaphore ? { limit } : {}), ...(rw ? { mode } : {}) }, waitMs + 4_000);
     if (sent.kind === 'lost') {
       orphans.push({ name, owner, tries: 0 });
       await sleep(20);
@@ -275,13 +285,14 @@ async function lockClient(id: string): Promise<void> {
       continue;
     }
     stats.grants += 1;
+    if (mode === 'read') stats.readGrants += 1;
     const grant = sent.body;
-    if (grant.limit !== limit || grant.owner !== owner || grant.name !== name || grant.ttlMs !== ttlMs) problem(`acquire ${name}: odd grant ${JSON.stringify(grant)}`);
+    if (grant.limit !== limit || grant.owner !== owner || grant.name !== name || grant.ttlMs !== ttlMs || grant.mode !== mode) problem(`acquire ${name}: odd grant ${JSON.stringify(grant)}`);
     const lease: LeaseState = {
       id: grant.leaseId, ttlMs, renewSentMs: sent.sentMs, endSentMs: null, endAcked: false, toldGone: false, holds: [], members: [],
     };
     const hold: Hold = {
-      name, limit, token: grant.token, owner, run: sent.run, sentMs: sent.sentMs, ackMs: sent.ackMs, lease, releaseSentMs: null, releaseAcked: false,
+      name, limit, mode, token: grant.token, owner, run: sent.run, sentMs: sent.sentMs, ackMs: sent.ackMs, lease, releaseSentMs: null, releaseAcked: false,
     };
     lease.holds.push(hold);
     holds.push(hold);
@@ -341,7 +352,7 @@ async function wsLockClient(id: string): Promise<void> {
       id: sent.body.leaseId, ttlMs, renewSentMs: sent.sentMs, endSentMs: null, endAcked: false, toldGone: false, holds: [], members: [],
     };
     const hold: Hold = {
-      name, limit: 1, token: sent.body.token, owner, run: sent.run, sentMs: sent.sentMs, ackMs: sent.ackMs, lease, releaseSentMs: null, releaseAcked: false,
+      name, limit: 1, mode: 'write', token: sent.body.token, owner, run: sent.run, sentMs: sent.sentMs, ackMs: sent.ackMs, lease, releaseSentMs: null, releaseAcked: false,
     };
     lease.holds.push(hold);
     holds.push(hold);
@@ -368,7 +379,7 @@ async function delayClient(id: string): Promise<void> {
         id: sent.body.leaseId, ttlMs: delayTtlMs, renewSentMs: sent.sentMs, endSentMs: null, endAcked: false, toldGone: false, holds: [], members: [],
       };
       const hold: Hold = {
-        name: delayName, limit: 1, token: sent.body.token, owner, run: sent.run, sentMs: sent.sentMs, ackMs: sent.ackMs, lease,
+        name: delayName, limit: 1, mode: 'write', token: sent.body.token, owner, run: sent.run, sentMs: sent.sentMs, ackMs: sent.ackMs, lease,
         releaseSentMs: null, releaseAcked: false,
       };
       lease.holds.push(hold);
@@ -424,7 +435,7 @@ async function leaseClient(id: string): Promise<void> {
       if (acquired.status === 200) {
         stats.grants += 1;
         const hold: Hold = {
-          name, limit: 1, token: acquired.body.token, owner: node, run: acquired.run, sentMs: acquired.sentMs, ackMs: acquired.ackMs,
+          name, limit: 1, mode: 'write', token: acquired.body.token, owner: node, run: acquired.run, sentMs: acquired.sentMs, ackMs: acquired.ackMs,
           lease, releaseSentMs: null, releaseAcked: false,
         };
         lease.holds.push(hold);
@@ -498,10 +509,15 @@ async function verifyRestart(server: ChildServer, diedBy: number, restoredAfter:
   const listedAt = performance.now();
   assert.equal(listed.status, 200);
   assert.equal(listed.body.next, undefined);
-  const holders = new Map<number, { name: string; leaseId: string; owner: string }>();
-  for (const lock of listed.body.locks as { name: string; limit: number; holders: { token: number; leaseId: string; owner: string }[] }[]) {
-    if (lock.holders.length > lock.limit) problem(`${label}: ${lock.name} has ${lock.holders.length} holders, limit ${lock.limit}`);
-    for (const holder of lock.holders) holders.set(holder.token, { name: lock.name, leaseId: holder.leaseId, owner: holder.owner });
+  const holders = new Map<number, { name: string; leaseId: string; owner: string; mode: string }>();
+  type Listed = { name: string; limit: number; holders: { token: number; leaseId: string; owner: string; mode: string }[] };
+  for (const lock of listed.body.locks as Listed[]) {
+    const readers = lock.holders.filter((holder) => holder.mode === 'read').length;
+    const writers = lock.holders.length - readers;
+    if (writers > lock.limit) problem(`${label}: ${lock.name} has ${writers} write holders, limit ${lock.limit}`);
+    if (writers > 0 && readers > 0) problem(`${label}: ${lock.name} has a writer beside ${readers} readers`);
+    if (readers > readersBound) problem(`${label}: ${lock.name} has ${readers} readers, bound ${readersBound}`);
+    for (const holder of lock.holders) holders.set(holder.token, { name: lock.name, leaseId: holder.leaseId, owner: holder.owner, mode: holder.mode });
   }
   for (const hold of holds) {
     const found = holders.get(hold.token);
@@ -522,6 +538,8 @@ async function verifyRestart(server: ChildServer, diedBy: number, restoredAfter:
       problem(`${label}: acknowledged hold ${hold.name} #${hold.token} (lease ${lease.id}, alive at the crash) is not held after recovery`);
       continue;
     }
+    if (found.mode !== hold.mode) problem(`${label}: ${hold.name} #${hold.token} was granted ${hold.mode}, restored ${found.mode}`);
+    if (hold.mode === 'read') stats.verifiedReadHeld += 1;
     const check = await call(base, 'POST', path.lock(hold.name, 'check'), { token: hold.token });
     if (check.body?.held !== true) problem(`${label}: check of ${hold.name} #${hold.token} says ${JSON.stringify(check.body)}`);
     stats.verifiedHeld += 1;
@@ -665,10 +683,15 @@ function checkMutualExclusion(): void {
       }
       current.add(edge.hold);
       stats.mutexIntervals += 1;
+      const readers = [...current].filter((h) => h.mode === 'read').length;
+      const writers = current.size - readers;
       stats.maxConcurrentHolders = Math.max(stats.maxConcurrentHolders, current.size);
-      if (current.size > edge.hold.limit) {
-        const who = [...current].map((h) => `#${h.token} run ${h.run} [${h.ackMs.toFixed(1)}, ${validUntil(h).toFixed(1)})`).join(', ');
-        problem(`${name} (limit ${edge.hold.limit}) had ${current.size} valid holders at once: ${who}`);
+      stats.maxConcurrentReaders = Math.max(stats.maxConcurrentReaders, readers);
+      const who = (): string => [...current].map((h) => `${h.mode} #${h.token} run ${h.run} [${h.ackMs.toFixed(1)}, ${validUntil(h).toFixed(1)})`).join(', ');
+      if (writers > 0 && readers > 0) problem(`${name}: a writer was valid beside ${readers} readers: ${who()}`);
+      if (readers > readersBound) problem(`${name}: ${readers} valid readers at once, bound ${readersBound}: ${who()}`);
+      if (writers > edge.hold.limit) {
+        problem(`${name} (limit ${edge.hold.limit}) had ${writers} valid holders at once: ${who()}`);
       }
     }
   }
@@ -799,6 +822,7 @@ test(`SIGKILL ${kills} times under concurrent clients loses nothing acknowledged
   assert.ok(stats.grants >= 40 * scale && stats.mutexIntervals >= 30 * scale, JSON.stringify(stats));
   assert.ok(stats.releases >= 15 * scale && stats.ringChanges >= 40 * scale && stats.revokes >= 3 * scale, JSON.stringify(stats));
   assert.ok(stats.verifiedHeld >= 5 * scale, `only ${stats.verifiedHeld} holds verified held across restarts`);
+  assert.ok(stats.readGrants >= 3 * scale, `read-write locks were exercised: ${JSON.stringify(stats)}`);
   assert.ok(stats.wsGrants >= 2 * scale && stats.delayedGrants >= 1 && stats.ringReads >= 10 * scale, JSON.stringify(stats));
   assert.ok(stats.segmentsSeen >= 3 && stats.snapshotsSeen >= 1, `segment rolls and snapshots happened: ${JSON.stringify(stats)}`);
 });

@@ -25,12 +25,13 @@ describe('HTTP locks: acquire and release', () => {
 
   test('acquire with ttlMs grants a fresh lease and answers every field', async () => {
     const body = expectStatus(await acquire(api, 'fresh', { ttlMs: 2_000, owner: 'worker-1' }), 200);
-    assert.deepEqual(Object.keys(body).sort(), ['expiresAt', 'leaseId', 'limit', 'name', 'owner', 'token', 'ttlMs']);
+    assert.deepEqual(Object.keys(body).sort(), ['expiresAt', 'leaseId', 'limit', 'mode', 'name', 'owner', 'token', 'ttlMs']);
     assert.equal(body.name, 'fresh');
     assert.ok(Number.isSafeInteger(body.token) && body.token > 0);
     assert.equal(typeof body.leaseId, 'string');
     assert.equal(body.owner, 'worker-1');
     assert.equal(body.limit, 1);
+    assert.equal(body.mode, 'write');
     assert.equal(body.ttlMs, 2_000);
     assert.equal(body.expiresAt, api.clock.wallMs() + 2_000);
     const lease = expectStatus(await api.call('GET', `/v1/leases/${body.leaseId}`), 200);
@@ -118,7 +119,7 @@ describe('HTTP locks: acquire and release', () => {
     const first = expectStatus(await acquire(api, 'busy', { ttlMs: 2_000, owner: 'alpha' }), 200);
     const error = expectError(await acquire(api, 'busy', { ttlMs: 2_000, owner: 'beta' }), 409, 'lock_held');
     assert.equal(error.limit, 1);
-    assert.deepEqual(error.holders, [{ token: first.token, owner: 'alpha', expiresAt: first.expiresAt }]);
+    assert.deepEqual(error.holders, [{ token: first.token, owner: 'alpha', mode: 'write', expiresAt: first.expiresAt }]);
     const explicit = expectError(await acquire(api, 'busy', { ttlMs: 2_000, waitMs: 0 }), 409, 'lock_held');
     assert.equal(explicit.holders.length, 1);
     // The refused acquire granted no lease.
@@ -196,7 +197,7 @@ describe('HTTP locks: acquire and release', () => {
     assert.deepEqual(view, {
       name: 'look',
       limit: 1,
-      holders: [{ token: grant.token, owner: 'me', leaseId: grant.leaseId, acquiredAt: api.clock.wallMs(), expiresAt: grant.expiresAt }],
+      holders: [{ token: grant.token, owner: 'me', mode: 'write', leaseId: grant.leaseId, acquiredAt: api.clock.wallMs(), expiresAt: grant.expiresAt }],
       waiters: 0,
     });
     expectStatus(await api.call('POST', '/v1/locks/look/release', { token: grant.token }), 200);
@@ -289,7 +290,7 @@ describe('HTTP locks: waiting', () => {
     assert.equal(api.lockring.machine.locks.byName.get('timeout')!.waiterCount, 1);
     api.advance(1);
     const error = expectError(await waiting, 409, 'lock_held');
-    assert.deepEqual(error.holders, [{ token: holder.token, owner: 'h', expiresAt: holder.expiresAt }]);
+    assert.deepEqual(error.holders, [{ token: holder.token, owner: 'h', mode: 'write', expiresAt: holder.expiresAt }]);
     assert.equal(expectStatus(await api.call('GET', '/v1/locks/timeout'), 200).waiters, 0);
   });
 

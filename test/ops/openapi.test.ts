@@ -62,7 +62,7 @@ describe('the OpenAPI document at /docs/json', () => {
   it('gives each error code its own example under the status the catalogue names', () => {
     const acquire = op('post', '/v1/locks/{name}/acquire').responses;
     const conflicts = Object.keys(acquire['409']!.content!['application/json']!.examples!).sort();
-    assert.deepEqual(conflicts, ['limit_mismatch', 'lock_held']);
+    assert.deepEqual(conflicts, ['limit_mismatch', 'lock_held', 'mode_mismatch']);
     for (const [path, ops] of Object.entries(doc.paths)) {
       for (const [method, operation] of Object.entries(ops as Record<string, Operation>)) {
         for (const [status, response] of Object.entries(operation.responses)) {

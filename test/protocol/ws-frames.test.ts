@@ -56,6 +56,8 @@ describe('the WebSocket frame schema', () => {
     await send('lock.release', { name: 'b', token: own['token'] });
     await send('lease.revoke', { leaseId: lease['leaseId'] });
     await socket.push('lease_expired');
+    await send('lock.acquire', { name: 'c', ttlMs: 5000, maxHoldMs: 50 });
+    await socket.push('hold_ended');
     await send('cancel', { requestId: 99 });
     await send('auth', { token: 'anything-at-all' });
     await send('unwatch', { watchId: ringWatch['watchId'] });

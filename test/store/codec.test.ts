@@ -4,7 +4,7 @@ import type { DomainEvent } from '../../src/domain/events.js';
 import { ByteReader, ByteWriter, DecodeError } from '../../src/store/byte-buffer.js';
 import { crc32c } from '../../src/store/crc32c.js';
 import { frameHeaderBytes, readFrame, sealFrame } from '../../src/store/frame.js';
-import { type RecordVisitor, decodeRecord, encodeEvent } from '../../src/store/record-codec.js';
+import { RecordType, type RecordVisitor, decodeRecord, encodeEvent } from '../../src/store/record-codec.js';
 
 describe('record codec', () => {
   test('crc32c matches the standard check value', () => {
@@ -35,6 +35,9 @@ describe('record codec', () => {
       { type: 'lease_granted', leaseId: 'L2', ttlMs: 100, kind: 'plain', principal: 'team-a' },
       { type: 'lock_acquired', name: 'n', token: 2 ** 40, owner: 'o', leaseId: 'L1', limit: 3, lockDelayMs: 7, acquiredAtWallMs: 1_700_000_000_000, waitedMs: 5 },
       { type: 'lock_acquired', name: 'm', token: 9, owner: '', leaseId: 'L2', limit: 1, lockDelayMs: 0, acquiredAtWallMs: 1, waitedMs: 0, principal: 'team-a' },
+      { type: 'lock_acquired', name: 'rw', token: 10, owner: 'r', leaseId: 'L2', limit: 1, lockDelayMs: 4, acquiredAtWallMs: 2, waitedMs: 0, mode: 'read' },
+      { type: 'lock_acquired', name: 'b', token: 11, owner: '', leaseId: 'L2', limit: 1, lockDelayMs: 0, acquiredAtWallMs: 3, waitedMs: 0, mode: 'read', maxHoldMs: 86_400_000 },
+      { type: 'lock_acquired', name: 'c', token: 12, owner: '', leaseId: 'L2', limit: 2, lockDelayMs: 0, acquiredAtWallMs: 4, waitedMs: 0, principal: 'team-a', maxHoldMs: 1 },
       { type: 'lock_released', name: 'n', token: 2 ** 40, owner: 'o', leaseId: 'L1', reason: 'released', heldMs: 1 },
       { type: 'ring_configured', ring: 'r', vnodes: 160, version: 1 },
       { type: 'member_put', ring: 'r', node: 'a', weight: 0.5, meta: { k: [1] }, leaseId: null, version: 2 },
@@ -58,8 +61,11 @@ describe('record codec', () => {
     assert.deepEqual(seen, [
       ['leaseGranted', 'L1', 1500, 'session', undefined],
       ['leaseGranted', 'L2', 100, 'plain', 'team-a'],
-      ['lockAcquired', 'n', 2 ** 40, 'o', 'L1', 3, 7, 1_700_000_000_000, undefined],
-      ['lockAcquired', 'm', 9, '', 'L2', 1, 0, 1, 'team-a'],
+      ['lockAcquired', 'n', 2 ** 40, 'o', 'L1', 3, 7, 1_700_000_000_000, undefined, 'write', 0],
+      ['lockAcquired', 'm', 9, '', 'L2', 1, 0, 1, 'team-a', 'write', 0],
+      ['lockAcquired', 'rw', 10, 'r', 'L2', 1, 4, 2, undefined, 'read', 0],
+      ['lockAcquired', 'b', 11, '', 'L2', 1, 0, 3, undefined, 'read', 86_400_000],
+      ['lockAcquired', 'c', 12, '', 'L2', 2, 0, 4, 'team-a', 'write', 1],
       ['lockReleased', 2 ** 40],
       ['ringConfigured', 'r', 160, 1, 'xxhash'],
       ['memberPut', 'r', 'a', 0.5, '{"k":[1]}', null, 2],
@@ -70,6 +76,24 @@ describe('record codec', () => {
       ['lockDelayStarted', 'n', 2, 5],
       ['lockDelayEnded', 'n'],
     ]);
+  });
+
+  test('a write hold keeps the plain record; a read hold takes the record with flags, and unknown flags fail', () => {
+    const hold = (mode?: 'read'): DomainEvent => ({
+      type: 'lock_acquired', name: 'n', token: 3, owner: '', leaseId: 'L', limit: 1, lockDelayMs: 0, acquiredAtWallMs: 1, waitedMs: 0,
+      ...(mode === undefined ? {} : { mode }),
+    });
+    const plain = new ByteWriter(16);
+    encodeEvent(plain, hold());
+    const read = new ByteWriter(16);
+    encodeEvent(read, hold('read'));
+    assert.equal(plain.buf[0], RecordType.lockAcquired);
+    assert.equal(read.buf[0], RecordType.lockAcquiredWith);
+    assert.equal(read.pos, plain.pos + 1, 'one flags byte more');
+    const bad = Buffer.from(read.buf.subarray(0, read.pos));
+    bad[bad.length - 1] = 0x7e;
+    const ignore = new Proxy({} as RecordVisitor, { get: () => () => {} });
+    assert.throws(() => decodeRecord(new ByteReader(bad, 0, bad.length), ignore), DecodeError);
   });
 
   test('a frame carries its first sequence number and count; any flipped bit fails its checksum', () => {

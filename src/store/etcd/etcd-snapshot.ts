@@ -38,7 +38,7 @@ export function encodeState(machine: StateMachine, seq: number): Buffer {
   }
   for (const lock of machine.locks.byName.values()) {
     for (const hold of lock.holders.values()) {
-      encodeHold(out, hold.name, hold.token, hold.owner, hold.lease.id, lock.limit, hold.lockDelayMs, hold.acquiredAtWallMs, hold.principal);
+      encodeHold(out, hold.name, hold.token, hold.owner, hold.lease.id, lock.limit, hold.lockDelayMs, hold.acquiredAtWallMs, hold.principal, hold.mode, hold.maxHold?.maxHoldMs ?? 0);
       holds += 1;
     }
   }
