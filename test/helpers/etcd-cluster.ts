@@ -53,9 +53,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitHealthy(url: string, withinMs: number): Promise<void> {
+async function waitHealthy(url: string, withinMs: number, member?: EtcdMember): Promise<void> {
   const deadline = performance.now() + withinMs;
   while (performance.now() < deadline) {
+    const child = member?.child;
+    // Exited (its port was taken, say): no use waiting for it.
+    if (child != null && (child.exitCode !== null || child.signalCode !== null)) throw new Error(`etcd at ${url} exited while starting`);
     try {
       const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(500) });
       const body = (await response.json()) as { health?: string };
@@ -88,6 +91,19 @@ function killed(child: ChildProcess): Promise<void> {
  * so leases as short as 1 s are allowed and an etcd leader loss heals fast.
  */
 export async function startEtcdCluster(size = 3, options: { readonly fsync?: boolean } = {}): Promise<EtcdCluster> {
+  // A free port can be taken between our probe and etcd's bind (tests run side by
+  // side), and a loaded machine can start etcd slowly: a cluster that does not come
+  // up is stopped and started again on new ports, a bounded number of times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEtcdClusterOnce(size, options);
+    } catch (error) {
+      if (attempt === 3) throw error;
+    }
+  }
+}
+
+async function startEtcdClusterOnce(size: number, options: { readonly fsync?: boolean }): Promise<EtcdCluster> {
   const root = await mkdtemp(join(tmpdir(), 'lockring-etcd-'));
   const members: EtcdMember[] = [];
   for (let i = 0; i < size; i++) {
@@ -143,7 +159,7 @@ export async function startEtcdCluster(size = 3, options: { readonly fsync?: boo
     },
   };
   try {
-    await Promise.all(members.map((m) => waitHealthy(m.clientUrl, 15_000)));
+    await Promise.all(members.map((m) => waitHealthy(m.clientUrl, 20_000, m)));
   } catch (error) {
     await cluster.stop();
     throw error;
