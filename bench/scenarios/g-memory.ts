@@ -42,7 +42,7 @@ async function childMain(): Promise<void> {
   const count = Number(process.env['BENCH_COUNT']);
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) throw new Error('run with --expose-gc');
-  const config = makeConfig({ dataDir: null, logLevel: 'silent', limits: { leasesMax: count + 10, locksMax: count + 10, holdsMax: count + 10 } });
+  const config = makeConfig({ dataDir: null, logLevel: 'silent', limits: { leasesMax: count + 10, locksMax: count + 10, holdsMax: count + 10, holdsPerLeaseMax: count + 10 } });
   const lockring = await buildServer(config, { logger: createLogger('silent') });
   const machine = lockring.machine;
   const shared = machine.run((m) => m.leases.grant(ttlMs)).id;
