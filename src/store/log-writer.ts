@@ -74,10 +74,10 @@ function deferred(): Deferred {
 /**
  * The write-ahead log with group commit. `append` encodes a record into the open
  * batch synchronously. Writes and fdatasyncs form a two-stage pipeline: one write and
- * one fdatasync run at a time, side by side, so the frames of the next batch reach the
+ * one fdatasync run at a time, side by side, so full batches (batchBytesMax) reach the
  * page cache while the previous fdatasync is still running and the next fdatasync can
  * start the moment it returns; each fdatasync makes durable every frame whose write
- * had completed when it started. A failed write or fsync is never retried or ignored:
+ * had completed when it started. A batch still open waits for the running fdatasync. A failed write or fsync is never retried or ignored:
  * every pending and future `settled()` rejects and `onFatal` tells the server to stop.
  */
 export class LogWriter {
@@ -280,11 +280,17 @@ export class LogWriter {
     if (!this.syncing && this.writtenCount > 0) void this.sync();
   }
 
-  /** The next batch to write: a full one waiting, else the open one if it has records. */
+  /**
+   * The next batch to write: a full one waiting, else the open one if it has records.
+   * While an fdatasync runs, only full batches are written ahead of it: the open one
+   * may still grow, and writing it now would cut it short for a write that contends
+   * with the running fdatasync for no gain (measured: at 50 clients x 1 in flight,
+   * writing every open batch ahead cost ~15% of the lock cycles).
+   */
   private nextToWrite(): Batch | undefined {
     const waiting = this.queue[this.writtenCount];
     if (waiting !== undefined) return waiting;
-    if (this.open.count === 0) return undefined;
+    if (this.open.count === 0 || this.syncing) return undefined;
     const batch = this.open;
     this.queue.push(batch);
     this.open = this.newBatch();
@@ -294,7 +300,7 @@ export class LogWriter {
   private startWrite(): void {
     // A new segment starts only once every frame of the old one is durable: recovery
     // must never find a later segment's records after a hole in an earlier one.
-    if (this.queue[this.writtenCount] === undefined && this.open.count === 0) return;
+    if (this.queue[this.writtenCount] === undefined && (this.open.count === 0 || this.syncing)) return;
     const first = this.queue[this.writtenCount] ?? this.open;
     if (this.needsRoll(first.out.pos) && this.writtenCount > 0) return;
     const batch = this.nextToWrite()!;

@@ -35,7 +35,9 @@ async function open(dir: string, options: { disk?: PowerCutDisk; clock?: ManualC
   let store: OpenedStore | null = null;
   const server = await startServer(options.limits ?? {}, {
     clock,
-    openDurability: async (machine, log) => (store = await openStore({ dataDir: dir, machine, log, openFile: options.disk?.open })),
+    // Small batches: full ones are written ahead of a running fdatasync, so a cut can lose
+    // an earlier frame and keep a later one.
+    openDurability: async (machine, log) => (store = await openStore({ dataDir: dir, machine, log, openFile: options.disk?.open, batchBytesMax: 512 })),
   });
   return {
     server,

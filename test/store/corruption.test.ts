@@ -119,11 +119,10 @@ describe('frames written ahead of an fdatasync', () => {
   test('a lost frame that no later frame saw durable is a torn write, even with frames after it', async () => {
     const dir = await fresh();
     const disk = heldSyncs();
-    const { store, machine } = await open(dir, { openFile: disk.openFile });
+    // One record per batch, each full at once: full batches are written ahead of a running fdatasync.
+    const { store, machine } = await open(dir, { openFile: disk.openFile, batchBytesMax: 1 });
     const batch = (tag: string): void => {
-      machine.run((m) => {
-        for (let i = 0; i < 3; i++) m.locks.acquire({ name: `${tag}-${i}`, ttlMs: 60_000 });
-      });
+      machine.run((m) => m.leases.grant(60_000 + tag.length));
     };
     batch('one');
     const durable = digest(machine);
@@ -153,9 +152,9 @@ describe('frames written ahead of an fdatasync', () => {
   test('a bad frame that a later frame saw durable is corruption', async () => {
     const dir = await fresh();
     const disk = heldSyncs();
-    const { store, machine } = await open(dir, { openFile: disk.openFile });
+    const { store, machine } = await open(dir, { openFile: disk.openFile, batchBytesMax: 1 });
     const batch = (tag: string): void => {
-      machine.run((m) => m.locks.acquire({ name: tag, ttlMs: 60_000 }));
+      machine.run((m) => m.leases.grant(60_000 + tag.length));
     };
     batch('one');
     const first = store.settled()!;

@@ -115,12 +115,13 @@ describe('group commit', () => {
     await store.close();
   });
 
-  test('the next batch is written while an fdatasync runs, and the next fdatasync covers it', async () => {
+  test('full batches are written while an fdatasync runs, and the next fdatasync covers them', async () => {
     const dir = await fresh();
     // A disk whose fdatasyncs return only when the test says so.
     const { openFile: slowSync, events, held, until } = heldSyncs();
     const { fsyncs, observer } = recorder();
-    const { store, machine } = await open(dir, { observer, openFile: slowSync });
+    // One record per batch, full at once: full batches are written ahead of a running fdatasync.
+    const { store, machine } = await open(dir, { observer, openFile: slowSync, batchBytesMax: 1 });
     machine.run((m) => m.leases.grant(1_000));
     const first = store.settled()!;
     await until(() => held.length === 1);
