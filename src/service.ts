@@ -2,7 +2,7 @@ import type { Caller } from './auth/access.js';
 import type { PrincipalUsage } from './auth/usage.js';
 import { LockringError, limitExceeded } from './domain/errors.js';
 import type { HoldRef, MemberRef } from './domain/events.js';
-import type { AcquireRequest, LockPage, LockView } from './domain/locks.js';
+import type { AcquireRequest, LockPage, LockView, WaiterPage } from './domain/locks.js';
 import type { Grant, Lease, LockMode, Waiter, WaiterOutcome } from './domain/model.js';
 import type { LookupResult, MemberRequest, OwnerLookup, PutStatus } from './domain/rings.js';
 import type { RingAlgorithm } from './domain/ring-algorithm.js';
@@ -139,6 +139,10 @@ export class LockringService {
 
   inspectLock(name: string, caller: Caller = null): Durable<LockView> {
     return this.views.lock(name, caller);
+  }
+
+  lockWaiters(name: string, after: number, pageMax: number, caller: Caller = null): Durable<WaiterPage> {
+    return this.views.lockWaiters(name, after, pageMax, caller);
   }
 
   listLocks(prefix: string, after: string | undefined, pageMax: number, caller: Caller = null): Durable<LockPage> {

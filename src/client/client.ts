@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Hashing } from '../domain/hashing.js';
 import type {
   Grant, HoldRef, LeaseDetail, LeaseExpiredPush, LockPage, LockPush, LockView, LookupManyResult, LookupOneResult, MemberRef, OpArgs,
-  OpResults, Push, RingDetail, RingPush, RingSummary,
+  OpResults, Push, RingDetail, RingPush, RingSummary, WaiterPage,
 } from '../protocol/wire.js';
 import { loadHashing } from '../xxhash.js';
 import { LockringClientError, asClientError } from './errors.js';
@@ -248,6 +248,13 @@ export class LockringClient extends EventEmitter<ClientEvents> {
 
   getLock(name: string): Promise<LockView> {
     return this.http.request('GET', `/v1/locks/${encodeURIComponent(name)}`);
+  }
+
+  /** A page of the queue of `name`, in grant order, positions as of this read. */
+  getLockWaiters(name: string, options: { limit?: number; after?: number } = {}): Promise<WaiterPage> {
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(options)) if (value !== undefined) query.set(key, String(value));
+    return this.http.request('GET', `/v1/locks/${encodeURIComponent(name)}/waiters${query.size > 0 ? `?${query.toString()}` : ''}`);
   }
 
   listLocks(options: { prefix?: string; limit?: number; after?: string } = {}): Promise<LockPage> {

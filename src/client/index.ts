@@ -15,4 +15,4 @@ export type {
   HoldEndedPush, LeaseExpiredPush, LeaseResult, LockEventType, LockPush, LookupManyResult, LookupOneResult, OpArgs, OpName, OpResults,
   Push, RingPush,
 } from '../protocol/wire.js';
-export type { Grant, HoldRef, HolderView, LeaseDetail, LockPage, LockView, MemberRef, RingDetail, RingSummary } from '../protocol/wire.js';
+export type { Grant, HoldRef, HolderView, LeaseDetail, LockPage, LockView, MemberRef, RingDetail, RingSummary, WaiterPage, WaiterView } from '../protocol/wire.js';

@@ -59,6 +59,29 @@ interface HoldBounds {
   readonly maxHoldMs: number;
 }
 
+/** One acquire in a name's queue, as an inspect of the queue shows it. */
+export interface WaiterView {
+  /** 1 for the next to be granted. */
+  readonly position: number;
+  readonly owner: string;
+  readonly mode: LockMode;
+  /** The lease it named; null when it asked for a lease of its own (`ttlMs`). */
+  readonly leaseId: string | null;
+  readonly waitedMs: number;
+  /** Until its `waitMs` runs out and it is answered `lock_held`. */
+  readonly timesOutInMs: number;
+  readonly principal?: string;
+}
+
+export interface WaiterPage {
+  readonly name: string;
+  /** Every waiter of the name, not only this page's. */
+  readonly total: number;
+  readonly waiters: WaiterView[];
+  /** The position to pass as `after` for the next page; absent on the last page. */
+  readonly next?: number;
+}
+
 const lockNotFound = (name: string): LockringError =>
   new LockringError('lock_not_found', `lock ${JSON.stringify(name)} does not exist`, { name });
 
@@ -191,6 +214,32 @@ export class Locks {
       locks.push(this.view(lock));
     }
     return { locks };
+  }
+
+  /**
+   * A page of the queue of `name` in grant order, from the waiter after position
+   * `after`. Positions are those of the moment of the read: the queue moves between
+   * pages. Walking to `after` is bounded by waitersPerLockMax.
+   */
+  waiters(name: string, after: number, pageMax: number): WaiterPage {
+    checkRange('limit', pageMax, 1, this.ctx.limits.listPageMax);
+    checkRange('after', after, 0, this.ctx.limits.waitersPerLockMax);
+    const lock = this.reaped(name);
+    if (lock === undefined) throw lockNotFound(name);
+    const now = this.ctx.clock.monoMs();
+    const waiters: WaiterView[] = [];
+    let position = 0;
+    for (let waiter = lock.waiterHead; waiter !== null; waiter = waiter.next) {
+      position += 1;
+      if (position <= after) continue;
+      if (waiters.length === pageMax) return { name, total: lock.waiterCount, waiters, next: position - 1 };
+      waiters.push({
+        position, owner: waiter.owner, mode: waiter.mode, leaseId: waiter.lease?.id ?? null,
+        waitedMs: now - waiter.enqueuedAtMonoMs, timesOutInMs: Math.max(0, Math.ceil(waiter.deadlineMs - now)),
+        ...principalField(waiter.principal),
+      });
+    }
+    return { name, total: lock.waiterCount, waiters };
   }
 
   /** Removes a waiter whose client went away (HTTP close, socket close). */

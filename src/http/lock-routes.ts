@@ -54,6 +54,13 @@ export function lockRoutes(app: FastifyInstance, { service, schemas, limits }: R
     service.inspectLock(nameParam('name', request.params.name, limits), callerOf(request)),
   );
 
+  app.get<{ Params: NameParams }>('/v1/locks/:name/waiters', { schema: schemaOf(routes, 'getLockWaiters') }, async (request) => {
+    const query = checkQuery(request.query, ['limit', 'after']);
+    const pageMax = queryInt(query, 'limit', 1, limits.listPageMax, 100);
+    const after = queryInt(query, 'after', 0, limits.waitersPerLockMax, 0);
+    return service.lockWaiters(nameParam('name', request.params.name, limits), after, pageMax, callerOf(request));
+  });
+
   app.get('/v1/locks', { schema: schemaOf(routes, 'listLocks') }, async (request) => {
     const query = checkQuery(request.query, ['prefix', 'limit', 'after']);
     const pageMax = queryInt(query, 'limit', 1, limits.listPageMax, 100);

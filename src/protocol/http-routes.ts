@@ -101,6 +101,16 @@ function lockRoutes(limits: Limits): RouteSpec[] {
     { operationId: 'getLock', method: 'GET', path: '/v1/locks/{name}', tag: 'locks', summary: 'Inspect a lock',
       description: 'Holders, limit and number of waiters of a live name.', parameters: [name], response: 'lockView', example: lockView,
       errors: [...v1Errors, 'lock_not_found'] },
+    { operationId: 'getLockWaiters', method: 'GET', path: '/v1/locks/{name}/waiters', tag: 'locks', summary: 'Inspect a lock\'s queue',
+      description: 'The acquires waiting for the name, in the order they will be granted, a page at a time, with their positions.',
+      parameters: [
+        name,
+        query('limit', `Page size, 1 to ${limits.listPageMax}; default 100.`, Type.Integer({ minimum: 1, maximum: limits.listPageMax, default: 100 })),
+        query('after', 'Start after this position: the previous page\'s next; default 0.', Type.Integer({ minimum: 0, maximum: limits.waitersPerLockMax, default: 0 })),
+      ],
+      response: 'waiterPage',
+      example: { name: 'jobs/nightly', total: 2, waiters: [{ position: 1, owner: 'worker-7', mode: 'write', leaseId: null, waitedMs: 1200, timesOutInMs: 8800 }], next: 1 },
+      errors: [...v1Errors, 'lock_not_found'] },
     { operationId: 'listLocks', method: 'GET', path: '/v1/locks', tag: 'locks', summary: 'List locks',
       description: 'Live names in UTF-8 byte order, a page at a time.',
       parameters: [

@@ -48,6 +48,18 @@ const lockView = open(
   },
   'A live lock name: its holders and how many wait.',
 );
+const waiterView = open(
+  {
+    position: int('1 for the next to be granted.'),
+    owner: text('Label given at acquire ("" when none).'),
+    mode: lockMode,
+    leaseId: Type.Union([Type.String(), Type.Null()], { description: 'The lease it named; null when it asked for its own (ttlMs).' }),
+    waitedMs: int('Time queued so far.'),
+    timesOutInMs: int('Until its waitMs runs out (then it is answered lock_held).'),
+    principal: Type.Optional(text('Auth token name that queued it (auth on).')),
+  },
+  'One acquire waiting in a name\'s queue.',
+);
 const ringFields = {
   name: text('Ring name.'),
   vnodes: int('Points per unit of weight.'),
@@ -94,6 +106,15 @@ export const responses = {
   released: open({ name: text('Lock name.'), token: int('The released token.'), released: Type.Literal(true) }, 'A released hold.'),
   checked: open({ name: text('Lock name.'), token: int('The token asked about.'), held: Type.Boolean() }, 'Whether the token holds the name now.'),
   lockView,
+  waiterPage: open(
+    {
+      name: text('Lock name.'),
+      total: int('Waiters of the name in all.'),
+      waiters: Type.Array(waiterView),
+      next: Type.Optional(int('Pass as `after` for the next page; absent on the last page.')),
+    },
+    'A page of a lock\'s queue, in grant order, positions as of this read.',
+  ),
   lockPage: open(
     { locks: Type.Array(lockView), next: Type.Optional(text('Pass as `after` for the next page; absent on the last page.')) },
     'A page of live lock names in UTF-8 byte order.',

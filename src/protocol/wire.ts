@@ -52,6 +52,26 @@ export interface LockView {
   readonly retryAfterMs?: number;
 }
 
+/** One acquire in a name's queue (`GET /v1/locks/{name}/waiters`). */
+export interface WaiterView {
+  /** 1 for the next to be granted. */
+  readonly position: number;
+  readonly owner: string;
+  readonly mode: LockMode;
+  /** The lease it named; null when it asked for a lease of its own (`ttlMs`). */
+  readonly leaseId: string | null;
+  readonly waitedMs: number;
+  readonly timesOutInMs: number;
+  readonly principal?: string;
+}
+
+export interface WaiterPage {
+  readonly name: string;
+  readonly total: number;
+  readonly waiters: WaiterView[];
+  readonly next?: number;
+}
+
 export interface LockPage {
   readonly locks: LockView[];
   readonly next?: string;

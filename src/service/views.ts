@@ -1,5 +1,5 @@
 import { type Caller, authorize, mayRead, readableScopes } from '../auth/access.js';
-import type { LockPage, LockView } from '../domain/locks.js';
+import type { LockPage, LockView, WaiterPage } from '../domain/locks.js';
 import type { Lease, LockMode } from '../domain/model.js';
 import { compareUtf8 } from '../domain/names.js';
 import type { Ring } from '../domain/ring.js';
@@ -52,6 +52,14 @@ export class Views {
     return this.pipeline.run((m) => {
       authorize(caller, 'lock.read', name);
       return m.locks.inspect(name);
+    });
+  }
+
+  /** A page of the queue of `name`, in grant order. */
+  lockWaiters(name: string, after: number, pageMax: number, caller: Caller): Durable<WaiterPage> {
+    return this.pipeline.run((m) => {
+      authorize(caller, 'lock.read', name);
+      return m.locks.waiters(name, after, pageMax);
     });
   }
 

@@ -157,6 +157,22 @@ describe('client: locks', () => {
     }
   });
 
+  test('getLockWaiters pages the queue of a lock with positions', async () => {
+    const lockring = client({ websocket: false });
+    const held = await lockring.acquire('c/queue', { ttlMs: 5_000 });
+    const waiting = [lockring.acquire('c/queue', { ttlMs: 5_000, waitMs: 5_000, owner: 'q1' }), lockring.acquire('c/queue', { ttlMs: 5_000, waitMs: 5_000, owner: 'q2' })];
+    let page = await lockring.getLockWaiters('c/queue');
+    for (let i = 0; i < 200 && page.total < 2; i++) page = await lockring.getLockWaiters('c/queue');
+    assert.deepEqual(page.waiters.map((w) => [w.position, w.owner]), [[1, 'q1'], [2, 'q2']]);
+    const first = await lockring.getLockWaiters('c/queue', { limit: 1 });
+    assert.equal(first.next, 1);
+    assert.deepEqual((await lockring.getLockWaiters('c/queue', { after: 1 })).waiters.map((w) => w.owner), ['q2']);
+    await held.release();
+    const q1 = await waiting[0]!;
+    await q1.release();
+    await (await waiting[1]!).release();
+  });
+
   test('a server that cannot be reached is named in the error, with the reason', async () => {
     const gone = await startServer();
     await gone.close();

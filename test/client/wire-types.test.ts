@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type * as wire from '../../src/protocol/wire.js';
 import type { HoldRef, MemberRef } from '../../src/domain/events.js';
-import type { HolderView, LockPage, LockView } from '../../src/domain/locks.js';
+import type { HolderView, LockPage, LockView, WaiterPage, WaiterView } from '../../src/domain/locks.js';
 import type { Grant } from '../../src/domain/model.js';
 import type { LeaseDetail, RingDetail, RingSummary } from '../../src/service.js';
 import type * as protocol from '../../src/ws/protocol.js';
@@ -30,6 +30,8 @@ const agreements = {
   holderView: true satisfies Same<HolderView, wire.HolderView>,
   lockView: true satisfies Same<LockView, wire.LockView>,
   lockPage: true satisfies Same<LockPage, wire.LockPage>,
+  waiterView: true satisfies Same<WaiterView, wire.WaiterView>,
+  waiterPage: true satisfies Same<WaiterPage, wire.WaiterPage>,
   leaseDetail: true satisfies Same<LeaseDetail, wire.LeaseDetail>,
   ringSummary: true satisfies Same<RingSummary, wire.RingSummary>,
   ringDetail: true satisfies Same<RingDetail, wire.RingDetail>,

@@ -82,6 +82,9 @@ describe('the server answers as its OpenAPI document says', () => {
     await call('checkLock', 'POST', '/v1/locks/jobs%2Fa/check', { token: grant.token });
     await call('getLock', 'GET', '/v1/locks/jobs%2Fa');
     await call('getLock', 'GET', '/v1/locks/jobs%2Fnone');
+    await call('getLockWaiters', 'GET', '/v1/locks/jobs%2Fa/waiters?limit=10');
+    await call('getLockWaiters', 'GET', '/v1/locks/jobs%2Fnone/waiters');
+    await call('getLockWaiters', 'GET', '/v1/locks/jobs%2Fa/waiters?limit=0');
     await call('acquireLock', 'POST', '/v1/locks/jobs%2Fc/acquire', { ttlMs: 10_000 });
     const page = await call('listLocks', 'GET', '/v1/locks?prefix=jobs%2F&limit=1');
     assert.equal(page.next, 'jobs/a');
