@@ -97,3 +97,12 @@ export const seg = (name: string): string => encodeURIComponent(name);
 
 /** Resolves on the next turn of the event loop, after pending I/O callbacks. */
 export const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Waits (bounded) until `name` has `count` queued waiters. */
+export async function queuedWaiters(api: Api, name: string, count: number): Promise<void> {
+  for (let i = 0; i < 1_000; i++) {
+    if ((api.lockring.machine.locks.byName.get(name)?.waiterCount ?? 0) === count) return;
+    await settle();
+  }
+  throw new Error(`${name} never reached ${count} waiters`);
+}

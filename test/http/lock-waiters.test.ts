@@ -1,18 +1,10 @@
 // GET /v1/locks/{name}/waiters: the queue of a name, in grant order, a page at a time.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type Api, type Reply, expectError, expectStatus, seg, settle, startApi } from '../helpers/http.js';
+import { type Api, type Reply, expectError, expectStatus, queuedWaiters, seg, startApi } from '../helpers/http.js';
 
 const acquire = (api: Api, name: string, body: Record<string, unknown>): Promise<Reply> =>
   api.call('POST', `/v1/locks/${seg(name)}/acquire`, body);
-
-async function queued(api: Api, name: string, count: number): Promise<void> {
-  for (let i = 0; i < 1_000; i++) {
-    if ((api.lockring.machine.locks.byName.get(name)?.waiterCount ?? 0) === count) return;
-    await settle();
-  }
-  assert.fail(`${name} never reached ${count} waiters`);
-}
 
 interface WaiterRow {
   position: number;
@@ -35,11 +27,11 @@ describe('HTTP lock queue', () => {
     const held = expectStatus(await acquire(api, name, { ttlMs: 60_000, owner: 'holder' }), 200);
     const lease = expectStatus(await api.call('POST', '/v1/leases', { ttlMs: 60_000 }), 201);
     const first = acquire(api, name, { ttlMs: 60_000, waitMs: 60_000, owner: 'w1' });
-    await queued(api, name, 1);
+    await queuedWaiters(api, name, 1);
     const second = acquire(api, name, { leaseId: lease.id, waitMs: 30_000, owner: 'w2', mode: 'read' });
-    await queued(api, name, 2);
+    await queuedWaiters(api, name, 2);
     const third = acquire(api, name, { ttlMs: 60_000, waitMs: 60_000, owner: 'w3' });
-    await queued(api, name, 3);
+    await queuedWaiters(api, name, 3);
     api.advance(1_000);
 
     const all = expectStatus(await api.call('GET', `/v1/locks/${seg(name)}/waiters`), 200);

@@ -1,15 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type Api, type Reply, expectError, expectInvalid, expectStatus, seg, settle, startApi } from '../helpers/http.js';
-
-/** Waits (bounded) until `name` has `count` queued waiters. */
-async function waiters(api: Api, name: string, count: number): Promise<void> {
-  for (let i = 0; i < 1_000; i++) {
-    if ((api.lockring.machine.locks.byName.get(name)?.waiterCount ?? 0) === count) return;
-    await settle();
-  }
-  assert.fail(`${name} never reached ${count} waiters`);
-}
+import { type Api, type Reply, expectError, expectInvalid, expectStatus, queuedWaiters, seg, settle, startApi } from '../helpers/http.js';
 
 const acquire = (api: Api, name: string, body: Record<string, unknown>): Promise<Reply> =>
   api.call('POST', `/v1/locks/${seg(name)}/acquire`, body);
@@ -264,7 +255,7 @@ describe('HTTP locks: waiting', () => {
     const pending: Promise<Reply>[] = [];
     for (let i = 0; i < 5; i++) {
       pending.push(acquire(api, 'fifo', { ttlMs: 10_000, waitMs: 60_000, owner: `w${i}` }));
-      await waiters(api, 'fifo', i + 1);
+      await queuedWaiters(api, 'fifo', i + 1);
     }
     assert.equal(expectStatus(await api.call('GET', '/v1/locks/fifo'), 200).waiters, 5);
     let last = holder.token;
@@ -284,7 +275,7 @@ describe('HTTP locks: waiting', () => {
   test('a waiter gets lock_held when waitMs runs out', async () => {
     const holder = expectStatus(await acquire(api, 'timeout', { ttlMs: 10_000, owner: 'h' }), 200);
     const waiting = acquire(api, 'timeout', { ttlMs: 1_000, waitMs: 500 });
-    await waiters(api, 'timeout', 1);
+    await queuedWaiters(api, 'timeout', 1);
     api.advance(499);
     await settle();
     assert.equal(api.lockring.machine.locks.byName.get('timeout')!.waiterCount, 1);
@@ -298,7 +289,7 @@ describe('HTTP locks: waiting', () => {
     const a = expectStatus(await acquire(api, 'semwait', { ttlMs: 10_000, limit: 2 }), 200);
     expectStatus(await acquire(api, 'semwait', { ttlMs: 10_000 }), 200);
     const waiting = acquire(api, 'semwait', { ttlMs: 10_000, waitMs: 5_000 });
-    await waiters(api, 'semwait', 1);
+    await queuedWaiters(api, 'semwait', 1);
     expectStatus(await api.call('POST', '/v1/locks/semwait/release', { token: a.token }), 200);
     const granted = expectStatus(await waiting, 200);
     assert.equal(granted.limit, 2);
@@ -308,7 +299,7 @@ describe('HTTP locks: waiting', () => {
     const holder = expectStatus(await acquire(api, 'nojump', { ttlMs: 10_000, limit: 2 }), 200);
     expectStatus(await acquire(api, 'nojump', { ttlMs: 10_000 }), 200);
     const waiting = acquire(api, 'nojump', { ttlMs: 10_000, waitMs: 5_000, owner: 'queued' });
-    await waiters(api, 'nojump', 1);
+    await queuedWaiters(api, 'nojump', 1);
     expectStatus(await api.call('POST', '/v1/locks/nojump/release', { token: holder.token }), 200);
     expectError(await acquire(api, 'nojump', { ttlMs: 10_000, owner: 'late' }), 409, 'lock_held');
     assert.equal(expectStatus(await waiting, 200).owner, 'queued');
@@ -318,14 +309,14 @@ describe('HTTP locks: waiting', () => {
     expectStatus(await acquire(api, 'leasewait', { ttlMs: 10_000 }), 200);
     const lease = expectStatus(await api.call('POST', '/v1/leases', { ttlMs: 1_000 }), 201);
     const waiting = acquire(api, 'leasewait', { leaseId: lease.id, waitMs: 5_000 });
-    await waiters(api, 'leasewait', 1);
+    await queuedWaiters(api, 'leasewait', 1);
     api.advance(1_000);
     expectError(await waiting, 404, 'lease_not_found');
     assert.equal(expectStatus(await api.call('GET', '/v1/locks/leasewait'), 200).waiters, 0);
 
     const lease2 = expectStatus(await api.call('POST', '/v1/leases', { ttlMs: 1_000 }), 201);
     const waiting2 = acquire(api, 'leasewait', { leaseId: lease2.id, waitMs: 5_000 });
-    await waiters(api, 'leasewait', 1);
+    await queuedWaiters(api, 'leasewait', 1);
     expectStatus(await api.call('DELETE', `/v1/leases/${lease2.id}`), 200);
     expectError(await waiting2, 404, 'lease_not_found');
   });
@@ -333,7 +324,7 @@ describe('HTTP locks: waiting', () => {
   test('the holder expiring hands the lock to the waiter', async () => {
     const holder = expectStatus(await acquire(api, 'handoff', { ttlMs: 1_000 }), 200);
     const waiting = acquire(api, 'handoff', { ttlMs: 1_000, waitMs: 5_000 });
-    await waiters(api, 'handoff', 1);
+    await queuedWaiters(api, 'handoff', 1);
     api.advance(1_000);
     const granted = expectStatus(await waiting, 200);
     assert.ok(granted.token > holder.token);
@@ -344,9 +335,9 @@ describe('HTTP locks: waiting', () => {
     try {
       expectStatus(await acquire(small, 'crowd', { ttlMs: 10_000 }), 200);
       const queued = [acquire(small, 'crowd', { ttlMs: 10_000, waitMs: 1_000 })];
-      await waiters(small, 'crowd', 1);
+      await queuedWaiters(small, 'crowd', 1);
       queued.push(acquire(small, 'crowd', { ttlMs: 10_000, waitMs: 1_000 }));
-      await waiters(small, 'crowd', 2);
+      await queuedWaiters(small, 'crowd', 2);
       const error = expectError(await acquire(small, 'crowd', { ttlMs: 10_000, waitMs: 1_000 }), 429, 'limit_exceeded');
       assert.equal(error.limit, 'waitersPerLockMax');
       assert.match(error.message, /waitersPerLockMax/);
@@ -397,9 +388,9 @@ describe('HTTP locks: lock-delay', () => {
     expectStatus(await acquire(api, 'delay-q', { ttlMs: 1_000, lockDelayMs: 400 }), 200);
     api.advance(1_000);
     const first = acquire(api, 'delay-q', { ttlMs: 1_000, waitMs: 5_000, owner: 'first' });
-    await waiters(api, 'delay-q', 1);
+    await queuedWaiters(api, 'delay-q', 1);
     const second = acquire(api, 'delay-q', { ttlMs: 1_000, waitMs: 5_000, owner: 'second' });
-    await waiters(api, 'delay-q', 2);
+    await queuedWaiters(api, 'delay-q', 2);
     const view = expectStatus(await api.call('GET', '/v1/locks/delay-q'), 200);
     assert.deepEqual(view.holders, []);
     assert.equal(view.waiters, 2);

@@ -1,18 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type Api, type Reply, expectError, expectInvalid, expectStatus, seg, settle, startApi } from '../helpers/http.js';
+import { type Api, type Reply, expectError, expectInvalid, expectStatus, queuedWaiters, seg, startApi } from '../helpers/http.js';
 
 const acquire = (api: Api, name: string, body: Record<string, unknown>): Promise<Reply> =>
   api.call('POST', `/v1/locks/${seg(name)}/acquire`, body);
-
-/** Waits (bounded) until `name` has `count` queued waiters. */
-async function waiters(api: Api, name: string, count: number): Promise<void> {
-  for (let i = 0; i < 1_000; i++) {
-    if ((api.lockring.machine.locks.byName.get(name)?.waiterCount ?? 0) === count) return;
-    await settle();
-  }
-  assert.fail(`${name} never reached ${count} waiters`);
-}
 
 describe('HTTP read-write locks', () => {
   let api: Api;
@@ -57,10 +48,10 @@ describe('HTTP read-write locks', () => {
   test('a reader behind a waiting writer waits for it; readers at the head go together', async () => {
     const r1 = expectStatus(await acquire(api, 'fifo', { ttlMs: 5_000, mode: 'read' }), 200);
     const writer = acquire(api, 'fifo', { ttlMs: 5_000, waitMs: 10_000, owner: 'w' });
-    await waiters(api, 'fifo', 1);
+    await queuedWaiters(api, 'fifo', 1);
     const r2 = acquire(api, 'fifo', { ttlMs: 5_000, waitMs: 10_000, mode: 'read', owner: 'r2' });
     const r3 = acquire(api, 'fifo', { ttlMs: 5_000, waitMs: 10_000, mode: 'read', owner: 'r3' });
-    await waiters(api, 'fifo', 3);
+    await queuedWaiters(api, 'fifo', 3);
     expectStatus(await api.call('POST', '/v1/locks/fifo/release', { token: r1.token }), 200);
     const w = expectStatus(await writer, 200);
     assert.equal(w.mode, 'write');
