@@ -285,7 +285,7 @@ export class LogWriter {
    * While an fdatasync runs, only full batches are written ahead of it: the open one
    * may still grow, and writing it now would cut it short for a write that contends
    * with the running fdatasync for no gain (measured: at 50 clients x 1 in flight,
-   * writing every open batch ahead cost ~15% of the lock cycles).
+   * writing every open batch ahead cost 15-20% of the log-on WebSocket lock cycles).
    */
   private nextToWrite(): Batch | undefined {
     const waiting = this.queue[this.writtenCount];
