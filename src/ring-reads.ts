@@ -1,5 +1,5 @@
 import { authorize, type Caller } from './auth/access.js';
-import type { DiffRequest, LookupResult, OwnerLookup } from './domain/rings.js';
+import type { DiffRequest, LookupResult } from './domain/rings.js';
 import type { Limits } from './limits.js';
 import type { RingDiffBody } from './protocol/wire.js';
 import type { Durable, LockringService } from './service.js';
@@ -50,32 +50,7 @@ export function handoverLookupOne(
     const body = { ring: result.ring, version: result.version, key, nodes: result.nodes[0]! };
     return result.previous === undefined ? body : { ...body, previous: { version: result.previous.version, nodes: result.previous.nodes[0]! } };
   };
-  const result = handoverLookup(service, ring, [key], n, version, previous, caller);
+  const result = service.lookup(ring, [key], n, version, caller, previous);
   return result instanceof Promise ? result.then(shape) : shape(result);
 }
 
-/** A lookup; with `previous`, also the owners at that version (handover). */
-export function handoverLookup(
-  service: LockringService,
-  ring: string,
-  keys: readonly string[],
-  n: number,
-  version: number | undefined,
-  previous: number | undefined,
-  caller: Caller = null,
-): Durable<LookupResult> {
-  return service.lookup(ring, keys, n, version, caller, previous);
-}
-
-/** As `handoverLookup`, the owners as tables, for a reply written straight from them. */
-export function handoverLookupOwners(
-  service: LockringService,
-  ring: string,
-  keys: readonly string[],
-  n: number,
-  version: number | undefined,
-  previous: number | undefined,
-  caller: Caller = null,
-): Durable<OwnerLookup> {
-  return service.lookupOwners(ring, keys, n, version, caller, previous);
-}

@@ -3,7 +3,7 @@ import type { Static } from 'typebox';
 import { callerOf } from '../auth/http-auth.js';
 import { LockringError } from '../domain/errors.js';
 import { circleMax } from '../domain/ring-diff.js';
-import { diffRequest, handoverLookupOne, handoverLookupOwners, ringDiff } from '../ring-reads.js';
+import { diffRequest, handoverLookupOne, ringDiff } from '../ring-reads.js';
 import { type RouteContext, emptyBodyAsObject } from './context.js';
 import { lookupManyJson } from './lookup-json.js';
 import { routeSchemas, schemaOf } from './route-schema.js';
@@ -93,7 +93,7 @@ export function ringRoutes(app: FastifyInstance, { service, schemas, limits }: R
         });
       }
       for (let i = 0; i < keys.length; i++) keyField(`keys.${i}`, keys[i]!, limits);
-      const owners = await handoverLookupOwners(service, ring, keys, n ?? 1, version, previous, callerOf(request));
+      const owners = await service.lookupOwners(ring, keys, n ?? 1, version, callerOf(request), previous);
       // Up to 10,000 arrays of ids: written directly, the bytes the serializer would write.
       return reply.header('content-type', 'application/json; charset=utf-8').send(lookupManyJson(owners));
     },

@@ -5,7 +5,7 @@ import { leaseNotFound } from '../domain/leases.js';
 import type { Grant } from '../domain/model.js';
 import { keyField, nameParam, ownerField } from '../protocol/validation.js';
 import type { Limits } from '../limits.js';
-import { diffRequest, handoverLookup, handoverLookupOne, ringDiff } from '../ring-reads.js';
+import { diffRequest, handoverLookupOne, ringDiff } from '../ring-reads.js';
 import type { Durable, LockringService } from '../service.js';
 import type { LeaseAudience, Listener, NoticeSocket, Session } from './lease-audience.js';
 import { type FrameSchemas, type OpName, type OpResults, type Request, type RequestId, isRequestId } from './protocol.js';
@@ -181,7 +181,7 @@ export class Operations {
       });
     }
     for (let i = 0; i < keys.length; i++) keyField(`keys.${i}`, keys[i]!, limits);
-    return handoverLookup(service, ring, keys, n, args.version, args.previous, caller);
+    return service.lookup(ring, keys, n, args.version, caller, args.previous);
   }
 }
 
