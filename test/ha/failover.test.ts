@@ -65,6 +65,28 @@ describe('replicated mode under faults', { skip: noEtcd, timeout: 120_000 }, () 
     assert.equal(held.body.holders[0]?.token, before.body.token);
   });
 
+  test('a standby paused past its session TTL stays up, joins again, and takes over later', async () => {
+    const replicas = await Promise.all([0, 1].map(() => startReplica(cluster().endpoints, 'standby-pause')));
+    const active = await waitForActive(replicas);
+    const standby = replicas.find((r) => r !== active)!;
+    await withReplicaLogs(replicas, async () => {
+      const granted = await call(active.url, 'POST', '/v1/locks/kept/acquire', { ttlMs: 30_000 });
+      assert.equal(granted.status, 200);
+      standby.signal('SIGSTOP');
+      await sleep(2_500);
+      standby.signal('SIGCONT');
+      const rejoined = (): boolean => standby.lines.some((line) => line.includes('joining again with a new session'));
+      for (let i = 0; i < 400 && !rejoined(); i++) await sleep(25);
+      assert.ok(rejoined(), 'the standby noticed its lapsed session and joined again');
+      assert.equal(standby.exitCode(), undefined, 'the standby did not exit');
+      assert.equal((await call(standby.url, 'GET', '/readyz')).status, 503);
+      await active.kill();
+      assert.equal(await waitForActive([standby]), standby);
+      const held = await call(standby.url, 'GET', '/v1/locks/kept');
+      assert.equal(held.body.holders[0]?.token, granted.body.token, 'the new active has the grant made before the pause');
+    });
+  });
+
   test('kill -9 of one etcd member: the active keeps serving and loses nothing', async () => {
     // A session TTL well above etcd's own leader election (500 ms here), as in production.
     const replicas = await Promise.all([0, 1].map(() => startReplica(cluster().endpoints, 'member', '3s')));

@@ -55,18 +55,21 @@ export function spawnReplica(etcd: string, cluster: string, sessionTtl: string, 
       LOCKRING_LOG_LEVEL: 'info', LOCKRING_LOG_FORMAT: 'json',
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'ignore'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
-  let pending = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    pending += chunk;
-    let newline;
-    while ((newline = pending.indexOf('\n')) >= 0) {
-      lines.push(pending.slice(0, newline));
-      pending = pending.slice(newline + 1);
-    }
-  });
+  // stderr too: a process that dies before its logger is up says why only there.
+  for (const stream of [child.stdout!, child.stderr!]) {
+    let pending = '';
+    stream.setEncoding('utf8').on('data', (chunk: string) => {
+      pending += chunk;
+      let newline;
+      while ((newline = pending.indexOf('\n')) >= 0) {
+        lines.push(pending.slice(0, newline));
+        pending = pending.slice(newline + 1);
+      }
+    });
+  }
   let exit: number | null | undefined;
   const gone = new Promise<void>((resolve) => child.once('exit', (code) => {
     exit = code;
@@ -92,7 +95,9 @@ export function spawnReplica(etcd: string, cluster: string, sessionTtl: string, 
 export async function listening(replica: Replica): Promise<void> {
   for (let i = 0; ; i++) {
     if (await fetch(`${replica.url}/healthz`).then((r) => r.ok, () => false)) return;
-    if (replica.exitCode() !== undefined || i > 1_200) throw new Error(`replica on ${replica.url} did not start`);
+    if (replica.exitCode() !== undefined || i > 1_200) {
+      throw new Error(`replica on ${replica.url} did not start (exit ${String(replica.exitCode())}):\n${replica.lines.slice(-20).join('\n')}`);
+    }
     await sleep(25);
   }
 }

@@ -11,6 +11,7 @@ import { LogAppender } from './log-appender.js';
 import { LogFollower } from './log-follower.js';
 import { type ReplicationObserver, silentObserver } from './replication-observer.js';
 import { tokenFloor } from './token-floor.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface ReplicatedOptions {
   readonly endpoints: readonly string[];
@@ -59,33 +60,52 @@ export async function openReplicatedStore(options: ReplicatedOptions): Promise<R
   const observer = options.observer ?? silentObserver;
   observer.role('standby');
   const follower = new LogFollower({ client, keys, log: options.log, pageKeys: 256, headPollMs: Math.max(200, Math.floor(options.sessionTtlMs / 4)), observer });
-  await follower.load();
+  await untilEtcdAnswers(options.log, options.sessionTtlMs, () => follower.load());
   follower.follow();
   let store: Active | null = null;
-  const election = new Election({
-    client,
-    keys,
-    log: options.log,
-    advertiseUrl: options.advertiseUrl,
-    sessionTtlMs: options.sessionTtlMs,
-    driftMarginMs: Math.max(250, Math.floor(options.sessionTtlMs / 10)),
-    onActive: options.onActive,
-    onLost: (error) => {
-      follower.stop();
-      if (store !== null) store.lose(error);
-      else {
-        options.log.fatal({ err: error }, 'standby lost its session: stopping (a supervisor restarts it as a standby)');
-        options.onFatal(error);
-      }
-    },
-  });
+  let takingOver = false;
+  let election: Election;
   let leadership: Leadership;
-  try {
-    leadership = await election.campaign();
-  } catch (error) {
-    follower.stop();
-    election.stop();
-    throw error;
+  // A standby holds nothing another replica could lose: when its session lapses
+  // (etcd unreachable, this process starved of CPU) it joins again with a new one,
+  // at the back of the line. Only an active that loses its term must stop (onFatal).
+  for (let attempt = 0; ; attempt++) {
+    let lostAsStandby: EtcdError | null = null;
+    election = new Election({
+      client,
+      keys,
+      log: options.log,
+      advertiseUrl: options.advertiseUrl,
+      sessionTtlMs: options.sessionTtlMs,
+      driftMarginMs: Math.max(250, Math.floor(options.sessionTtlMs / 10)),
+      onActive: options.onActive,
+      onLost: (error) => {
+        if (store !== null) {
+          follower.stop();
+          store.lose(error);
+        } else if (takingOver) {
+          // Between winning and serving: the machine may be half restored, so stop as an active would.
+          options.log.fatal({ err: error }, 'lost the session while taking over: stopping (a supervisor restarts it as a standby)');
+          options.onFatal(error);
+        } else lostAsStandby = error;
+      },
+    });
+    try {
+      leadership = await election.campaign();
+      // Won, but the session lapsed on the way: that term cannot be trusted.
+      if (lostAsStandby === null) {
+        takingOver = true;
+        break;
+      }
+    } catch (error) {
+      if (!(error instanceof EtcdError)) throw error;
+      lostAsStandby ??= error;
+    }
+    options.log.warn({ err: lostAsStandby, attempt }, 'standby lost its place in the election: joining again with a new session');
+    options.onActive(null);
+    // Revoked, so that a candidate key of ours left ahead of the others cannot delay a takeover.
+    await election.resign();
+    await sleep(Math.min(options.sessionTtlMs, 100 * 2 ** Math.min(attempt, 5)));
   }
   const started = performance.now();
   follower.stop();
@@ -267,5 +287,22 @@ class Active implements ReplicatedStore {
       throw error;
     }
     return answer.revision;
+  }
+}
+
+/**
+ * Runs `call` until etcd answers it: a replica started while etcd is unreachable
+ * or electing its own leader waits (a standby in all but name: /readyz says 503)
+ * instead of exiting. Errors that are not etcd's are bugs and are thrown.
+ */
+async function untilEtcdAnswers(log: Logger, sessionTtlMs: number, call: () => Promise<void>): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!(error instanceof EtcdError)) throw error;
+      log.warn({ err: error, attempt }, 'etcd did not answer the first read of the log; trying again');
+      await sleep(Math.min(sessionTtlMs, 100 * 2 ** Math.min(attempt, 5)));
+    }
   }
 }
