@@ -21,6 +21,13 @@ describe('websocket queue positions', () => {
   };
   const positionsOf = (socket: TestSocket, id: string): number[] =>
     socket.log.filter((m) => m['event'] === 'position' && m['id'] === id).map((m) => m['position'] as number);
+  /** `name` held by `holder`; `others` queues behind it (with `lease` to end), `socket` asks for positions. */
+  const heldQueue = async (name: string): Promise<Record<'holder' | 'others' | 'socket', TestSocket> & Record<'held' | 'lease', Record<string, any>>> => {
+    const [holder, others, socket] = await Promise.all([1, 2, 3].map(() => TestSocket.open(server.wsUrl))) as [TestSocket, TestSocket, TestSocket];
+    const held = await holder.call('lock.acquire', { name, ttlMs: 600_000 });
+    const lease = await others.call('lease.grant', { ttlMs: 600_000 });
+    return { holder, others, socket, held, lease };
+  };
   /** A round trip on `socket`: every push computed before it has arrived once it answers. */
   const roundTrip = async (socket: TestSocket): Promise<void> => {
     await socket.call('lock.check', { name: 'nothing', token: 1 });
@@ -28,11 +35,7 @@ describe('websocket queue positions', () => {
 
   test('a waiter is told its place when queued and each time a waiter ahead leaves: granted, timed out, lease ended, cancelled', async () => {
     const name = 'positions/each-way';
-    const holder = await TestSocket.open(server.wsUrl);
-    const others = await TestSocket.open(server.wsUrl);
-    const socket = await TestSocket.open(server.wsUrl);
-    const held = await holder.call('lock.acquire', { name, ttlMs: 600_000 });
-    const lease = await others.call('lease.grant', { ttlMs: 600_000 });
+    const { holder, others, socket, held, lease } = await heldQueue(name);
     const granted = others.request('lock.acquire', { name, ttlMs: 600_000, waitMs: 60_000, owner: 'granted' }, 'g');
     await queued(name, 1);
     const timesOut = others.request('lock.acquire', { name, ttlMs: 600_000, waitMs: 1_000, owner: 'times-out' }, 't');
@@ -72,11 +75,7 @@ describe('websocket queue positions', () => {
 
   test('waiters leaving together give one push with the latest place: in one command, and in one turn of several', async () => {
     const name = 'positions/burst';
-    const holder = await TestSocket.open(server.wsUrl);
-    const others = await TestSocket.open(server.wsUrl);
-    const socket = await TestSocket.open(server.wsUrl);
-    const held = await holder.call('lock.acquire', { name, ttlMs: 600_000 });
-    const lease = await others.call('lease.grant', { ttlMs: 600_000 });
+    const { holder, others, socket, held, lease } = await heldQueue(name);
     const onLease = [1, 2, 3].map((i) => others.request('lock.acquire', { name, leaseId: lease['leaseId'], waitMs: 60_000 }, `lease-${i}`));
     await queued(name, 3);
     const shortWaits = [1, 2, 3].map((i) => others.request('lock.acquire', { name, ttlMs: 600_000, waitMs: 2_000 }, `short-${i}`));
