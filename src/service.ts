@@ -98,8 +98,9 @@ export class LockringService {
   /**
    * Grants now, or queues and resolves when granted; rejects with `lock_held` on
    * timeout. Aborting `signal` (the client went away) takes the waiter out at once.
+   * `queued` hears of the waiter when the acquire joins the queue (position pushes).
    */
-  acquire(request: AcquireRequest, signal?: AbortSignal, caller: Caller = null): Durable<Grant> {
+  acquire(request: AcquireRequest, signal?: AbortSignal, caller: Caller = null, queued?: (waiter: Waiter) => void): Durable<Grant> {
     // At its cap of queued acquires a token may still take a free lock: try without
     // queueing, and turn "it would have queued" into the per-token limit.
     const waitCapped = this.admission.waitCapped(caller, request.waitMs);
@@ -123,7 +124,9 @@ export class LockringService {
       this.metrics.acquireTotal.inc({ result: 'granted' });
       return this.pipeline.release(result.granted);
     }
-    return this.wait(result.waiter, signal, caller);
+    const waiting = this.wait(result.waiter, signal, caller);
+    queued?.(result.waiter);
+    return waiting;
   }
 
   release(name: string, token: number, caller: Caller = null): Durable<{ name: string; token: number; released: true }> {

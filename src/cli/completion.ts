@@ -14,7 +14,7 @@ export const commandTable: Readonly<Record<string, { readonly subcommands: reado
   release: { subcommands: [], flags: client },
   check: { subcommands: [], flags: ['--mode', ...client] },
   lease: { subcommands: ['grant', 'revoke', 'keepalive', 'list'], flags: ['--ttl', '--once', '--limit', ...client] },
-  locks: { subcommands: ['list'], flags: ['--prefix', '--limit', '--after', '--all', ...client] },
+  locks: { subcommands: ['list', 'waiters'], flags: ['--prefix', '--limit', '--after', '--all', ...client] },
   ring: { subcommands: ['lookup', 'nodes'], flags: ['--n', ...client] },
   watch: { subcommands: [], flags: ['--lock', '--prefix', '--ring', ...client] },
   health: { subcommands: [], flags: client },

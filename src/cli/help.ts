@@ -9,6 +9,7 @@ Usage:
   lockring release NAME TOKEN                   hand a hold back by its token
   lockring check NAME TOKEN                     does TOKEN still hold NAME? (exit 0 / 3)
   lockring locks list [--prefix P] [--all]      locks, sorted by name
+  lockring locks waiters NAME [--all]           the queue of NAME, in grant order
   lockring lease grant|revoke|keepalive|list    leases
   lockring ring lookup RING KEY [--n 3]         which node(s) own KEY
   lockring ring nodes RING                      the members of RING
@@ -124,7 +125,9 @@ Options:
 
 The acquire goes over the WebSocket (HTTP if the socket cannot open): the whole
 --wait is ONE place in the server's FIFO queue, and a lost lease is pushed to
-lockring the moment it happens. The server keeps a waiter at most its waitMsMax
+lockring the moment it happens. While it waits, lockring says its place in the
+queue on stderr ("waiting for lock NAME: position 2 of 3") each time it changes.
+The server keeps a waiter at most its waitMsMax
 limit (5m by default): a longer --wait is refused with exit 2 rather than asking
 again at the back of the line.
 
@@ -216,16 +219,25 @@ Example:
   lockring check deploy/api "$LOCKRING_FENCING_TOKEN" && echo still mine`;
 
 const locks = `lockring locks list [--prefix P] [--limit N] [--after NAME] [--all] [options]
+lockring locks waiters NAME [--limit N] [--after POSITION] [--all] [options]
 
-Lists locks sorted by name (UTF-8 byte order): name, limit, holders, waiters and
+list: locks sorted by name (UTF-8 byte order): name, limit, holders, waiters and
 the holders' tokens. One page (--limit, default 100, at most 1000) unless --all;
 --after continues after a name (the "next" of the previous page).
+
+waiters: the queue of lock NAME in grant order: position (1 is granted next),
+owner, mode, how long it has waited, when its --wait runs out. One page unless
+--all, which follows the pages; --after continues after a position (the "next" of
+the previous page). Positions are those of each page's read: the queue moves
+between pages. --json prints {name, total, waiters, next}.
 
 ${clientFlags}
 
 Examples:
   lockring locks list --prefix jobs/
-  lockring locks list --all --json | jq '.locks[].name'`;
+  lockring locks list --all --json | jq '.locks[].name'
+  lockring locks waiters deploy/api
+  lockring locks waiters gpu --all --json | jq '.waiters[].owner'`;
 
 const lease = `lockring lease grant [--ttl DURATION]          prints the new lease's id
 lockring lease revoke LEASE                    ends it: its locks and members go
@@ -275,12 +287,12 @@ Prints a completion script for commands, subcommands and flags.
   fish:  lockring completion fish > ~/.config/fish/completions/lockring.fish`;
 
 const topics: Readonly<Record<string, string>> = {
-  release, check, locks, 'locks list': locks, lease, 'lease grant': lease, 'lease revoke': lease, 'lease keepalive': lease, 'lease list': lease,
+  release, check, locks, 'locks list': locks, 'locks waiters': locks, lease, 'lease grant': lease, 'lease revoke': lease, 'lease keepalive': lease, 'lease list': lease,
   watch, health, completion,
 };
 
 export type HelpTopic =
-  | 'general' | 'serve' | 'lock' | 'status' | 'ring' | 'ring lookup' | 'ring nodes' | 'release' | 'check' | 'locks' | 'locks list'
+  | 'general' | 'serve' | 'lock' | 'status' | 'ring' | 'ring lookup' | 'ring nodes' | 'release' | 'check' | 'locks' | 'locks list' | 'locks waiters'
   | 'lease' | 'lease grant' | 'lease revoke' | 'lease keepalive' | 'lease list' | 'watch' | 'health' | 'completion';
 
 export function helpFor(topic: HelpTopic | string): string {

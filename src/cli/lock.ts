@@ -113,6 +113,8 @@ async function acquire(client: LockringClient, plan: LockPlan): Promise<LockHand
         ...(plan.lockDelayMs !== undefined ? { lockDelayMs: plan.lockDelayMs } : {}),
         ...(plan.mode !== undefined ? { mode: plan.mode } : {}),
         ...(plan.maxHoldMs !== undefined ? { maxHoldMs: plan.maxHoldMs } : {}),
+        // Pushed over the WebSocket as the queue moves; nothing over HTTP.
+        onPosition: (position, total) => say(`waiting for lock ${JSON.stringify(plan.name)}: position ${position} of ${total}`),
       });
     } catch (error) {
       if (interrupted !== null) return gaveUp(interrupted);

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Hashing } from '../domain/hashing.js';
 import type {
   Grant, HoldRef, LeaseDetail, LeaseExpiredPush, LockPage, LockPush, LockView, LookupManyResult, LookupOneResult, MemberRef, OpArgs,
-  OpResults, Push, RingDetail, RingPush, RingSummary, WaiterPage,
+  OpResults, PositionPush, Push, RingDetail, RingPush, RingSummary, WaiterPage,
 } from '../protocol/wire.js';
 import { loadHashing } from '../xxhash.js';
 import { LockringClientError, asClientError } from './errors.js';
@@ -13,7 +13,7 @@ import type { ClientTls } from './tls-options.js';
 import type { RingAlgorithm } from '../domain/ring-algorithm.js';
 import type { LockMode, MovedRange, RingDiffBody } from '../protocol/wire.js';
 import { ServerSet } from './server-set.js';
-import { type Backoff, WsLink } from './ws-link.js';
+import { type Backoff, type SendOptions, WsLink } from './ws-link.js';
 
 export interface LockringClientOptions {
   /**
@@ -44,9 +44,15 @@ export interface LockringClientOptions {
 }
 
 /** What `acquire` takes: the server's own acquire arguments, plus client options. */
-export type AcquireOptions = Omit<OpArgs<'lock.acquire'>, 'name' | 'leaseId'> & {
+export type AcquireOptions = Omit<OpArgs<'lock.acquire'>, 'name' | 'leaseId' | 'positions'> & {
   /** Gives up a waiting acquire (it leaves the server's queue). */
   readonly signal?: AbortSignal;
+  /**
+   * While a `waitMs` acquire waits over the WebSocket: called when it is queued and
+   * each time its place changes (1: next to be granted; `total`: the queue's length),
+   * never after it returns. Over HTTP (no socket) it is not called.
+   */
+  readonly onPosition?: (position: number, total: number) => void;
   /** Keep the lease alive every ttlMs / 3 (default true). */
   readonly keepalive?: boolean;
   /** How long before the earliest possible server expiry the handle gives up (default 5% of ttlMs). */
@@ -182,12 +188,14 @@ export class LockringClient extends EventEmitter<ClientEvents> {
    * using a lock whose renewal may have failed.
    */
   async acquire(name: string, options: AcquireOptions = {}): Promise<LockHandle> {
-    const { signal, keepalive = true, safetyMarginMs, ...rest } = options;
-    const args = { ...rest, name, ttlMs: rest.ttlMs ?? lockTtlMsDefault };
+    const { signal, keepalive = true, safetyMarginMs, onPosition, ...rest } = options;
+    const asksPositions = onPosition !== undefined && (rest.waitMs ?? 0) > 0;
+    const args = { ...rest, name, ttlMs: rest.ttlMs ?? lockTtlMsDefault, ...(asksPositions ? { positions: true } : {}) };
     await this.firstConnection();
     const sentAtMs = performance.now();
     const grant = await this.shared('lock.acquire', args, {
       signal,
+      ...(asksPositions ? { onPosition: (push: PositionPush) => onPosition(push.position, push.total) } : {}),
       timeoutMs: (args.waitMs ?? 0) + this.requestTimeoutMs,
       // Granted after we gave up: hand it straight back.
       onLateResult: (late: Grant) => void this.shared('lock.release', { name: late.name, token: late.token }).catch(() => {}),
@@ -413,7 +421,7 @@ export class LockringClient extends EventEmitter<ClientEvents> {
 
   // ---- internals ----------------------------------------------------------
 
-  private async shared<Op extends SharedOp>(op: Op, args: OpArgs<Op>, options: CallOptions & { onLateResult?: (result: never) => void } = {}): Promise<OpResults[Op]> {
+  private async shared<Op extends SharedOp>(op: Op, args: OpArgs<Op>, options: CallOptions & Pick<SendOptions, 'onLateResult' | 'onPosition'> = {}): Promise<OpResults[Op]> {
     if (this.closed) throw new LockringClientError('closed', 'the client is closed');
     if (this.link?.ready) return this.link.send(op, args, options);
     return this.http.op(op, args, options);
@@ -507,6 +515,8 @@ export class LockringClient extends EventEmitter<ClientEvents> {
       for (const hold of this.holds.get(push.leaseId) ?? []) if (hold.token === push.token) hold.lose(push.reason);
       return;
     }
+    // Position pushes go to their acquire (WsLink), never here.
+    if (push.event === 'position') return;
     if (push.event !== 'lease_expired') {
       this.byServerId.get(push.watchId)?.listener(push);
       return;

@@ -112,7 +112,8 @@ export class HttpApi {
         return renameId(await this.request('DELETE', `/v1/leases/${path(leaseId)}`, undefined, options));
       }
       case 'lock.acquire': {
-        const { name, ...body } = args as OpArgs<'lock.acquire'>;
+        // Positions are pushed over the WebSocket only; the HTTP body has no such field.
+        const { name, positions: _positions, ...body } = args as OpArgs<'lock.acquire'>;
         return this.request('POST', `/v1/locks/${path(name)}/acquire`, body, options);
       }
       case 'lock.release':

@@ -13,6 +13,6 @@ export type { Backoff } from './ws-link.js';
 export type { ClientTls } from './tls-options.js';
 export type {
   HoldEndedPush, LeaseExpiredPush, LeaseResult, LockEventType, LockPush, LookupManyResult, LookupOneResult, OpArgs, OpName, OpResults,
-  Push, RingPush,
+  PositionPush, Push, RingPush,
 } from '../protocol/wire.js';
 export type { Grant, HoldRef, HolderView, LeaseDetail, LockPage, LockView, MemberRef, RingDetail, RingSummary, WaiterPage, WaiterView } from '../protocol/wire.js';

@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import type { OpArgs, OpName, OpResults, Push } from '../protocol/wire.js';
+import type { OpArgs, OpName, OpResults, PositionPush, Push } from '../protocol/wire.js';
 import { LockringClientError, serverError } from './errors.js';
 import { type ClientTls, tlsConnectOptions } from './tls-options.js';
 
@@ -33,12 +33,15 @@ export interface SendOptions {
   readonly signal?: AbortSignal | undefined;
   /** An answer that comes after the caller gave up (abort, timeout): undo it. */
   readonly onLateResult?: ((result: never) => void) | undefined;
+  /** The request's position pushes (a waiting `lock.acquire` sent with `positions: true`). */
+  readonly onPosition?: ((push: PositionPush) => void) | undefined;
 }
 
 interface Pending {
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
   readonly onLateResult: ((result: never) => void) | undefined;
+  readonly onPosition: ((push: PositionPush) => void) | undefined;
   settled: boolean;
   timer: NodeJS.Timeout | null;
 }
@@ -117,6 +120,7 @@ export class WsLink {
         settled: false,
         timer: null,
         onLateResult: options.onLateResult,
+        onPosition: options.onPosition,
         resolve: (value) => {
           cleanup();
           resolve(value as OpResults[Op]);
@@ -209,12 +213,17 @@ export class WsLink {
     } catch {
       return;
     }
+    const id = message['id'];
+    const entry = typeof id === 'number' ? this.pending.get(id) : undefined;
+    if (message['event'] === 'position') {
+      // Its acquire's own: none is left once the caller gave up or the reply came.
+      if (entry !== undefined && !entry.settled) entry.onPosition?.(message as unknown as PositionPush);
+      return;
+    }
     if (typeof message['event'] === 'string') {
       this.options.onPush(message as unknown as Push);
       return;
     }
-    const id = message['id'];
-    const entry = typeof id === 'number' ? this.pending.get(id) : undefined;
     if (entry === undefined) return;
     this.pending.delete(id as number);
     const { id: _id, ok, error: _error, ...result } = message;

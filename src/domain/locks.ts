@@ -119,6 +119,11 @@ export class Locks {
   private readonly lentRefs = new LentHoldRefs();
   holdCount = 0;
   waiterCount = 0;
+  /**
+   * Told the lock whose queue just changed (a waiter joined or left), inside the
+   * command: a transport reads the queue after the command, the domain only says where.
+   */
+  onQueueChanged: ((lock: Lock) => void) | null = null;
 
   constructor(
     private readonly ctx: DomainContext,
@@ -534,6 +539,7 @@ export class Locks {
     this.waiterCount += 1;
     if (lease !== null) (lease.waiters ??= new Set()).add(waiter);
     this.ctx.deadlines.schedule(waiter, now + request.waitMs!);
+    this.onQueueChanged?.(lock);
     return waiter;
   }
 
@@ -549,6 +555,7 @@ export class Locks {
     this.waiterCount -= 1;
     waiter.lease?.waiters?.delete(waiter);
     this.ctx.deadlines.remove(waiter);
+    this.onQueueChanged?.(lock);
   }
 
   private settle(waiter: Waiter, outcome: WaiterOutcome): void {

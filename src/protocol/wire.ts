@@ -108,6 +108,8 @@ export interface OpArgsTable {
   'lock.acquire': {
     name: string; ttlMs?: number; leaseId?: string; owner?: string; waitMs?: number; limit?: number; lockDelayMs?: number; mode?: LockMode;
     maxHoldMs?: number;
+    /** WebSocket only: with waitMs, the acquire is pushed its place in the queue while it waits. */
+    positions?: boolean;
   };
   'lock.release': { name: string; token: number };
   'lock.check': { name: string; token: number; mode?: LockMode };
@@ -220,4 +222,18 @@ export interface HoldEndedPush {
   readonly reason: 'max_hold';
 }
 
-export type Push = LockPush | RingPush | LeaseExpiredPush | HoldEndedPush;
+/**
+ * A waiting `lock.acquire` sent with `positions: true` moved in its queue (or was
+ * just queued): `id` is that request's id. None comes after the acquire's reply.
+ */
+export interface PositionPush {
+  readonly event: 'position';
+  readonly id: number | string | null;
+  readonly name: string;
+  /** 1: the next to be granted. */
+  readonly position: number;
+  /** Waiters in the queue when the position was read. */
+  readonly total: number;
+}
+
+export type Push = LockPush | RingPush | LeaseExpiredPush | HoldEndedPush | PositionPush;

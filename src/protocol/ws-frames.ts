@@ -4,7 +4,7 @@ import { responses } from './response-bodies.js';
 
 /**
  * A JSON Schema (draft 2020-12) of every WebSocket frame: each op's request, its
- * reply, the error reply and the three pushes. Request schemas are the ones the
+ * reply, the error reply and the pushes. Request schemas are the ones the
  * server validates frames with (handed in by the caller, so this module stays free
  * of any transport); replies reuse the HTTP response schemas where the contract says
  * "as HTTP". Served at `/docs/ws.json`, and real frames are checked against it in
@@ -77,6 +77,19 @@ export const wsPushes: Readonly<Record<string, TSchema>> = {
     },
     { additionalProperties: false, description: 'A hold on a lease this socket cares about reached its maxHoldMs and ended.' },
   ),
+  position: Type.Object(
+    {
+      event: Type.Literal('position'),
+      id: Type.Union([Type.Integer(), Type.String({ maxLength: 256 }), Type.Null()], { description: 'The id of the waiting lock.acquire.' }),
+      name: Type.String(),
+      position: Type.Integer({ minimum: 1, description: '1: the next to be granted.' }),
+      total: Type.Integer({ minimum: 1, description: 'Waiters in the queue when the position was read.' }),
+    },
+    {
+      additionalProperties: false,
+      description: 'A waiting lock.acquire sent with positions: true was queued or moved in its queue; none comes after its reply.',
+    },
+  ),
 };
 
 const errorReply = Type.Object(
@@ -122,7 +135,7 @@ export function wsFrameSchema(requests: Readonly<Record<string, TSchema>>): Json
     $id: 'lockring-ws-v1',
     title: 'lockring WebSocket frames (GET /v1/ws)',
     description:
-      'One JSON object per text frame. Requests carry op and an optional id; replies echo id with ok; pushes carry event and no id. ' +
+      'One JSON object per text frame. Requests carry op and an optional id; replies echo id with ok; pushes carry event (a position push also the id of its waiting acquire, never ok). ' +
       'Validate a frame against $defs/clientFrame or $defs/serverFrame, or a reply against $defs/reply:<op>.',
     $defs: defs,
     anyOf: [refTo('clientFrame'), refTo('serverFrame')],

@@ -12,6 +12,7 @@ import { type ConnectionDeps, type WireSocket, WsConnection } from './connection
 import { LeaseAudience, type Session } from './lease-audience.js';
 import { Operations } from './operations.js';
 import { FrameParser } from './protocol.js';
+import { QueuePositions } from './queue-positions.js';
 import { WatchRegistry } from './watch-registry.js';
 
 export interface WsHubDeps {
@@ -55,6 +56,8 @@ export class WsHub extends EventEmitter<HubEvents> {
   readonly connections = new Set<WsConnection>();
   readonly watches: WatchRegistry;
   readonly audience = new LeaseAudience();
+  /** Position pushes of waiting acquires that asked for them; fed by the domain's queue hook. */
+  readonly positions: QueuePositions;
   private readonly connectionDeps: ConnectionDeps;
   private readonly metrics: Metrics;
   private readonly service: LockringService;
@@ -67,11 +70,12 @@ export class WsHub extends EventEmitter<HubEvents> {
     const pingIntervalMs = options.pingIntervalMs ?? wsDefaults.pingIntervalMs;
     const pingIntervalMinMs = options.pingIntervalMinMs ?? wsDefaults.pingIntervalMinMs;
     this.watches = new WatchRegistry(service.machine.rings, limits.wsWatchesMax);
+    this.positions = new QueuePositions((deliver) => service.pipeline.show(deliver));
     this.connectionDeps = {
       service,
       limits,
       parser: new FrameParser(limits),
-      operations: new Operations({ service, limits, audience: this.audience }),
+      operations: new Operations({ service, limits, audience: this.audience, positions: this.positions }),
       audience: this.audience,
       watches: this.watches,
       authenticator: deps.authenticator ?? null,

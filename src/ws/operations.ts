@@ -2,13 +2,14 @@ import type { Static } from 'typebox';
 import { type Caller, authorize, ownsLease } from '../auth/access.js';
 import { LockringError, invalid } from '../domain/errors.js';
 import { leaseNotFound } from '../domain/leases.js';
-import type { Grant } from '../domain/model.js';
+import type { Grant, Waiter } from '../domain/model.js';
 import { keyField, nameParam, ownerField } from '../protocol/validation.js';
 import type { Limits } from '../limits.js';
 import { diffRequest, handoverLookupOne, ringDiff } from '../ring-reads.js';
 import type { Durable, LockringService } from '../service.js';
 import type { LeaseAudience, Listener, NoticeSocket, Session } from './lease-audience.js';
 import { type FrameSchemas, type OpName, type OpResults, type Request, type RequestId, isRequestId } from './protocol.js';
+import type { QueuePositions } from './queue-positions.js';
 import { type WatchTarget, authorizeWatch, parseWatchTarget } from '../watch/watch-target.js';
 
 /** What an op may ask of the socket it came on. */
@@ -31,6 +32,7 @@ export interface OpDeps {
   readonly service: LockringService;
   readonly limits: Limits;
   readonly audience: LeaseAudience;
+  readonly positions: QueuePositions;
 }
 
 type Args<Op extends OpName> = Static<FrameSchemas[Op]>;
@@ -128,7 +130,7 @@ export class Operations {
 
   private acquire(socket: OpSocket, args: Args<'lock.acquire'>, id: RequestId | null, caller: Caller): Durable<Grant> {
     const { service, limits, audience } = this.deps;
-    const { id: _id, op: _op, ...body } = args;
+    const { id: _id, op: _op, positions, ...body } = args;
     const request = { ...body, name: nameParam('name', args.name, limits), owner: ownerField(args.owner, limits) };
     const listen = (grant: Grant): Grant => {
       // Granted after the socket closed: nobody to tell; the hold's lease runs out.
@@ -137,24 +139,35 @@ export class Operations {
     };
     if ((args.waitMs ?? 0) === 0) return mapDurable(service.acquire(request, undefined, caller), listen);
     const wait = socket.waitSignal(id);
+    // Ended just before the reply is sent: no position push comes after it.
+    let unfollow: (() => void) | null = null;
+    const follow = positions === true
+      ? (waiter: Waiter): void => {
+        unfollow = this.deps.positions.follow(waiter, id, socket);
+      }
+      : undefined;
+    const done = (): void => {
+      wait.done();
+      unfollow?.();
+    };
     let result: Promise<Grant> | Grant;
     try {
-      result = service.acquire(request, wait.signal, caller);
+      result = service.acquire(request, wait.signal, caller, follow);
     } catch (error) {
-      wait.done();
+      done();
       throw error;
     }
     if (!(result instanceof Promise)) {
-      wait.done();
+      done();
       return listen(result);
     }
     return result.then(
       (grant) => {
-        wait.done();
+        done();
         return listen(grant);
       },
       (error: unknown) => {
-        wait.done();
+        done();
         if (wait.signal.aborted && wait.signal.reason === 'cancel') {
           throw invalid('lock.acquire was cancelled by the client', { field: 'requestId' });
         }

@@ -17,12 +17,15 @@ declare module 'fastify' {
  * exists: a page of a foreign origin gets 403 and never a socket; the socket bound
  * (`wsSocketsMax`) is checked there too and answered `429 limit_exceeded`. Frames
  * above `wsFrameBytesMax` are refused by `ws` itself (close 1009). Domain events are
- * taken from the machine in order and turned into pushes.
+ * taken from the machine in order and turned into pushes, and its queue changes
+ * into position pushes.
  */
 export function registerWebSocket(app: FastifyInstance, deps: WsHubDeps, options: WsOptions = {}): WsHub {
   const { limits, metrics, service } = deps;
   const hub = new WsHub(deps, options);
   const unsubscribe = service.machine.subscribe((event) => hub.onEvent(event));
+  const locks = service.machine.locks;
+  locks.onQueueChanged = (lock) => hub.positions.queueChanged(lock);
   app.decorate('wsHub', hub);
   // An upgrade refused by a hook that ran before @fastify/websocket's own (not_ready,
   // auth) is answered on the raw socket, which nothing else would close.
@@ -43,6 +46,7 @@ export function registerWebSocket(app: FastifyInstance, deps: WsHubDeps, options
     },
     preClose: async () => {
       unsubscribe();
+      locks.onQueueChanged = null;
       await hub.closeAll(1001, 'server shutting down');
     },
   });

@@ -38,7 +38,11 @@ export function makeFrameSchemas(limits: Limits) {
     'lease.grant': Type.Object({ ...head, ttlMs }, closed),
     'lease.keepalive': Type.Object({ ...head, leaseId, ttlMs: Type.Optional(ttlMs) }, closed),
     'lease.revoke': Type.Object({ ...head, leaseId }, closed),
-    'lock.acquire': Type.Object({ ...head, name, ...http.acquire.properties }, closed),
+    'lock.acquire': Type.Object({
+      ...head, name, ...http.acquire.properties,
+      // WebSocket only: a waiting acquire is pushed its place in the queue (docs/websocket.md).
+      positions: Type.Optional(Type.Boolean({ description: 'With waitMs: push the acquire\'s position in the queue while it waits.' })),
+    }, closed),
     'lock.release': tokenArgs,
     'lock.check': Type.Object({ ...head, name, ...http.checkBody.properties }, closed),
     'ring.lookup': Type.Object(
@@ -100,7 +104,7 @@ export type OpArgs<Op extends OpName> = Omit<Static<FrameSchemas[Op]>, 'id' | 'o
 
 // Results and pushes are the SDK's wire shapes: one declaration for both sides.
 export type {
-  HoldEndedPush, LeaseExpiredPush, LeaseResult, LockEventType, LockPush, LookupManyResult, LookupOneResult, OpResults, Push, RingPush,
+  HoldEndedPush, LeaseExpiredPush, LeaseResult, LockEventType, LockPush, LookupManyResult, LookupOneResult, OpResults, PositionPush, Push, RingPush,
 } from '../protocol/wire.js';
 
 /** A frame that passed its schema; `args` is typed by `op`. */

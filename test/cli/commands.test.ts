@@ -42,6 +42,55 @@ describe('lockring lease', () => {
   });
 });
 
+describe('lockring locks waiters', () => {
+  it('prints the queue as a table in grant order, pages with --limit and --after, follows next with --all, --json as the server says', async () => {
+    const url = shared.server.url;
+    const name = 'queue/cli';
+    const holder = await api(url, 'POST', `/v1/locks/${encodeURIComponent(name)}/acquire`, { ttlMs: 60_000 });
+    const queuedWaiters = async (): Promise<number> => (await api(url, 'GET', `/v1/locks/${encodeURIComponent(name)}`)).body.waiters;
+    const waiting: Promise<unknown>[] = [];
+    for (const [owner, mode] of [['w1', 'write'], ['w2', 'read'], ['w3', 'write']] as const) {
+      waiting.push(api(url, 'POST', `/v1/locks/${encodeURIComponent(name)}/acquire`, { ttlMs: 60_000, waitMs: 60_000, owner, mode }));
+      await waitFor(async () => (await queuedWaiters()) === waiting.length, 15_000, `waiter ${owner}`);
+    }
+    const text = await cli(['locks', 'waiters', name]);
+    assert.equal(text.code, 0, text.stderr);
+    const lines = text.stdout.trimEnd().split('\n');
+    assert.match(lines[0]!, /^POSITION\s+OWNER\s+MODE\s+WAITED\s+TIMES OUT IN$/);
+    assert.deepEqual(lines.slice(1, 4).map((line) => line.split(/\s+/).slice(0, 3)), [['1', 'w1', 'write'], ['2', 'w2', 'read'], ['3', 'w3', 'write']]);
+    assert.match(lines[1]!, /\s(\d+ms|[\d.]+s)\s+(\d+ms|[\d.]+s|\d+m[\d.]*s?)$/);
+    assert.equal(lines[4], '(3 waiting)');
+
+    const page = await json(['locks', 'waiters', name, '--limit', '2']);
+    assert.equal(page.code, 0);
+    assert.deepEqual([page.body.name, page.body.total, page.body.next], [name, 3, 2]);
+    assert.deepEqual(page.body.waiters.map((w: { owner: string }) => w.owner), ['w1', 'w2']);
+    const rest = await json(['locks', 'waiters', name, '--after', String(page.body.next)]);
+    assert.deepEqual(rest.body.waiters.map((w: { position: number; owner: string }) => [w.position, w.owner]), [[3, 'w3']]);
+    const all = await json(['locks', 'waiters', name, '--limit', '1', '--all']);
+    assert.deepEqual(all.body.waiters.map((w: { owner: string }) => w.owner), ['w1', 'w2', 'w3']);
+    assert.equal(all.body.next, undefined);
+    const more = await cli(['locks', 'waiters', name, '--limit', '1']);
+    assert.match(more.stdout, /\(3 waiting; more: --after 1, or --all\)/);
+
+    const missing = await json(['locks', 'waiters', 'queue/nobody']);
+    assert.deepEqual([missing.code, missing.body.error.code], [1, 'lock_not_found']);
+    const bad = await cli(['locks', 'waiters', name, '--limit', '0']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--limit: must be from 1 to 1000/);
+    assert.equal((await cli(['locks', 'waiters'])).code, 2);
+
+    // Granting each in turn empties the queue; a held name nobody waits for says so.
+    let token = holder.body.token as number;
+    for (const grant of waiting) {
+      await api(url, 'POST', `/v1/locks/${encodeURIComponent(name)}/release`, { token });
+      token = ((await grant) as { body: { token: number } }).body.token;
+    }
+    assert.equal((await cli(['locks', 'waiters', name])).stdout, `nobody waits for "${name}"\n`);
+    await api(url, 'POST', `/v1/locks/${encodeURIComponent(name)}/release`, { token });
+  });
+});
+
 describe('lockring locks list, release, check', () => {
   it('lists a page, pages on with --after, reads all with --all', async () => {
     const tokens: number[] = [];

@@ -21,6 +21,9 @@ describe('lockring lock --wait: one place in the queue', () => {
     assert.equal(a.code, 0, first.stderr());
     assert.equal(b.code, 0, second.stderr());
     assert.ok(Number(first.stdout()) < Number(second.stdout()), 'the first to queue is the first granted');
+    // Each says its place on stderr as the queue moves: the second moved up once.
+    assert.match(first.stderr(), /^lockring: waiting for lock "fifo": position 1 of 1$/m);
+    assert.match(second.stderr(), /waiting for lock "fifo": position 2 of 2\n(?:.*\n)*lockring: waiting for lock "fifo": position 1 of 1\n/);
   });
 
   it('a --wait longer than the server keeps a waiter (waitMsMax) is bad usage, exit 2, and queues nothing', async () => {

@@ -173,6 +173,39 @@ describe('client: locks', () => {
     await (await waiting[1]!).release();
   });
 
+  test('onPosition hears a waiting acquire\'s place over the WebSocket, never after it returns; over HTTP the acquire still works', async () => {
+    const lockring = client();
+    const held = await lockring.acquire('c/positions', { ttlMs: 5_000 });
+    const ahead = lockring.acquire('c/positions', { ttlMs: 5_000, waitMs: 5_000, owner: 'ahead' });
+    await eventually(() => (server.lockring.machine.locks.byName.get('c/positions')?.waiterCount ?? 0) === 1, 'the first waiter');
+    const seen: [number, number][] = [];
+    const moved = (count: number): Promise<void> => eventually(() => seen.length === count, `${count} positions`);
+    const waiting = lockring.acquire('c/positions', { ttlMs: 5_000, waitMs: 5_000, owner: 'me', onPosition: (position, total) => seen.push([position, total]) });
+    await moved(1);
+    assert.deepEqual(seen, [[2, 2]]);
+    await held.release();
+    const first = await ahead;
+    await moved(2);
+    assert.deepEqual(seen, [[2, 2], [1, 1]]);
+    await first.release();
+    const mine = await waiting;
+    assert.equal(mine.owner, 'me');
+    const count = seen.length;
+    await lockring.check('c/positions', mine.token);
+    assert.equal(seen.length, count, 'nothing after the acquire returned');
+    await mine.release();
+
+    // Without a socket the option cannot be honoured: the acquire goes over HTTP without it.
+    const overHttp = client({ websocket: false });
+    const holder = await overHttp.acquire('c/positions', { ttlMs: 5_000 });
+    const calls: number[] = [];
+    const queued = overHttp.acquire('c/positions', { ttlMs: 5_000, waitMs: 5_000, onPosition: (position) => calls.push(position) });
+    await eventually(() => (server.lockring.machine.locks.byName.get('c/positions')?.waiterCount ?? 0) === 1, 'the HTTP waiter');
+    await holder.release();
+    await (await queued).release();
+    assert.deepEqual(calls, []);
+  });
+
   test('a server that cannot be reached is named in the error, with the reason', async () => {
     const gone = await startServer();
     await gone.close();

@@ -58,6 +58,11 @@ describe('the WebSocket frame schema', () => {
     await socket.push('lease_expired');
     await send('lock.acquire', { name: 'c', ttlMs: 5000, maxHoldMs: 50 });
     await socket.push('hold_ended');
+    const queueHolder = await send('lock.acquire', { name: 'q', ttlMs: 5000 });
+    const queued = send('lock.acquire', { name: 'q', ttlMs: 5000, waitMs: 5000, positions: true });
+    await socket.push('position');
+    await send('lock.release', { name: 'q', token: queueHolder['token'] });
+    assert.equal((await queued)['ok'], true);
     await send('cancel', { requestId: 99 });
     await send('auth', { token: 'anything-at-all' });
     await send('unwatch', { watchId: ringWatch['watchId'] });
@@ -95,6 +100,8 @@ describe('the WebSocket frame schema', () => {
     assert.notEqual(check('clientFrame', { id: 1, op: 'lock.nap', name: 'a' }), null);
     assert.notEqual(check('push:lock', { event: 'lock', watchId: 1, type: 'stolen', name: 'a', token: 1, owner: '' }), null);
     assert.notEqual(check('reply:lock.acquire', { id: 1, ok: true, name: 'a' }), null);
+    assert.notEqual(check('push:position', { event: 'position', id: 1, name: 'a', position: 0, total: 1 }), null);
+    assert.notEqual(check('clientFrame', { id: 1, op: 'lock.acquire', name: 'a', ttlMs: 1000, waitMs: 10, positions: 'yes' }), null);
     assert.equal(check('errorReply', { id: null, ok: false, error: { code: 'invalid_request', message: 'x', field: 'frame' } }), null);
   });
 });
