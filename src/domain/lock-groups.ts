@@ -172,7 +172,7 @@ export class LockGroups {
   private grantNow(items: readonly AcquireRequest[], locks: readonly (Lock | undefined)[], lease: Lease | null, request: MultiAcquireRequest): MultiGrant {
     this.checkHoldRoom(items.length);
     this.checkLockRoom(locks);
-    const holdLease = lease ?? this.leases.grant(request.ttlMs!, 'hold', request.principal);
+    const holdLease = lease ?? this.leases.grant(request.ttlMs!, 'group', request.principal);
     const bounds = { lockDelayMs: request.lockDelayMs ?? 0, maxHoldMs: request.maxHoldMs ?? 0 };
     const grants = items.map((item, i) => {
       const lock = locks[i] ?? this.host.create(item.name, item.limit ?? 1);
@@ -214,7 +214,7 @@ export class LockGroups {
     try {
       this.checkHoldRoom(group.members.length);
       this.host.checkHoldsOn(group.lease, group.members.length);
-      const lease = group.lease ?? this.leases.grant(first.ttlMs, 'hold', first.principal);
+      const lease = group.lease ?? this.leases.grant(first.ttlMs, 'group', first.principal);
       const waitedMs = this.ctx.clock.monoMs() - first.enqueuedAtMonoMs;
       const bounds = { lockDelayMs: first.lockDelayMs, maxHoldMs: first.maxHoldMs };
       const grants = group.members.map((member) =>

@@ -401,11 +401,13 @@ export class Locks {
   }
 
   /**
-   * A lease an acquire with ttlMs brought (kind `hold`) ends with its last hold: at
-   * once for a single acquire, after the last of its names for a multi-lock.
+   * The lease an acquire with ttlMs brought ends with its hold: a single acquire's
+   * (kind `hold`) with that hold, revoking any other hold taken on it by its id; a
+   * multi-lock's (kind `group`) with the last of its holds.
    */
   private endOwnLease(lease: Lease): void {
-    if (lease.kind === 'hold' && !lease.ended && lease.holds.size === 0) this.leases.end(lease, 'released');
+    if (lease.ended) return;
+    if (lease.kind === 'hold' || (lease.kind === 'group' && lease.holds.size === 0)) this.leases.end(lease, 'released');
   }
 
   /** Bad input gets a clear error and changes nothing, whichever transport sent it. */

@@ -8,8 +8,12 @@ import type { Ring } from './ring.js';
  * what hangs on it.
  */
 
-/** `plain` from a grant, `session` kept alive by a socket, `hold` made by an acquire with ttlMs. */
-export type LeaseKind = 'plain' | 'session' | 'hold';
+/**
+ * `plain` from a grant, `session` kept alive by a socket, `hold` made by an acquire with
+ * ttlMs (it ends with the release of that hold, taking any other hold on it along),
+ * `group` made by a multi-lock acquire with ttlMs (it ends with the last of its holds).
+ */
+export type LeaseKind = 'plain' | 'session' | 'hold' | 'group';
 
 export interface Lease extends DeadlineEntry {
   readonly type: 'lease';

@@ -48,7 +48,7 @@ describe('multi-lock: all or nothing', () => {
     ]);
     assert.deepEqual(granted.grants.map((g) => g.token), [1, 2, 3]);
     const lease = h.machine.leases.byId.get(granted.leaseId)!;
-    assert.equal(lease.kind, 'hold');
+    assert.equal(lease.kind, 'group');
     assert.equal(lease.holds.size, 3);
   });
 
@@ -263,11 +263,13 @@ describe('multi-lock: release', () => {
     assert.deepEqual(eventsOf(h, 'lease_ended').map((e) => e.reason), ['released']);
   });
 
-  test('a single acquire with ttlMs still takes its lease with its release', () => {
+  test('a single acquire with ttlMs still takes its lease with its release, and any hold taken on it', () => {
     const h = build();
     const grant = acquire(h, { name: 'x', ttlMs: 2_000 });
+    const other = acquire(h, { name: 'y', leaseId: grant.leaseId });
     release(h, 'x', grant.token);
     assert.equal(h.machine.leases.byId.size, 0);
+    assert.deepEqual(holders(h, 'y'), [], `hold ${other.token} went with the lease`);
   });
 
   test('released together, atomically: all or, when one is not held, none', () => {

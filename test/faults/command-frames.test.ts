@@ -56,4 +56,22 @@ describe('a command is one frame', () => {
     // Both outcomes happened: the cut really did keep some frames and lose others.
     assert.ok(whole > 0 && none > 0, `whole ${whole}, none ${none}`);
   });
+
+  test('a multi-lock\'s own lease comes back as one (kill -9): released one by one, it ends with its last hold', async () => {
+    const dir = await fresh();
+    const { store, machine } = await open(dir);
+    const granted = machine.run((m) => m.locks.acquireAll({ locks: [{ name: 'g/a' }, { name: 'g/b' }], ttlMs: 60_000 }));
+    assert.ok('granted' in granted);
+    await settle(store);
+    await abandonStore(store);
+
+    const { store: reopened, machine: recovered } = await open(dir);
+    const [a, b] = granted.granted.grants;
+    recovered.run((m) => m.locks.release('g/a', a!.token));
+    assert.ok(recovered.leases.byId.has(granted.granted.leaseId), 'the other hold keeps the lease');
+    assert.ok(recovered.locks.check('g/b', b!.token));
+    recovered.run((m) => m.locks.release('g/b', b!.token));
+    assert.equal(recovered.leases.byId.has(granted.granted.leaseId), false);
+    await reopened.close();
+  });
 });
