@@ -25,6 +25,8 @@ export interface Limits {
   readonly holdsMax: number;
   readonly waitersMax: number;
   readonly waitersPerLockMax: number;
+  /** Names in one multi-lock acquire or release (all granted at once or none). */
+  readonly namesPerAcquireMax: number;
   readonly endedHoldsRemembered: number;
   readonly listPageMax: number;
   readonly ringsMax: number;
@@ -128,6 +130,7 @@ export const defaultLimits: Limits = Object.freeze({
   holdsMax: 2_000_000,
   waitersMax: 100_000,
   waitersPerLockMax: 10_000,
+  namesPerAcquireMax: 32,
   endedHoldsRemembered: 100_000,
   listPageMax: 1_000,
   ringsMax: 1_000,

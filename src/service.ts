@@ -2,8 +2,9 @@ import type { Caller } from './auth/access.js';
 import type { PrincipalUsage } from './auth/usage.js';
 import { LockringError, limitExceeded } from './domain/errors.js';
 import type { HoldRef, MemberRef } from './domain/events.js';
+import type { MultiAcquireRequest } from './domain/lock-groups.js';
 import type { AcquireRequest, LockPage, LockView, WaiterPage } from './domain/locks.js';
-import type { Grant, Lease, LockMode, Waiter, WaiterOutcome } from './domain/model.js';
+import type { Grant, GroupOutcome, Lease, LockMode, MultiGrant, WaiterGroup, WaiterOutcome } from './domain/model.js';
 import type { LookupResult, MemberRequest, OwnerLookup, PutStatus } from './domain/rings.js';
 import type { RingAlgorithm } from './domain/ring-algorithm.js';
 import type { StateMachine } from './domain/state-machine.js';
@@ -16,6 +17,9 @@ import type { Durability } from './store/durability.js';
 
 export type { Durable } from './service/commit-pipeline.js';
 export type { LeaseBody, LeaseDetail, RingDetail, RingSummary } from './service/views.js';
+
+/** What a waiter (Grant) or a group (MultiGrant) is settled with. */
+type SettleOutcome<T> = T extends MultiGrant ? GroupOutcome : WaiterOutcome;
 
 /**
  * The commands of lockring in wire shapes, shared by HTTP and WebSocket. Each
@@ -101,32 +105,38 @@ export class LockringService {
    * `queued` hears of the waiter when the acquire joins the queue (position pushes).
    */
   acquire(request: AcquireRequest, signal?: AbortSignal, caller: Caller = null, queued?: (waiter: Waiter) => void): Durable<Grant> {
-    // At its cap of queued acquires a token may still take a free lock: try without
-    // queueing, and turn "it would have queued" into the per-token limit.
-    const waitCapped = this.admission.waitCapped(caller, request.waitMs);
-    let result;
-    try {
-      const asked = caller === null ? request : { ...request, principal: caller.name, ...(waitCapped ? { waitMs: 0 } : {}) };
-      result = this.machine.run((m) => {
-        this.admission.acquire(request, caller);
-        return m.locks.acquire(asked);
-      });
-    } catch (error) {
-      const refused = waitCapped && error instanceof LockringError && error.code === 'lock_held'
-        ? limitExceeded('waitersPerTokenMax', this.machine.limits.waitersPerTokenMax)
-        : error;
-      this.countRefusal(refused);
-      return this.pipeline.refuse(refused);
-    } finally {
-      this.expiry.poke();
-    }
-    if ('granted' in result) {
-      this.metrics.acquireTotal.inc({ result: 'granted' });
-      return this.pipeline.release(result.granted);
-    }
-    const waiting = this.wait(result.waiter, signal, caller);
-    queued?.(result.waiter);
+    const result = this.tryAcquire(request.waitMs, caller, (asked) => {
+      this.admission.acquire(request, caller);
+      return this.machine.locks.acquire({ ...request, ...asked });
+    });
+    if (result instanceof Promise) return result;
+    if ('granted' in result) return this.granted(result.granted);
+    const waiter = result.waiter;
+    const waiting = this.wait<Grant>(caller, signal, (settle) => (waiter.onSettle = settle), () => this.machine.locks.cancel(waiter));
+    queued?.(waiter);
     return waiting;
+  }
+
+  /**
+   * Several names, all granted in one command or none (see src/domain/lock-groups.ts);
+   * waits as `acquire` does, as one place in each name's queue.
+   */
+  acquireAll(request: MultiAcquireRequest, signal?: AbortSignal, caller: Caller = null): Durable<MultiGrant> {
+    const result = this.tryAcquire(request.waitMs, caller, (asked) => {
+      for (const item of request.locks) this.admission.acquire({ ...request, name: item.name }, caller);
+      return this.machine.locks.acquireAll({ ...request, ...asked });
+    });
+    if (result instanceof Promise) return result;
+    if ('granted' in result) return this.granted(result.granted);
+    const group: WaiterGroup = result.group;
+    return this.wait<MultiGrant>(caller, signal, (settle) => (group.onSettle = settle), () => this.machine.locks.cancelAll(group));
+  }
+
+  /** Releases every hold named, in one command, or none (not_holder names the first not held). */
+  releaseAll(holds: readonly { name: string; token: number }[], caller: Caller = null): Durable<{ released: { name: string; token: number }[] }> {
+    return this.change(() => {
+      for (const hold of holds) this.admission.release(hold.name, hold.token, caller);
+    }, () => ({ released: this.machine.locks.releaseAll(holds).map((grant) => ({ name: grant.name, token: grant.token })) }));
   }
 
   release(name: string, token: number, caller: Caller = null): Durable<{ name: string; token: number; released: true }> {
@@ -238,34 +248,77 @@ export class LockringService {
     return view();
   }
 
-  /** A queued acquire: its answer, when it comes, goes through the pipeline like any other. */
-  private wait(waiter: Waiter, signal: AbortSignal | undefined, caller: Caller): Promise<Grant> {
+  /**
+   * Runs an acquire (single or multi) through the door. At its cap of queued acquires
+   * a token may still take free locks: `asked` tries without queueing, and "it would
+   * have queued" becomes the per-token limit. A refusal comes back as a promise.
+   */
+  private tryAcquire<R>(
+    waitMs: number | undefined,
+    caller: Caller,
+    command: (asked: { principal?: string; waitMs?: number }) => R,
+  ): R | Promise<never> {
+    const waitCapped = this.admission.waitCapped(caller, waitMs);
+    try {
+      const asked = caller === null ? {} : { principal: caller.name, ...(waitCapped ? { waitMs: 0 } : {}) };
+      return this.machine.run(() => command(asked));
+    } catch (error) {
+      const refused = waitCapped && error instanceof LockringError && error.code === 'lock_held'
+        ? limitExceeded('waitersPerTokenMax', this.machine.limits.waitersPerTokenMax)
+        : error;
+      this.countRefusal(refused);
+      return this.pipeline.refuse(refused);
+    } finally {
+      this.expiry.poke();
+    }
+  }
+
+  private granted<T>(value: T): Durable<T> {
+    this.metrics.acquireTotal.inc({ result: 'granted' });
+    return this.pipeline.release(value);
+  }
+
+  /**
+   * A queued acquire (one waiter or a multi-lock's group): `register` hands the domain
+   * the settle callback, `cancel` takes it out when the client goes away. Its answer,
+   * when it comes, goes through the pipeline like any other.
+   */
+  private wait<T>(
+    caller: Caller,
+    signal: AbortSignal | undefined,
+    register: (settle: (outcome: SettleOutcome<T>) => void) => void,
+    cancel: () => void,
+  ): Promise<T> {
     let counted = caller !== null;
     if (caller !== null) this.usage.add(caller.name, 'waiters', 1);
     const uncount = (): void => {
       if (counted) this.usage.add(caller!.name, 'waiters', -1);
       counted = false;
     };
-    return new Promise<Grant>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       const onAbort = (): void => {
         uncount();
-        this.machine.run((m) => m.locks.cancel(waiter));
+        this.machine.run(cancel);
         reject(new LockringError('invalid_request', 'the client went away while waiting'));
       };
-      waiter.onSettle = (outcome: WaiterOutcome) => {
+      register((outcome) => {
         uncount();
         signal?.removeEventListener('abort', onAbort);
         this.countSettled(outcome);
         // Settled inside a command (a release, an expiry): stamped at its end.
-        if (outcome.ok) this.pipeline.show(() => resolve(outcome.grant), reject);
-        else this.pipeline.show(() => reject(outcome.error), reject);
-      };
+        if (outcome.ok) {
+          const value = 'grant' in outcome ? outcome.grant : outcome.granted;
+          this.pipeline.show(() => resolve(value as T), reject);
+        } else {
+          this.pipeline.show(() => reject(outcome.error), reject);
+        }
+      });
       if (signal?.aborted) onAbort();
       else signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
-  private countSettled(outcome: WaiterOutcome): void {
+  private countSettled(outcome: WaiterOutcome | GroupOutcome): void {
     if (outcome.ok) this.metrics.acquireTotal.inc({ result: 'granted' });
     else this.metrics.acquireTotal.inc({ result: outcome.error.code === 'lock_held' ? 'timeout' : 'rejected' });
   }

@@ -4,7 +4,8 @@ const general = `lockring: fencing-token locks, semaphores and consistent-hash r
 
 Usage:
   lockring serve [options]                      run the server
-  lockring lock NAME [options] -- CMD [ARGS...] run CMD while holding lock NAME
+  lockring lock NAME [NAME...] [options] -- CMD [ARGS...]
+                                               run CMD while holding lock NAME (or all NAMEs)
   lockring status NAME                          who holds NAME, who waits
   lockring release NAME TOKEN                   hand a hold back by its token
   lockring check NAME TOKEN                     does TOKEN still hold NAME? (exit 0 / 3)
@@ -85,15 +86,18 @@ Exit codes: 0 stopped cleanly, 1 runtime failure (listen failed, shutdown timed
 out), 2 bad configuration.`;
 }
 
-const lock = `lockring lock NAME [options] -- CMD [ARGS...]
+const lock = `lockring lock NAME [NAME...] [options] -- CMD [ARGS...]
 
 Acquires lock NAME, runs CMD while holding it, releases it when CMD exits, and
-exits with CMD's exit code (128 + N if CMD was killed by signal N). CMD finds in
-its environment:
+exits with CMD's exit code (128 + N if CMD was killed by signal N). Several
+NAMEs are one multi-lock: all granted at once or none, on one lease, with a
+fencing token each (--limit and --mode apply to every name). CMD finds in its
+environment:
   LOCKRING_FENCING_TOKEN  the grant's fencing token: pass it to whatever the
                           lock protects, which rejects writes with older tokens
-  LOCKRING_LEASE_ID       the lease holding the lock
-  LOCKRING_LOCK           the lock's name
+  LOCKRING_FENCING_TOKENS every name's token as JSON: {"NAME": TOKEN, ...}
+  LOCKRING_LEASE_ID       the lease holding the lock(s)
+  LOCKRING_LOCK           the lock's name (the first NAME)
   LOCKRING_LOCK_MODE      read or write
   LOCKRING_URL            the server's URL
 
@@ -137,6 +141,7 @@ Examples:
   lockring lock gpu --limit 4 --wait 5m -- python train.py
   lockring lock catalog --mode read --wait 1m -- ./export.sh
   lockring lock db-migrate -- sh -c 'migrate --fencing-token "$LOCKRING_FENCING_TOKEN"'
+  lockring lock accounts/alice accounts/bob --wait 30s -- ./transfer.sh
 
 Exit codes: CMD's code; 1 server unreachable or refused; 2 bad usage; 3 lock held
 for the whole --wait; 4 lease lost while CMD ran; 126/127 CMD cannot run / not

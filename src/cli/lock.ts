@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { LockringClient } from '../client/client.js';
 import { LockLostError, LockringClientError } from '../client/errors.js';
 import type { LockHandle } from '../client/lock-handle.js';
+import type { MultiLockHandle } from '../client/multi-lock-handle.js';
 import { formatDuration } from '../units.js';
 import { UsageError, durationFlag, integerFlag, modeFlag, parseCommandArgs, splitAtDoubleDash, takePositionals } from './args.js';
 import { Child, type ChildEnd, exitCodeOf, forwardedSignals, signalExitCode } from './child-process.js';
@@ -23,7 +24,10 @@ const options = {
 } as const;
 
 interface LockPlan {
+  /** What messages call the lock(s): the name, or the names comma-separated. */
   readonly name: string;
+  /** Every name asked for; more than one is acquired all at once or not at all. */
+  readonly names: readonly string[];
   readonly ttlMs: number;
   readonly waitMs: number;
   readonly limit: number | undefined;
@@ -51,12 +55,13 @@ export async function lockCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
     print(helpFor('lock'));
     return exitCodes.ok;
   }
-  const [name] = takePositionals('lock', positionals, ['NAME']);
+  const names = lockNames(positionals);
   if (after === null || after.length === 0) {
-    throw new UsageError('missing the command to run after "--": lockring lock NAME [options] -- CMD [ARGS...]', 'lock');
+    throw new UsageError('missing the command to run after "--": lockring lock NAME [NAME...] [options] -- CMD [ARGS...]', 'lock');
   }
   const plan: LockPlan = {
-    name: name!,
+    name: names.join(', '),
+    names,
     ttlMs: durationFlag('lock', 'ttl', values.ttl, 10_000, 100, 86_400_000),
     waitMs: durationFlag('lock', 'wait', values.wait, 0, 0, 86_400_000),
     limit: integerFlag('lock', 'limit', values.limit, undefined, 1, 10_000),
@@ -81,6 +86,25 @@ export async function lockCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
   }
 }
 
+/** One NAME or several, each once (the server refuses a name twice; say so before asking). */
+function lockNames(positionals: readonly string[]): string[] {
+  if (positionals.length === 0) takePositionals('lock', [], ['NAME']);
+  const repeated = positionals.find((name, i) => positionals.indexOf(name) !== i);
+  if (repeated !== undefined) throw new UsageError(`lock ${JSON.stringify(repeated)} is named twice`, 'lock');
+  return [...positionals];
+}
+
+/** What runs CMD: one lock's handle, or a multi-lock's, seen the same way. */
+interface Held {
+  readonly signal: AbortSignal;
+  readonly leaseId: string;
+  readonly holds: readonly LockHandle[];
+  release(): Promise<void>;
+}
+
+const heldOne = (handle: LockHandle): Held => ({ signal: handle.signal, leaseId: handle.leaseId, holds: [handle], release: () => handle.release() });
+const heldAll = (handle: MultiLockHandle): Held => handle;
+
 /** lockring's own outcome: one line on stderr, or `{"error": ...}` on stdout with --json. */
 function report(plan: LockPlan, code: string, message: string, details: Readonly<Record<string, unknown>> = {}): void {
   if (plan.json) printJson({ error: { code, message, ...details } });
@@ -92,7 +116,7 @@ function report(plan: LockPlan, code: string, message: string, details: Readonly
  * start to end. The server keeps a waiter at most its `waitMsMax` (5 minutes by
  * default); a longer --wait is refused by it, reported as bad usage. A signal gives up.
  */
-async function acquire(client: LockringClient, plan: LockPlan): Promise<LockHandle | number> {
+async function acquire(client: LockringClient, plan: LockPlan): Promise<Held | number> {
   const controller = new AbortController();
   let interrupted: NodeJS.Signals | null = null;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -105,17 +129,20 @@ async function acquire(client: LockringClient, plan: LockPlan): Promise<LockHand
   };
   for (const signal of forwardedSignals) process.on(signal, onSignal);
   try {
-    let handle: LockHandle;
+    let handle: Held;
     try {
-      handle = await client.acquire(plan.name, {
+      const options = {
         ttlMs: plan.ttlMs, owner: plan.owner, waitMs: plan.waitMs, signal: controller.signal,
-        ...(plan.limit !== undefined ? { limit: plan.limit } : {}),
         ...(plan.lockDelayMs !== undefined ? { lockDelayMs: plan.lockDelayMs } : {}),
-        ...(plan.mode !== undefined ? { mode: plan.mode } : {}),
         ...(plan.maxHoldMs !== undefined ? { maxHoldMs: plan.maxHoldMs } : {}),
-        // Pushed over the WebSocket as the queue moves; nothing over HTTP.
-        onPosition: (position, total) => say(`waiting for lock ${JSON.stringify(plan.name)}: position ${position} of ${total}`),
-      });
+      };
+      const item = { ...(plan.limit !== undefined ? { limit: plan.limit } : {}), ...(plan.mode !== undefined ? { mode: plan.mode } : {}) };
+      // Pushed over the WebSocket as the queue moves; nothing over HTTP.
+      const onPosition = (position: number, total: number): void => say(`waiting for lock ${JSON.stringify(plan.names[0])}: position ${position} of ${total}`);
+      // Several names: one multi-lock, granted all at once or not at all (--limit and --mode apply to each).
+      handle = plan.names.length === 1
+        ? heldOne(await client.acquire(plan.names[0]!, { ...options, ...item, onPosition }))
+        : heldAll(await client.acquireAll(plan.names.map((name) => ({ name, ...item })), options));
     } catch (error) {
       if (interrupted !== null) return gaveUp(interrupted);
       if (!(error instanceof LockringClientError) || error.transport) throw error;
@@ -149,8 +176,10 @@ function refused(plan: LockPlan, error: LockringClientError): number {
 }
 
 /** Runs the command while the handle keeps the lease; see lockCommand. */
-async function runHolding(client: LockringClient, plan: LockPlan, handle: LockHandle, env: NodeJS.ProcessEnv): Promise<number> {
-  const lock = JSON.stringify(plan.name);
+async function runHolding(client: LockringClient, plan: LockPlan, handle: Held, env: NodeJS.ProcessEnv): Promise<number> {
+  const lock = plan.names.map((name) => JSON.stringify(name)).join(', ');
+  const first = handle.holds[0]!;
+  const tokens = handle.holds.map((hold) => hold.token).join(', ');
   if (handle.signal.aborted) {
     // A grant that waited in line is renewed before it is handed out: that failed.
     report(plan, 'lease_lost', `lost lock ${lock} before running ${plan.command}: ${describeLoss(handle, plan)}`);
@@ -159,17 +188,19 @@ async function runHolding(client: LockringClient, plan: LockPlan, handle: LockHa
   }
   const child = new Child(plan.command, plan.args, {
     ...env,
-    LOCKRING_LOCK: plan.name,
-    LOCKRING_FENCING_TOKEN: String(handle.token),
+    LOCKRING_LOCK: first.name,
+    LOCKRING_FENCING_TOKEN: String(first.token),
     LOCKRING_LEASE_ID: handle.leaseId,
-    LOCKRING_LOCK_MODE: handle.mode,
+    LOCKRING_LOCK_MODE: first.mode,
     LOCKRING_URL: client.url,
+    // Every name's token, for a command that holds several: {"name": token, ...}.
+    LOCKRING_FENCING_TOKENS: JSON.stringify(Object.fromEntries(handle.holds.map((hold) => [hold.name, hold.token]))),
   });
   let lost = false;
   const onLost = (): void => {
     lost = true;
     say(
-      `lost lock ${lock} (token ${handle.token}): ${describeLoss(handle, plan)}; terminating ${plan.command} ` +
+      `lost lock ${lock} (token ${tokens}): ${describeLoss(handle, plan)}; terminating ${plan.command} ` +
         `(pid ${child.pid ?? '?'}) with SIGTERM${plan.graceMs > 0 ? `, then SIGKILL after ${formatDuration(plan.graceMs)}` : ''}`,
     );
     child.terminate(plan.graceMs);
@@ -191,23 +222,23 @@ async function runHolding(client: LockringClient, plan: LockPlan, handle: LockHa
     await handle.release();
   } catch (error) {
     const why = error instanceof LockringClientError ? describeClientError(error) : String(error);
-    say(`warning: releasing lock ${lock} (token ${handle.token}) failed: ${why}`);
+    say(`warning: releasing lock ${lock} (token ${tokens}) failed: ${why}`);
   }
   if (end.kind === 'spawn_failed') say(`cannot run ${JSON.stringify(plan.command)}: ${end.error.code ?? end.error.message}`);
   return exitCodeOf(end);
 }
 
-function lostReason(handle: LockHandle): string | undefined {
+function lostReason(handle: Held): string | undefined {
   const reason: unknown = handle.signal.reason;
   return reason instanceof LockLostError ? reason.reason : undefined;
 }
 
 /** Whether the server said the lease ended (rather than: no keepalive was confirmed in time). */
-function gone(handle: LockHandle): boolean {
+function gone(handle: Held): boolean {
   return !(handle.signal.reason instanceof LockLostError && handle.signal.reason.reason === 'deadline');
 }
 
-function describeLoss(handle: LockHandle, plan: LockPlan): string {
+function describeLoss(handle: Held, plan: LockPlan): string {
   if (lostReason(handle) === 'max_hold') return `the hold reached --max-hold ${formatDuration(plan.maxHoldMs ?? 0)}`;
   if (gone(handle)) return `the server no longer has lease ${handle.leaseId} (it expired or was revoked)`;
   const cause: unknown = (handle.signal.reason as LockLostError).cause;
@@ -220,6 +251,9 @@ function describeHeld(plan: LockPlan, error: LockringClientError): string {
   const who = holders.map((h) => `${h.owner !== undefined && h.owner !== '' ? h.owner : 'unnamed'} (token ${h.token ?? '?'})`).join(', ');
   const retryAfterMs = error.details['retryAfterMs'];
   const delay = typeof retryAfterMs === 'number' ? `, lock-delay for ${formatDuration(retryAfterMs)}` : '';
+  // A multi-lock's refusal names the names that blocked, and their holders per name.
+  const names = Array.isArray(error.details['names']) ? (error.details['names'] as string[]) : null;
+  if (names !== null) return `${names.map((name) => `lock ${JSON.stringify(name)}`).join(', ')} ${names.length === 1 ? 'is' : 'are'} held`;
   return `lock ${JSON.stringify(plan.name)} is held${who !== '' ? ` by ${who}` : ''}${delay}`;
 }
 

@@ -8,10 +8,11 @@ import { loadHashing } from '../xxhash.js';
 import { LockringClientError, asClientError } from './errors.js';
 import { type CallOptions, HttpApi, type SharedOp } from './http-api.js';
 import { Hold, type LockHandle, defaultSafetyMarginMs } from './lock-handle.js';
+import { type MultiLockHandle, MultiHold } from './multi-lock-handle.js';
 import { RingView } from './ring-view.js';
 import type { ClientTls } from './tls-options.js';
 import type { RingAlgorithm } from '../domain/ring-algorithm.js';
-import type { LockMode, MovedRange, RingDiffBody } from '../protocol/wire.js';
+import type { LockMode, MovedRange, MultiGrant, MultiLockItem, RingDiffBody } from '../protocol/wire.js';
 import { ServerSet } from './server-set.js';
 import { type Backoff, type SendOptions, WsLink } from './ws-link.js';
 
@@ -42,6 +43,9 @@ export interface LockringClientOptions {
   /** For an https:// server: a private CA to trust, and a client certificate for mutual TLS (HTTP and WebSocket). */
   readonly tls?: ClientTls;
 }
+
+/** What `acquireAll` takes: the multi-lock's shared arguments, plus the client options of `acquire`. */
+export type AcquireAllOptions = Omit<OpArgs<'multilock.acquire'>, 'locks' | 'leaseId'> & Pick<AcquireOptions, 'signal' | 'keepalive' | 'safetyMarginMs'>;
 
 /** What `acquire` takes: the server's own acquire arguments, plus client options. */
 export type AcquireOptions = Omit<OpArgs<'lock.acquire'>, 'name' | 'leaseId' | 'positions'> & {
@@ -200,28 +204,37 @@ export class LockringClient extends EventEmitter<ClientEvents> {
       // Granted after we gave up: hand it straight back.
       onLateResult: (late: Grant) => void this.shared('lock.release', { name: late.name, token: late.token }).catch(() => {}),
     });
-    const hold = new Hold(
-      grant,
-      {
-        sentAtMs,
-        keepaliveEveryMs: keepalive ? Math.floor(grant.ttlMs / 3) : 0,
-        safetyMarginMs: safetyMarginMs ?? defaultSafetyMarginMs(grant.ttlMs),
-      },
-      {
-        keepalive: (leaseId, timeoutMs) => this.shared('lease.keepalive', { leaseId }, { timeoutMs }),
-        release: (lock, token) => this.shared('lock.release', { name: lock, token }),
-        ended: (ended) => this.forget(ended),
-      },
-    );
-    if (!hold.lost) {
-      let set = this.holds.get(hold.leaseId);
-      if (set === undefined) this.holds.set(hold.leaseId, (set = new Set()));
-      set.add(hold);
-    }
-    if (this.expired.has(hold.leaseId)) hold.lose('expired');
+    const hold = this.keep(grant, { sentAtMs, keepalive, safetyMarginMs }, (leaseId, timeoutMs) => this.shared('lease.keepalive', { leaseId }, { timeoutMs }));
     // A grant that waited in line is renewed before it is handed out (see Hold).
     await hold.ready;
     return hold;
+  }
+
+  /**
+   * Acquires several names at once, all or none (`items`: names, or `{name, mode?,
+   * limit?}`), on one lease of their own, with a fencing token per name. Waits as
+   * `acquire` does, as one place in every name's queue; throws `lock_held` naming
+   * the names that blocked. The handle's signal fires when any hold may be lost.
+   */
+  async acquireAll(items: readonly (string | MultiLockItem)[], options: AcquireAllOptions = {}): Promise<MultiLockHandle> {
+    const { signal, keepalive = true, safetyMarginMs, ...rest } = options;
+    const locks = items.map((item) => (typeof item === 'string' ? { name: item } : item));
+    const args = { ...rest, locks, ttlMs: rest.ttlMs ?? lockTtlMsDefault };
+    await this.firstConnection();
+    const sentAtMs = performance.now();
+    const granted = await this.shared('multilock.acquire', args, {
+      signal,
+      timeoutMs: (args.waitMs ?? 0) + this.requestTimeoutMs,
+      onLateResult: (late: MultiGrant) => void this.shared('multilock.release', { holds: late.grants.map(({ name, token }) => ({ name, token })) }).catch(() => {}),
+    });
+    // Every hold keeps the one lease alive on the same beat: their keepalives share one request.
+    let renewing: Promise<unknown> | null = null;
+    const renew = (leaseId: string, timeoutMs: number): Promise<unknown> =>
+      (renewing ??= this.shared('lease.keepalive', { leaseId }, { timeoutMs }).finally(() => (renewing = null)));
+    const holds = granted.grants.map((grant) => this.keep(grant, { sentAtMs, keepalive, safetyMarginMs }, renew));
+    const handle = new MultiHold(granted.leaseId, holds, (refs) => this.shared('multilock.release', { holds: refs }));
+    await Promise.all(holds.map((hold) => hold.ready));
+    return handle;
   }
 
   /**
@@ -531,6 +544,34 @@ export class LockringClient extends EventEmitter<ClientEvents> {
       this.emit('session_lost', { leaseId: push.leaseId });
       if (this.link?.ready) void this.openSession().catch(() => {});
     }
+  }
+
+  /** A handle for `grant` that keeps its lease alive and hears of its loss. */
+  private keep(
+    grant: Grant,
+    timing: { sentAtMs: number; keepalive: boolean; safetyMarginMs: number | undefined },
+    keepalive: (leaseId: string, timeoutMs: number) => Promise<unknown>,
+  ): Hold {
+    const hold = new Hold(
+      grant,
+      {
+        sentAtMs: timing.sentAtMs,
+        keepaliveEveryMs: timing.keepalive ? Math.floor(grant.ttlMs / 3) : 0,
+        safetyMarginMs: timing.safetyMarginMs ?? defaultSafetyMarginMs(grant.ttlMs),
+      },
+      {
+        keepalive,
+        release: (lock, token) => this.shared('lock.release', { name: lock, token }),
+        ended: (ended) => this.forget(ended),
+      },
+    );
+    if (!hold.lost) {
+      let set = this.holds.get(hold.leaseId);
+      if (set === undefined) this.holds.set(hold.leaseId, (set = new Set()));
+      set.add(hold);
+    }
+    if (this.expired.has(hold.leaseId)) hold.lose('expired');
+    return hold;
   }
 
   private forget(hold: Hold): void {

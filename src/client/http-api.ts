@@ -11,7 +11,9 @@ export interface CallOptions {
 }
 
 /** The ops that exist on both transports; sessions, watches and cancel are WebSocket only. */
-export type SharedOp = 'lease.grant' | 'lease.keepalive' | 'lease.revoke' | 'lock.acquire' | 'lock.release' | 'lock.check' | 'ring.lookup';
+export type SharedOp =
+  | 'lease.grant' | 'lease.keepalive' | 'lease.revoke' | 'lock.acquire' | 'lock.release' | 'lock.check' | 'ring.lookup'
+  | 'multilock.acquire' | 'multilock.release';
 
 const path = (...parts: string[]): string => parts.map((part) => encodeURIComponent(part)).join('/');
 
@@ -121,6 +123,10 @@ export class HttpApi {
         const { name, ...body } = args as OpArgs<'lock.check'>;
         return this.request('POST', `/v1/locks/${path(name)}/${op === 'lock.release' ? 'release' : 'check'}`, body, options);
       }
+      case 'multilock.acquire':
+        return this.request('POST', '/v1/multi-locks/acquire', args, options);
+      case 'multilock.release':
+        return this.request('POST', '/v1/multi-locks/release', args, options);
       case 'ring.lookup': {
         const { ring, key, keys, n, version, previous } = args as OpArgs<'ring.lookup'>;
         if (key !== undefined) {

@@ -134,7 +134,7 @@ export class WsLink {
         if (entry.settled) return;
         entry.settled = true;
         // A waiting acquire the caller no longer wants: withdraw it on the server.
-        if (op === 'lock.acquire') this.send('cancel', { requestId: id }).catch(() => {});
+        if (op === 'lock.acquire' || op === 'multilock.acquire') this.send('cancel', { requestId: id }).catch(() => {});
         // Kept to catch a late answer when there is something to undo.
         if (entry.onLateResult === undefined) this.pending.delete(id);
         entry.reject(error);

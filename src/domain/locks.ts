@@ -5,7 +5,8 @@ import { LockringError, invalid, limitExceeded } from './errors.js';
 import { type HoldRef, type LockReleasedEvent, maxHoldField, noHoldRefs, principalField, readField } from './events.js';
 import { LentHoldRefs } from './lent-hold-refs.js';
 import { type LeaseEnd, Leases } from './leases.js';
-import type { Grant, Hold, HoldEnd, Lease, Lock, LockMode, MaxHold, Waiter, WaiterOutcome } from './model.js';
+import { LockGroups, type MultiAcquireRequest, type MultiAcquireResult } from './lock-groups.js';
+import type { Grant, Hold, HoldEnd, Lease, Lock, LockMode, MaxHold, Waiter, WaiterGroup, WaiterOutcome } from './model.js';
 import { checkLabel, checkName, compareUtf8 } from './names.js';
 
 // sorted-btree is CommonJS: Node hands its module.exports over as the default import.
@@ -54,7 +55,7 @@ export interface LockPage {
 }
 
 /** What bounds a hold: lock-delay after an expiry, and its longest life (0: none). */
-interface HoldBounds {
+export interface HoldBounds {
   readonly lockDelayMs: number;
   readonly maxHoldMs: number;
 }
@@ -117,6 +118,7 @@ export class Locks {
     type: 'lock_released', name: '', token: 0, owner: '', leaseId: '', reason: 'released', heldMs: 0, principal: undefined, mode: undefined,
   };
   private readonly lentRefs = new LentHoldRefs();
+  private readonly groups: LockGroups;
   holdCount = 0;
   waiterCount = 0;
   /**
@@ -130,6 +132,28 @@ export class Locks {
     private readonly leases: Leases,
   ) {
     this.ended = new EndedHolds(ctx.limits.endedHoldsRemembered);
+    // Multi-locks (lock-groups.ts) work through the same steps as a single acquire.
+    this.groups = new LockGroups(ctx, leases, {
+      locks: this.byName,
+      holdCount: () => this.holdCount,
+      waiterCount: () => this.waiterCount,
+      checkRequest: (request) => this.checkRequest(request),
+      leaseFor: (request) => this.leaseFor(request),
+      reaped: (name) => this.reaped(name),
+      checkLock: (lock, request) => this.checkLock(lock, request),
+      checkHoldsOn: (lease, more) => this.checkHoldsOn(lease, more),
+      grantable: (lock, mode) => this.grantable(lock, mode),
+      fits: (lock, mode) => this.fits(lock, mode),
+      create: (name, limit) => this.create(name, limit),
+      grant: (lock, lease, owner, mode, bounds, waitedMs, principal) => this.grant(lock, lease, owner, mode, bounds, waitedMs, principal),
+      enqueue: (lock, lease, request) => this.enqueue(lock, lease, request),
+      dequeue: (waiter) => this.dequeue(waiter),
+      held: (lock) => this.held(lock),
+      schedulePump: (lock) => this.schedulePump(lock),
+      endIfPast: (hold) => this.endIfPast(hold),
+      heldHold: (name, token) => this.heldHold(name, token),
+      releaseHold: (hold) => this.releaseHold(hold),
+    });
   }
 
   acquire(request: AcquireRequest): AcquireResult {
@@ -137,15 +161,8 @@ export class Locks {
     this.checkRequest(request);
     const lease = this.leaseFor(request);
     const lock = this.reaped(request.name);
-    if (lock !== undefined && request.limit !== undefined && request.limit !== lock.limit) {
-      throw new LockringError(
-        'limit_mismatch',
-        `lock ${JSON.stringify(request.name)} has limit ${lock.limit}, not ${request.limit}`,
-        { name: request.name, limit: lock.limit },
-      );
-    }
+    this.checkLock(lock, request);
     const mode = request.mode ?? 'write';
-    if (mode === 'read' && lock !== undefined && lock.limit !== 1) throw modeMismatch(lock);
     if (lease !== null) this.checkHoldsOn(lease);
     if (lock === undefined || this.grantable(lock, mode)) {
       if (this.holdCount >= limits.holdsMax) throw limitExceeded('holdsMax', limits.holdsMax);
@@ -159,22 +176,25 @@ export class Locks {
   }
 
   release(name: string, token: number): Grant {
-    const hold = this.byName.get(name)?.holders.get(token);
-    if (hold !== undefined) this.endIfPast(hold);
-    // Only a bounded hold can have ended while its lease lives on.
-    if (hold === undefined || hold.lease.ended || (hold.maxHold !== null && !this.holds(hold))) {
-      const reason = this.ended.reason(token, name) ?? 'unknown';
-      throw new LockringError('not_holder', `token ${token} does not hold ${JSON.stringify(name)} (${reason})`, {
-        name,
-        token,
-        reason,
-      });
-    }
-    const view = this.grantView(hold, this.byName.get(name)!.limit);
-    this.end(hold, 'released');
-    // A hold that brought its own lease (acquire with ttlMs) takes the lease with it.
-    if (hold.lease.kind === 'hold' && !hold.lease.ended) this.leases.end(hold.lease, 'released');
-    return view;
+    return this.releaseHold(this.heldHold(name, token));
+  }
+
+  /**
+   * Several names at once, all granted in this command or none (see lock-groups.ts):
+   * granted now, or queued as one group of waiters.
+   */
+  acquireAll(request: MultiAcquireRequest): MultiAcquireResult {
+    return this.groups.acquire(request);
+  }
+
+  /** Releases every hold named, or none: not_holder names the first that is not held. */
+  releaseAll(holds: readonly HoldRef[]): Grant[] {
+    return this.groups.release(holds);
+  }
+
+  /** Removes a waiting multi-lock whose client went away: every name's entry at once. */
+  cancelAll(group: WaiterGroup): void {
+    this.groups.cancel(group);
   }
 
   /** Whether `token` holds `name` now (in `mode`, when one is asked for). */
@@ -196,7 +216,7 @@ export class Locks {
       return this.leases.expire(hold.lease);
     }
     this.end(hold, 'max_hold');
-    if (hold.lease.kind === 'hold' && !hold.lease.ended) this.leases.end(hold.lease, 'released');
+    this.endOwnLease(hold.lease);
     return 1;
   }
 
@@ -250,6 +270,7 @@ export class Locks {
   /** Removes a waiter whose client went away (HTTP close, socket close). */
   cancel(waiter: Waiter): void {
     if (!waiter.queued) return;
+    if (waiter.group !== null) return this.groups.cancel(waiter.group);
     this.dequeue(waiter);
     this.ctx.emit({ type: 'waiter_left', name: waiter.lock.name, reason: 'cancelled' });
     this.schedulePump(waiter.lock);
@@ -258,6 +279,7 @@ export class Locks {
   /** A waiter's deadline passed: it gets `lock_held`, as a try-lock would. */
   timeout(waiter: Waiter): void {
     if (!waiter.queued) return;
+    if (waiter.group !== null) return this.groups.timeout(waiter.group);
     this.dequeue(waiter);
     this.ctx.emit({ type: 'waiter_left', name: waiter.lock.name, reason: 'timeout' });
     this.settle(waiter, { ok: false, error: this.held(waiter.lock) });
@@ -292,6 +314,12 @@ export class Locks {
 
   private dropWaiters(lease: Lease): void {
     for (const waiter of [...lease.waiters!]) {
+      // A multi-lock leaves with its first entry met here, all its names at once.
+      if (!waiter.queued) continue;
+      if (waiter.group !== null) {
+        this.groups.drop(waiter.group, lease);
+        continue;
+      }
       this.dequeue(waiter);
       this.ctx.emit({ type: 'waiter_left', name: waiter.lock.name, reason: 'lease_ended' });
       this.settle(waiter, { ok: false, error: new LockringError('lease_not_found', `lease ${JSON.stringify(lease.id)} ended while waiting`, { leaseId: lease.id }) });
@@ -335,10 +363,56 @@ export class Locks {
     this.ctx.deadlines.schedule(lock, untilMs);
   }
 
-  /** One more hold on `lease` must stay within holdsPerLeaseMax. */
-  private checkHoldsOn(lease: Lease): void {
+  /** `more` holds on `lease` (one by default) must stay within holdsPerLeaseMax. */
+  private checkHoldsOn(lease: Lease | null, more = 1): void {
     const { holdsPerLeaseMax } = this.ctx.limits;
-    if (lease.holds.size >= holdsPerLeaseMax) throw limitExceeded('holdsPerLeaseMax', holdsPerLeaseMax);
+    if ((lease?.holds.size ?? 0) + more > holdsPerLeaseMax) throw limitExceeded('holdsPerLeaseMax', holdsPerLeaseMax);
+  }
+
+  /** The name as it stands must take this acquire's limit and mode. */
+  private checkLock(lock: Lock | undefined, request: AcquireRequest): void {
+    if (lock === undefined) return;
+    if (request.limit !== undefined && request.limit !== lock.limit) {
+      throw new LockringError(
+        'limit_mismatch',
+        `lock ${JSON.stringify(request.name)} has limit ${lock.limit}, not ${request.limit}`,
+        { name: request.name, limit: lock.limit },
+      );
+    }
+    if (request.mode === 'read' && lock.limit !== 1) throw modeMismatch(lock);
+  }
+
+  /** The hold of `token` on `name`, after ending it if a deadline passed; else not_holder. */
+  private heldHold(name: string, token: number): Hold {
+    const hold = this.byName.get(name)?.holders.get(token);
+    if (hold !== undefined) this.endIfPast(hold);
+    // Only a bounded hold can have ended while its lease lives on.
+    if (hold === undefined || hold.lease.ended || (hold.maxHold !== null && !this.holds(hold))) {
+      const reason = this.ended.reason(token, name) ?? 'unknown';
+      throw new LockringError('not_holder', `token ${token} does not hold ${JSON.stringify(name)} (${reason})`, {
+        name,
+        token,
+        reason,
+      });
+    }
+    return hold;
+  }
+
+  private releaseHold(hold: Hold): Grant {
+    const view = this.grantView(hold, this.byName.get(hold.name)!.limit);
+    this.end(hold, 'released');
+    this.endOwnLease(hold.lease);
+    return view;
+  }
+
+  /**
+   * The lease an acquire with ttlMs brought ends with its hold: a single acquire's
+   * (kind `hold`) with that hold, revoking any other hold taken on it by its id; a
+   * multi-lock's (kind `group`) with the last of its holds.
+   */
+  private endOwnLease(lease: Lease): void {
+    if (lease.ended) return;
+    if (lease.kind === 'hold' || (lease.kind === 'group' && lease.holds.size === 0)) this.leases.end(lease, 'released');
   }
 
   /** Bad input gets a clear error and changes nothing, whichever transport sent it. */
@@ -529,7 +603,7 @@ export class Locks {
     const waiter: Waiter = {
       type: 'waiter', id: ++this.waiterSeq, lock, owner: request.owner ?? '', mode: request.mode ?? 'write', lease,
       ttlMs: request.ttlMs ?? 0, lockDelayMs: request.lockDelayMs ?? 0, maxHoldMs: request.maxHoldMs ?? 0, enqueuedAtMonoMs: now, principal: request.principal,
-      prev: lock.waiterTail, next: null, queued: true, onSettle: null,
+      prev: lock.waiterTail, next: null, queued: true, onSettle: null, group: null,
       deadlineMs: 0, seq: 0, heapIndex: -1,
     };
     if (lock.waiterTail !== null) lock.waiterTail.next = waiter;
@@ -574,6 +648,11 @@ export class Locks {
     // never starve a writer; readers at the head are granted together, one loop each.
     while (lock.waiterHead !== null && lock.delayUntilMs === 0 && this.fits(lock, lock.waiterHead.mode)) {
       const waiter = lock.waiterHead;
+      if (waiter.group !== null) {
+        // A multi-lock goes only with all its names: until then it holds this queue (FIFO).
+        if (!this.groups.pumpHead(waiter.group)) break;
+        continue;
+      }
       if (waiter.lease !== null && this.leases.isDead(waiter.lease)) {
         this.leases.expire(waiter.lease);
         continue;

@@ -8,8 +8,12 @@ import type { Ring } from './ring.js';
  * what hangs on it.
  */
 
-/** `plain` from a grant, `session` kept alive by a socket, `hold` made by an acquire with ttlMs. */
-export type LeaseKind = 'plain' | 'session' | 'hold';
+/**
+ * `plain` from a grant, `session` kept alive by a socket, `hold` made by an acquire with
+ * ttlMs (it ends with the release of that hold, taking any other hold on it along),
+ * `group` made by a multi-lock acquire with ttlMs (it ends with the last of its holds).
+ */
+export type LeaseKind = 'plain' | 'session' | 'hold' | 'group';
 
 export interface Lease extends DeadlineEntry {
   readonly type: 'lease';
@@ -117,6 +121,31 @@ export interface Waiter extends DeadlineEntry {
   queued: boolean;
   /** Set by the transport; called exactly once when the wait ends. */
   onSettle: ((outcome: WaiterOutcome) => void) | null;
+  /** The multi-lock this entry is one name of; null for a single acquire. */
+  group: WaiterGroup | null;
+}
+
+/** A multi-lock granted: one lease, one hold (and fencing token) per name, in request order. */
+export interface MultiGrant {
+  readonly leaseId: string;
+  readonly grants: readonly Grant[];
+}
+
+export type GroupOutcome =
+  | { readonly ok: true; readonly granted: MultiGrant }
+  | { readonly ok: false; readonly error: LockringError };
+
+/**
+ * A waiting multi-lock: one waiter per name, all queued in the same command, granted
+ * together (in `flush`, as single waiters) once each is at the head of its queue and
+ * fits, or all taken out together (timeout, cancel, the lease's end).
+ */
+export interface WaiterGroup {
+  /** In request order; their `onSettle` stays null: the group settles once. */
+  readonly members: readonly Waiter[];
+  readonly lease: Lease | null;
+  /** Set by the transport; called exactly once when the wait ends. */
+  onSettle: ((outcome: GroupOutcome) => void) | null;
 }
 
 export interface Member {

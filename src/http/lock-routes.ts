@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Static } from 'typebox';
 import { callerOf } from '../auth/http-auth.js';
-import type { Grant } from '../domain/model.js';
+import type { Grant, MultiGrant } from '../domain/model.js';
 import type { RouteContext } from './context.js';
 import { routeSchemas, schemaOf } from './route-schema.js';
-import type { AcquireBody } from './schemas.js';
+import type { AcquireBody, MultiAcquireBody, MultiReleaseBody } from './schemas.js';
 import { checkQuery, nameParam, ownerField, queryInt } from '../protocol/validation.js';
 
 type NameParams = { name: string };
@@ -35,6 +35,23 @@ export function lockRoutes(app: FastifyInstance, { service, schemas, limits }: R
       const signal = (body.waitMs ?? 0) > 0 ? hangupSignal(reply) : undefined;
       return service.acquire({ ...body, name, owner }, signal, callerOf(request));
     },
+  );
+
+  app.post<{ Body: MultiAcquireBody }>(
+    '/v1/multi-locks/acquire',
+    { schema: schemaOf(routes, 'acquireMultiLock') },
+    async (request, reply): Promise<MultiGrant> => {
+      const body = request.body;
+      const owner = ownerField(body.owner, limits);
+      const signal = (body.waitMs ?? 0) > 0 ? hangupSignal(reply) : undefined;
+      return service.acquireAll({ ...body, owner }, signal, callerOf(request));
+    },
+  );
+
+  app.post<{ Body: MultiReleaseBody }>(
+    '/v1/multi-locks/release',
+    { schema: schemaOf(routes, 'releaseMultiLock') },
+    async (request) => service.releaseAll(request.body.holds, callerOf(request)),
   );
 
   app.post<{ Params: NameParams; Body: Static<typeof schemas.tokenBody> }>(

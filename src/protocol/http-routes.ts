@@ -63,6 +63,13 @@ const lease = { id: '5b1c0e7d9a4f4e2b8c3d6a7f1e2d3c4b', ttlMs: 10000, expiresAt:
 const grant = { name: 'jobs/nightly', token: 42, leaseId: lease.id, owner: 'worker-1', limit: 1, mode: 'write', ttlMs: 10000, expiresAt: 1767225610000 };
 const holder = { token: 42, owner: 'worker-1', mode: 'write', leaseId: lease.id, acquiredAt: 1767225600000, expiresAt: 1767225610000 };
 const lockView = { name: 'jobs/nightly', limit: 1, holders: [holder], waiters: 0 };
+const multiGrant = {
+  leaseId: lease.id,
+  grants: [
+    { ...grant, name: 'accounts/alice', token: 43, owner: 'transfer-7' },
+    { ...grant, name: 'accounts/bob', token: 44, owner: 'transfer-7' },
+  ],
+};
 
 function leaseRoutes(): RouteSpec[] {
   return [
@@ -95,6 +102,16 @@ function lockRoutes(limits: Limits): RouteSpec[] {
     { operationId: 'releaseLock', method: 'POST', path: '/v1/locks/{name}/release', tag: 'locks', summary: 'Release a hold',
       description: 'Releases the hold of this token; a hold made with ttlMs also revokes its lease.', parameters: [name], body: 'tokenBody',
       response: 'released', example: { name: 'jobs/nightly', token: 42, released: true }, errors: [...withBody, 'not_holder'] },
+    { operationId: 'acquireMultiLock', method: 'POST', path: '/v1/multi-locks/acquire', tag: 'locks', summary: 'Acquire several names at once',
+      description: `Grants 1 to ${limits.namesPerAcquireMax} distinct names all at once or none, on one lease, with a fencing token per name (in request order). `
+        + 'When one name cannot be granted now, the acquire queues for up to waitMs in every name\'s FIFO queue at once, holding nothing while it waits; '
+        + 'lock_held names the names that blocked. Give exactly one of ttlMs and leaseId; a lease made for ttlMs ends with the last of its holds.',
+      parameters: [], body: 'multiAcquire', response: 'multiGrant', example: multiGrant,
+      errors: [...withBody, 'lease_not_found', 'lock_held', 'limit_mismatch', 'mode_mismatch'] },
+    { operationId: 'releaseMultiLock', method: 'POST', path: '/v1/multi-locks/release', tag: 'locks', summary: 'Release several holds at once',
+      description: 'Releases every hold named, in one step, or none: not_holder names the first that is not held. One hold alone: release it by its name.',
+      parameters: [], body: 'multiRelease', response: 'multiReleased',
+      example: { released: [{ name: 'accounts/alice', token: 43 }, { name: 'accounts/bob', token: 44 }] }, errors: [...withBody, 'not_holder'] },
     { operationId: 'checkLock', method: 'POST', path: '/v1/locks/{name}/check', tag: 'locks', summary: 'Check a fencing token',
       description: 'Tells a protected resource whether this token still holds the name (in `mode`, when given).', parameters: [name], body: 'checkBody',
       response: 'checked', example: { name: 'jobs/nightly', token: 42, held: true }, errors: withBody },

@@ -18,6 +18,8 @@ const bodyExamples: Readonly<Record<BodyName, Json>> = {
   leaseGrant: { ttlMs: 10000 },
   leaseKeepalive: { ttlMs: 15000 },
   acquire: { ttlMs: 10000, owner: 'worker-1', waitMs: 5000 },
+  multiAcquire: { locks: [{ name: 'accounts/alice' }, { name: 'accounts/bob' }], ttlMs: 10000, owner: 'transfer-7', waitMs: 5000 },
+  multiRelease: { holds: [{ name: 'accounts/alice', token: 43 }, { name: 'accounts/bob', token: 44 }] },
   tokenBody: { token: 42 },
   checkBody: { token: 42 },
   ringPut: { vnodes: 160 },

@@ -15,6 +15,9 @@ export function makeSchemas(limits: Limits) {
   const mode = Type.Union([Type.Literal('read'), Type.Literal('write')], {
     description: `"write" (the default) is exclusive; "read" shares a lock (limit 1) with other readers, at most ${limits.readersPerLockMax}.`,
   });
+  const name = Type.String({ minLength: 1, maxLength: limits.nameBytesMax, description: 'Lock name: UTF-8 without control characters.' });
+  const permits = Type.Integer({ minimum: 1, maximum: limits.permitsMax, description: 'Permits of the name (1 is a lock).' });
+  const count = { minItems: 1, maxItems: limits.namesPerAcquireMax };
   return {
     leaseGrant: Type.Object({ ttlMs }, closed),
     leaseKeepalive: Type.Object({ ttlMs: Type.Optional(ttlMs) }, closed),
@@ -34,6 +37,32 @@ export function makeSchemas(limits: Limits) {
         ),
       },
       { ...closed, description: 'Exactly one of ttlMs and leaseId.' },
+    ),
+    multiAcquire: Type.Object(
+      {
+        locks: Type.Array(Type.Object({ name, mode: Type.Optional(mode), limit: Type.Optional(permits) }, closed), {
+          ...count, description: `1 to ${limits.namesPerAcquireMax} distinct names, each granted as a single acquire would be; all or none.`,
+        }),
+        ttlMs: Type.Optional(ttlMs),
+        leaseId: Type.Optional(leaseId),
+        owner: Type.Optional(Type.String({ maxLength: limits.ownerBytesMax, description: 'A free label shown in listings and logs.' })),
+        waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: limits.waitMsMax, description: 'How long to queue for every name at once; 0 is a try-lock.' })),
+        lockDelayMs: Type.Optional(
+          Type.Integer({ minimum: 0, maximum: limits.lockDelayMsMax, description: 'Quiet time after a hold expires (not after a release), per name.' }),
+        ),
+        maxHoldMs: Type.Optional(
+          Type.Integer({ minimum: 1, maximum: limits.maxHoldMsMax, description: 'The server ends each hold this long after the grant, whatever the keepalives.' }),
+        ),
+      },
+      { ...closed, description: 'Exactly one of ttlMs and leaseId.' },
+    ),
+    multiRelease: Type.Object(
+      {
+        holds: Type.Array(Type.Object({ name, token }, closed), {
+          ...count, description: `1 to ${limits.namesPerAcquireMax} holds (name and fencing token), released together or not at all.`,
+        }),
+      },
+      closed,
     ),
     tokenBody: Type.Object({ token }, closed),
     checkBody: Type.Object(
@@ -71,5 +100,7 @@ export function makeSchemas(limits: Limits) {
 
 export type Schemas = ReturnType<typeof makeSchemas>;
 export type AcquireBody = Static<Schemas['acquire']>;
+export type MultiAcquireBody = Static<Schemas['multiAcquire']>;
+export type MultiReleaseBody = Static<Schemas['multiRelease']>;
 export type NodePutBody = Static<Schemas['nodePut']>;
 export type LookupBatchBody = Static<Schemas['lookupBatch']>;

@@ -79,6 +79,21 @@ const movedRange = open(
 );
 const memberChange = open({ ring: text('Ring name.'), node: text('Member id.'), version: int('Ring version after the change.') }, 'A member change.');
 
+const grant = open(
+  {
+    name: text('Lock name.'),
+    token: int('Fencing token: above every token issued before.'),
+    leaseId: text('Lease the hold hangs on (fresh when the acquire gave ttlMs).'),
+    owner: text('Label given at acquire.'),
+    limit: int('Permits of the name.'),
+    mode: lockMode,
+    ttlMs: int('Lease time to live.'),
+    maxHoldMs: Type.Optional(int('Present when the acquire gave maxHoldMs: the hold ends this long after its grant.')),
+    expiresAt: epochMsOrNull('Lease deadline.'),
+  },
+  'A granted hold.',
+);
+
 export const responses = {
   lease: open(leaseFields, 'A lease.'),
   leaseDetail: open(
@@ -89,21 +104,13 @@ export const responses = {
     { id: text('Lease id.'), released: Type.Array(holdRef), removed: Type.Array(memberRef) },
     'A revoked lease with what ended with it.',
   ),
-  grant: open(
-    {
-      name: text('Lock name.'),
-      token: int('Fencing token: above every token issued before.'),
-      leaseId: text('Lease the hold hangs on (fresh when the acquire gave ttlMs).'),
-      owner: text('Label given at acquire.'),
-      limit: int('Permits of the name.'),
-      mode: lockMode,
-      ttlMs: int('Lease time to live.'),
-      maxHoldMs: Type.Optional(int('Present when the acquire gave maxHoldMs: the hold ends this long after its grant.')),
-      expiresAt: epochMsOrNull('Lease deadline.'),
-    },
-    'A granted hold.',
-  ),
+  grant,
   released: open({ name: text('Lock name.'), token: int('The released token.'), released: Type.Literal(true) }, 'A released hold.'),
+  multiGrant: open(
+    { leaseId: text('The one lease every hold hangs on (fresh when the acquire gave ttlMs).'), grants: Type.Array(grant) },
+    'A multi-lock: one grant per name, in request order, each with its own fencing token.',
+  ),
+  multiReleased: open({ released: Type.Array(holdRef) }, 'Every hold asked for, released together.'),
   checked: open({ name: text('Lock name.'), token: int('The token asked about.'), held: Type.Boolean() }, 'Whether the token holds the name now.'),
   lockView,
   waiterPage: open(

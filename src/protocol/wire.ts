@@ -33,6 +33,19 @@ export interface Grant {
   readonly maxHoldMs?: number;
 }
 
+/** One name of a multi-lock acquire. */
+export interface MultiLockItem {
+  name: string;
+  mode?: LockMode;
+  limit?: number;
+}
+
+/** A multi-lock as granted: one lease, one grant (and fencing token) per name, in request order. */
+export interface MultiGrant {
+  readonly leaseId: string;
+  readonly grants: readonly Grant[];
+}
+
 export interface HolderView {
   readonly token: number;
   readonly owner: string;
@@ -113,6 +126,10 @@ export interface OpArgsTable {
   };
   'lock.release': { name: string; token: number };
   'lock.check': { name: string; token: number; mode?: LockMode };
+  'multilock.acquire': {
+    locks: MultiLockItem[]; ttlMs?: number; leaseId?: string; owner?: string; waitMs?: number; lockDelayMs?: number; maxHoldMs?: number;
+  };
+  'multilock.release': { holds: HoldRef[] };
   'ring.lookup': { ring: string; key?: string; keys?: string[]; n?: number; version?: number; previous?: number };
   'ring.diff': { ring: string; from: number; to: number; n?: number; start?: number; limit?: number };
   watch: { topic: string; name?: string; prefix?: string; ring?: string };
@@ -175,6 +192,8 @@ export interface OpResults {
   'lock.acquire': Grant;
   'lock.release': { readonly name: string; readonly token: number; readonly released: true };
   'lock.check': { readonly name: string; readonly token: number; readonly held: boolean };
+  'multilock.acquire': MultiGrant;
+  'multilock.release': { readonly released: HoldRef[] };
   'ring.lookup': LookupOneResult | LookupManyResult;
   'ring.diff': RingDiffBody;
   watch: { readonly watchId: number };

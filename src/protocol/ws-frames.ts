@@ -34,6 +34,8 @@ export const wsResults: Readonly<Record<string, TSchema>> = {
   'lock.acquire': responses.grant,
   'lock.release': responses.released,
   'lock.check': responses.checked,
+  'multilock.acquire': responses.multiGrant,
+  'multilock.release': responses.multiReleased,
   'ring.lookup': Type.Union([responses.lookupOne, responses.lookupMany]),
   'ring.diff': responses.ringDiff,
   watch: Type.Object({ watchId: Type.Integer({ minimum: 1 }) }, { additionalProperties: true }),

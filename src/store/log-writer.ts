@@ -146,14 +146,22 @@ export class LogWriter {
     if (batch.count === 0) batch.firstSeq = this.lastSeqValue + 1;
     batch.count += 1;
     this.lastSeqValue += 1;
-    if (batch.out.pos >= this.options.batchBytesMax) {
-      this.queue.push(batch);
-      this.open = this.newBatch();
-      this.scheduleFlush(true);
-    } else {
-      this.scheduleFlush(false);
-    }
+    // A full batch is sealed at the end of the command (commandEnded), never inside
+    // one: a command's records share one frame, so a crash keeps all of them or none.
+    this.scheduleFlush(false);
     return true;
+  }
+
+  /**
+   * The command whose records were appended is over: a batch past batchBytesMax is
+   * sealed here (a batch may pass it by one command's records). The store calls this
+   * at every command's end and after an event logged outside any command.
+   */
+  commandEnded(): void {
+    if (this.failed !== null || this.closed || this.open.out.pos < this.options.batchBytesMax) return;
+    this.queue.push(this.open);
+    this.open = this.newBatch();
+    this.scheduleFlush(true);
   }
 
   /** Bytes appended and not yet durable: the open batch and every queued one. */

@@ -39,8 +39,8 @@ export const RecordType = {
 const HoldFlag = { read: 1, maxHold: 2 } as const;
 const knownHoldFlags = HoldFlag.read | HoldFlag.maxHold;
 
-const leaseKinds: readonly LeaseKind[] = ['plain', 'session', 'hold'];
-const kindCode: Readonly<Record<LeaseKind, number>> = { plain: 0, session: 1, hold: 2 };
+const leaseKinds: readonly LeaseKind[] = ['plain', 'session', 'hold', 'group'];
+const kindCode: Readonly<Record<LeaseKind, number>> = { plain: 0, session: 1, hold: 2, group: 3 };
 
 export interface SnapshotEnd {
   /** Every record up to this sequence number is reflected in the snapshot. */

@@ -6,8 +6,8 @@ import type { StateMachine } from '../domain/state-machine.js';
 import type { RecordVisitor, SnapshotEnd } from './record-codec.js';
 import { StoreError } from './store-errors.js';
 
-const leaseKinds: readonly LeaseKind[] = ['plain', 'session', 'hold'];
-const kindCode: Readonly<Record<LeaseKind, number>> = { plain: 0, session: 1, hold: 2 };
+const leaseKinds: readonly LeaseKind[] = ['plain', 'session', 'hold', 'group'];
+const kindCode: Readonly<Record<LeaseKind, number>> = { plain: 0, session: 1, hold: 2, group: 3 };
 
 interface ImageHold {
   readonly name: string;

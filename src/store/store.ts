@@ -158,6 +158,7 @@ class Store implements OpenedStore {
     );
     this.recordsSinceSnapshot = recovery.records;
     this.unsubscribe = options.machine.subscribe((event) => this.onEvent(event));
+    options.machine.onCommandEnd(() => this.writer.commandEnded());
   }
 
   get failure(): DurabilityFailedError | null {
@@ -205,6 +206,7 @@ class Store implements OpenedStore {
 
   private onEvent(event: DomainEvent): void {
     if (!this.writer.append(event)) return;
+    if (!this.options.machine.running) this.writer.commandEnded();
     this.recordsSinceSnapshot += 1;
     if (this.recordsSinceSnapshot >= this.settings.snapshotEveryRecords && this.snapshotRunning === null) {
       void this.startSnapshot(true);

@@ -2,7 +2,7 @@ import type { Static } from 'typebox';
 import { type Caller, authorize, ownsLease } from '../auth/access.js';
 import { LockringError, invalid } from '../domain/errors.js';
 import { leaseNotFound } from '../domain/leases.js';
-import type { Grant, Waiter } from '../domain/model.js';
+import type { Grant, MultiGrant, Waiter } from '../domain/model.js';
 import { keyField, nameParam, ownerField } from '../protocol/validation.js';
 import type { Limits } from '../limits.js';
 import { diffRequest, handoverLookupOne, ringDiff } from '../ring-reads.js';
@@ -64,6 +64,8 @@ export class Operations {
       'lock.acquire': (socket, args, id, caller) => this.acquire(socket, args, id, caller),
       'lock.release': (_socket, args, _id, caller) => service.release(nameParam('name', args.name, limits), args.token, caller),
       'lock.check': (_socket, args, _id, caller) => service.check(nameParam('name', args.name, limits), args.token, caller, args.mode),
+      'multilock.acquire': (socket, args, id, caller) => this.acquireAll(socket, args, id, caller),
+      'multilock.release': (_socket, args, _id, caller) => service.releaseAll(args.holds, caller),
       'ring.lookup': (_socket, args, _id, caller) => this.lookup(args, caller),
       'ring.diff': (_socket, args, _id, caller) => ringDiff(service, nameParam('ring', args.ring, limits), diffRequest(limits, args), caller),
       watch: (socket, args, _id, caller) => {
@@ -79,7 +81,7 @@ export class Operations {
       },
       cancel: (socket, args) => {
         if (!isRequestId(args.requestId) || args.requestId === null) {
-          throw invalid('requestId must be the id (integer or string) of a waiting lock.acquire', { field: 'requestId' });
+          throw invalid('requestId must be the id (integer or string) of a waiting lock.acquire or multilock.acquire', { field: 'requestId' });
         }
         return { cancelled: socket.cancel(args.requestId) };
       },
@@ -129,16 +131,9 @@ export class Operations {
   }
 
   private acquire(socket: OpSocket, args: Args<'lock.acquire'>, id: RequestId | null, caller: Caller): Durable<Grant> {
-    const { service, limits, audience } = this.deps;
+    const { service, limits } = this.deps;
     const { id: _id, op: _op, positions, ...body } = args;
     const request = { ...body, name: nameParam('name', args.name, limits), owner: ownerField(args.owner, limits) };
-    const listen = (grant: Grant): Grant => {
-      // Granted after the socket closed: nobody to tell; the hold's lease runs out.
-      if (!socket.closed) audience.listen(socket.listener, grant.leaseId);
-      return grant;
-    };
-    if ((args.waitMs ?? 0) === 0) return mapDurable(service.acquire(request, undefined, caller), listen);
-    const wait = socket.waitSignal(id);
     // Ended just before the reply is sent: no position push comes after it.
     let unfollow: (() => void) | null = null;
     const follow = positions === true
@@ -146,13 +141,44 @@ export class Operations {
         unfollow = this.deps.positions.follow(waiter, id, socket);
       }
       : undefined;
+    return this.waiting(socket, id, 'lock.acquire', args.waitMs, (signal) => service.acquire(request, signal, caller, follow), () => unfollow?.());
+  }
+
+  private acquireAll(socket: OpSocket, args: Args<'multilock.acquire'>, id: RequestId | null, caller: Caller): Durable<MultiGrant> {
+    const { service, limits } = this.deps;
+    const { id: _id, op: _op, ...body } = args;
+    const request = { ...body, owner: ownerField(args.owner, limits) };
+    return this.waiting(socket, id, 'multilock.acquire', args.waitMs, (signal) => service.acquireAll(request, signal, caller));
+  }
+
+  /**
+   * An acquire that may wait: `cancel` or the socket's close gives it up; once
+   * granted, this socket hears of the end of its lease (pushes). `settled` runs
+   * just before the reply is sent.
+   */
+  private waiting<T extends { readonly leaseId: string }>(
+    socket: OpSocket,
+    id: RequestId | null,
+    op: string,
+    waitMs: number | undefined,
+    acquire: (signal: AbortSignal | undefined) => Durable<T>,
+    settled?: () => void,
+  ): Durable<T> {
+    const { audience } = this.deps;
+    const listen = (granted: T): T => {
+      // Granted after the socket closed: nobody to tell; the hold's lease runs out.
+      if (!socket.closed) audience.listen(socket.listener, granted.leaseId);
+      return granted;
+    };
+    if ((waitMs ?? 0) === 0) return mapDurable(acquire(undefined), listen);
+    const wait = socket.waitSignal(id);
     const done = (): void => {
       wait.done();
-      unfollow?.();
+      settled?.();
     };
-    let result: Promise<Grant> | Grant;
+    let result: Durable<T>;
     try {
-      result = service.acquire(request, wait.signal, caller, follow);
+      result = acquire(wait.signal);
     } catch (error) {
       done();
       throw error;
@@ -162,14 +188,14 @@ export class Operations {
       return listen(result);
     }
     return result.then(
-      (grant) => {
+      (granted) => {
         done();
-        return listen(grant);
+        return listen(granted);
       },
       (error: unknown) => {
         done();
         if (wait.signal.aborted && wait.signal.reason === 'cancel') {
-          throw invalid('lock.acquire was cancelled by the client', { field: 'requestId' });
+          throw invalid(`${op} was cancelled by the client`, { field: 'requestId' });
         }
         throw error;
       },

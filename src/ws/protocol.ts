@@ -45,6 +45,8 @@ export function makeFrameSchemas(limits: Limits) {
     }, closed),
     'lock.release': tokenArgs,
     'lock.check': Type.Object({ ...head, name, ...http.checkBody.properties }, closed),
+    'multilock.acquire': Type.Object({ ...head, ...http.multiAcquire.properties }, closed),
+    'multilock.release': Type.Object({ ...head, ...http.multiRelease.properties }, closed),
     'ring.lookup': Type.Object(
       {
         ...head,
@@ -95,7 +97,7 @@ export type OpName = keyof FrameSchemas;
 const opTable: Record<OpName, true> = {
   'session.open': true, 'session.resume': true, 'lease.grant': true, 'lease.keepalive': true, 'lease.revoke': true,
   'lock.acquire': true, 'lock.release': true, 'lock.check': true, 'ring.lookup': true, watch: true, unwatch: true,
-  cancel: true, auth: true, 'ring.diff': true,
+  cancel: true, auth: true, 'ring.diff': true, 'multilock.acquire': true, 'multilock.release': true,
 };
 export const opNames = Object.keys(opTable) as OpName[];
 

@@ -8,7 +8,8 @@ import { it } from 'node:test';
 import type * as wire from '../../src/protocol/wire.js';
 import type { HoldRef, MemberRef } from '../../src/domain/events.js';
 import type { HolderView, LockPage, LockView, WaiterPage, WaiterView } from '../../src/domain/locks.js';
-import type { Grant } from '../../src/domain/model.js';
+import type { MultiAcquireItem } from '../../src/domain/lock-groups.js';
+import type { Grant, MultiGrant } from '../../src/domain/model.js';
 import type { LeaseDetail, RingDetail, RingSummary } from '../../src/service.js';
 import type * as protocol from '../../src/ws/protocol.js';
 
@@ -27,6 +28,8 @@ const agreements = {
   holdRef: true satisfies Same<HoldRef, wire.HoldRef>,
   memberRef: true satisfies Same<MemberRef, wire.MemberRef>,
   grant: true satisfies Same<Grant, wire.Grant>,
+  multiGrant: true satisfies Same<MultiGrant, wire.MultiGrant>,
+  multiLockItem: true satisfies Same<MultiAcquireItem, wire.MultiLockItem>,
   holderView: true satisfies Same<HolderView, wire.HolderView>,
   lockView: true satisfies Same<LockView, wire.LockView>,
   lockPage: true satisfies Same<LockPage, wire.LockPage>,

@@ -93,6 +93,18 @@ describe('the server answers as its OpenAPI document says', () => {
     await call('releaseLock', 'POST', '/v1/locks/jobs%2Fa/release', { token: grant.token });
   });
 
+  it('multi-locks: acquire, refusals, release together', async () => {
+    const multi = await call('acquireMultiLock', 'POST', '/v1/multi-locks/acquire', { locks: [{ name: 'm/a' }, { name: 'm/b', mode: 'read' }], ttlMs: 10_000 });
+    await call('acquireMultiLock', 'POST', '/v1/multi-locks/acquire', { locks: [{ name: 'm/c' }, { name: 'm/a' }], ttlMs: 10_000 });
+    await call('acquireMultiLock', 'POST', '/v1/multi-locks/acquire', { locks: [{ name: 'm/c' }, { name: 'm/c' }], ttlMs: 10_000 });
+    await call('acquireMultiLock', 'POST', '/v1/multi-locks/acquire', { locks: [], ttlMs: 10_000 });
+    await call('acquireMultiLock', 'POST', '/v1/multi-locks/acquire', { locks: [{ name: 'm/b', limit: 2 }], ttlMs: 10_000 });
+    await call('acquireMultiLock', 'POST', '/v1/multi-locks/acquire', { locks: [{ name: 'm/d' }], leaseId: 'no-such-lease' });
+    const holds = multi.grants.map((g: { name: string; token: number }) => ({ name: g.name, token: g.token }));
+    await call('releaseMultiLock', 'POST', '/v1/multi-locks/release', { holds: [...holds, { name: 'm/z', token: 1 }] });
+    await call('releaseMultiLock', 'POST', '/v1/multi-locks/release', { holds });
+  });
+
   it('rings: configure, members, lookups, delete, and their errors', async () => {
     await call('putRing', 'PUT', '/v1/rings/cache', { vnodes: 100 });
     await call('putRing', 'PUT', '/v1/rings/cache');

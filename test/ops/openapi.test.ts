@@ -10,6 +10,7 @@ const contractRoutes = [
   ['post', '/v1/leases'], ['get', '/v1/leases/{id}'], ['post', '/v1/leases/{id}/keepalive'], ['delete', '/v1/leases/{id}'],
   ['post', '/v1/locks/{name}/acquire'], ['post', '/v1/locks/{name}/release'], ['post', '/v1/locks/{name}/check'],
   ['get', '/v1/locks/{name}'], ['get', '/v1/locks/{name}/waiters'], ['get', '/v1/locks'],
+  ['post', '/v1/multi-locks/acquire'], ['post', '/v1/multi-locks/release'],
   ['put', '/v1/rings/{ring}'], ['get', '/v1/rings'], ['get', '/v1/rings/{ring}'], ['delete', '/v1/rings/{ring}'],
   ['put', '/v1/rings/{ring}/nodes/{node}'], ['delete', '/v1/rings/{ring}/nodes/{node}'],
   ['get', '/v1/rings/{ring}/lookup'], ['post', '/v1/rings/{ring}/lookup'], ['get', '/v1/rings/{ring}/diff'],

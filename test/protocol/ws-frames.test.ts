@@ -54,6 +54,8 @@ describe('the WebSocket frame schema', () => {
     await send('ring.diff', { ring: 'cache', from: 1, to: 2 });
     const own = await send('lock.acquire', { name: 'b', ttlMs: 1000 });
     await send('lock.release', { name: 'b', token: own['token'] });
+    const multi = await send('multilock.acquire', { locks: [{ name: 'm1' }, { name: 'm2', mode: 'read' }], ttlMs: 1000 });
+    await send('multilock.release', { holds: multi['grants'].map((g: { name: string; token: number }) => ({ name: g.name, token: g.token })) });
     await send('lease.revoke', { leaseId: lease['leaseId'] });
     await socket.push('lease_expired');
     await send('lock.acquire', { name: 'c', ttlMs: 5000, maxHoldMs: 50 });

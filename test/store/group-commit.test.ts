@@ -85,19 +85,29 @@ describe('group commit', () => {
     await store.close();
   });
 
-  test('a burst is cut into batches of at most batchBytesMax (plus one record)', async () => {
+  test('a burst is cut into batches of at most batchBytesMax (plus one command)', async () => {
     const dir = await fresh();
     const { fsyncs, frames, observer } = recorder();
     const { store, machine } = await open(dir, { observer, batchBytesMax: 4096 });
-    machine.run((m) => {
-      for (let i = 0; i < 3_000; i++) m.locks.acquire({ name: `burst-${i}`, ttlMs: 60_000 });
-    });
+    for (let i = 0; i < 3_000; i++) machine.run((m) => m.locks.acquire({ name: `burst-${i}`, ttlMs: 60_000 }));
     await settle(store);
     assert.ok(frames.length > 10);
     assert.ok(frames.every((f) => f.bytes <= 4096 + 512), `largest batch ${Math.max(...frames.map((f) => f.bytes))} bytes`);
     assert.equal(frames.reduce((sum, f) => sum + f.records, 0), 6_000);
     assert.equal(fsyncs.reduce((sum, f) => sum + f.records, 0), 6_000, 'every record written is made durable once');
     assert.ok(fsyncs.length <= frames.length);
+    await store.close();
+  });
+
+  test('a command\'s records are never cut across two frames, however many they are', async () => {
+    const dir = await fresh();
+    const { frames, observer } = recorder();
+    const { store, machine } = await open(dir, { observer, batchBytesMax: 256 });
+    machine.run((m) => {
+      for (let i = 0; i < 50; i++) m.locks.acquire({ name: `one-command-${i}`, ttlMs: 60_000 });
+    });
+    await settle(store);
+    assert.deepEqual(frames.map((f) => f.records), [100]);
     await store.close();
   });
 

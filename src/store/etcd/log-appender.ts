@@ -88,9 +88,14 @@ export class LogAppender {
     if (batch.count === 0) batch.firstSeq = this.appended + 1;
     batch.count += 1;
     this.appended += 1;
-    if (batch.out.pos >= this.options.batchBytesMax) this.sealOpen();
+    // Sealed at the command's end (commandEnded), never inside it: one txn carries a command whole.
     this.schedule();
     return true;
+  }
+
+  /** The command whose records were appended is over: a batch past batchBytesMax is sealed here. */
+  commandEnded(): void {
+    if (this.open.out.pos >= this.options.batchBytesMax) this.sealOpen();
   }
 
   /** Ends the open batch here: the next record starts a new one (snapshots cut the log there). */

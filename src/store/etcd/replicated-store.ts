@@ -173,8 +173,10 @@ class Active implements ReplicatedStore {
       onFailed: (error) => this.lose(error),
       observer: options.observer ?? silentObserver,
     });
+    options.machine.onCommandEnd(() => this.appender.commandEnded());
     this.unsubscribe = options.machine.subscribe((event) => {
       if (!this.appender.append(event)) return;
+      if (!options.machine.running) this.appender.commandEnded();
       this.recordsSinceSnapshot += 1;
       if (this.recordsSinceSnapshot >= (options.snapshotEveryRecords ?? options.limits.etcdSnapshotIntervalRecordsMax) && this.snapshotRunning === null) void this.snapshot().catch(() => {});
     });
