@@ -35,7 +35,8 @@ test('SIGSTOP longer than the TTL, then SIGCONT: late keepalives fail, the queue
   dirs.push(dir);
   let server: ChildServer = await startServer(dir);
   let base = server.base();
-  const ttlMs = 300;
+  // Long enough that the set-up requests fit inside it on a loaded machine.
+  const ttlMs = 1_000;
 
   const a = await call(base, 'POST', path.lock('pause/x', 'acquire'), { ttlMs, owner: 'A' });
   assert.equal(a.status, 200);

@@ -7,9 +7,10 @@
  * What the history must show, whatever the faults:
  *   - tokens: unique, and a grant sent after another grant's reply arrived carries a
  *     higher token (so tokens rise across takeovers);
- *   - mutual exclusion: no name ever had more valid holds than its limit, where a hold
- *     is valid from its grant's reply until the first of its release being sent and
- *     its TTL counted from the acquire's first send;
+ *   - mutual exclusion: no name ever had more valid write holds than its limit, and a
+ *     write hold never overlapped any other hold (readers share only with readers),
+ *     where a hold is valid from its grant's reply until the first of its release
+ *     being sent and its TTL counted from the acquire's first send;
  *   - no acknowledged change lost: an acknowledged grant is still held when its
  *     release arrives (unless the release was resent, when an earlier attempt may
  *     have released it, or its TTL ran out), and every acknowledged ring member is
@@ -25,6 +26,7 @@ import { type Answer, FollowingCaller, call } from './lockring-cluster.js';
 export interface Hold {
   readonly name: string;
   readonly limit: number;
+  readonly mode: 'read' | 'write';
   readonly token: number;
   /** First send of the acquire: the server's TTL counts from later. */
   readonly sentAt: number;
@@ -133,8 +135,11 @@ export class HaHistory {
           continue;
         }
         current.add(edge.hold);
-        if (current.size > edge.hold.limit) {
-          this.problem(`${name} (limit ${edge.hold.limit}) had ${current.size} valid holders at once: ${[...current].map((h) => `#${h.token}`).join(', ')}`);
+        const readers = [...current].filter((hold) => hold.mode === 'read').length;
+        const together = (): string => [...current].map((h) => `#${h.token} ${h.mode}`).join(', ');
+        if (readers < current.size && readers > 0) this.problem(`${name}: a writer held it together with readers: ${together()}`);
+        else if (readers === 0 && current.size > edge.hold.limit) {
+          this.problem(`${name} (limit ${edge.hold.limit}) had ${current.size} valid holders at once: ${together()}`);
         }
       }
     }
@@ -170,14 +175,16 @@ const isChange = (answer: Answer): boolean => answer.status >= 200 && answer.sta
  * releases it; over and over until the history stops. A release is retried until
  * some replica answers it; its answer tells what became of the hold.
  */
-export async function lockWorker(history: HaHistory, urls: string[], id: string, name: string, limit: number, ttlMs: number, ring: string): Promise<void> {
+export async function lockWorker(
+  history: HaHistory, urls: string[], id: string, name: string, limit: number, ttlMs: number, ring: string, mode: 'read' | 'write' = 'write',
+): Promise<void> {
   const caller = new FollowingCaller(urls);
   for (let n = 0; !history.stopping; n++) {
     let sentAt = 0;
     let granted: Answer;
     try {
       history.requests += 1;
-      granted = await caller.call('POST', `/v1/locks/${name}/acquire`, { ttlMs, owner: id, limit }, 20_000, () => {
+      granted = await caller.call('POST', `/v1/locks/${name}/acquire`, { ttlMs, owner: id, limit, mode }, 20_000, () => {
         if (sentAt === 0) sentAt = performance.now();
       });
     } catch {
@@ -187,7 +194,7 @@ export async function lockWorker(history: HaHistory, urls: string[], id: string,
       await sleep(10);
       continue;
     }
-    const hold: Hold = { name, limit, token: granted.body.token, sentAt, ackedAt: performance.now(), ttlMs, releaseSentAt: null, releaseOutcome: 'open' };
+    const hold: Hold = { name, limit, mode, token: granted.body.token, sentAt, ackedAt: performance.now(), ttlMs, releaseSentAt: null, releaseOutcome: 'open' };
     history.holds.push(hold);
     history.acked.push({ what: `grant ${name} #${hold.token}`, at: hold.ackedAt });
     const member = `${id}-${n}`;
@@ -253,7 +260,7 @@ export async function fifoDriver(history: HaHistory, urls: string[], name: strin
       await sleep(20);
       continue;
     }
-    const hold: Hold = { name, limit: 1, token: holder.body.token, sentAt, ackedAt: performance.now(), ttlMs, releaseSentAt: null, releaseOutcome: 'open' };
+    const hold: Hold = { name, limit: 1, mode: 'write', token: holder.body.token, sentAt, ackedAt: performance.now(), ttlMs, releaseSentAt: null, releaseOutcome: 'open' };
     history.holds.push(hold);
     const active = caller.currentUrl;
     const waiters: Promise<number | null>[] = [];
@@ -281,7 +288,7 @@ function queueWaiter(history: HaHistory, caller: FollowingCaller, active: string
     const sentAt = performance.now();
     const answer = await call(active, 'POST', `/v1/locks/${name}/acquire`, { ttlMs, waitMs: 10_000 }, 15_000).catch(() => null);
     if (answer === null || answer.status !== 200) return null;
-    const hold: Hold = { name, limit: 1, token: answer.body.token, sentAt, ackedAt: performance.now(), ttlMs, releaseSentAt: null, releaseOutcome: 'open' };
+    const hold: Hold = { name, limit: 1, mode: 'write', token: answer.body.token, sentAt, ackedAt: performance.now(), ttlMs, releaseSentAt: null, releaseOutcome: 'open' };
     history.holds.push(hold);
     await release(history, caller, hold);
     return hold.token;
@@ -340,7 +347,7 @@ export interface Storm {
   stop(): Promise<void>;
 }
 
-/** Two clients on a mutex, three on a semaphore of 2, FIFO rounds, and a kept lease holding a lock. */
+/** Two clients on a mutex, three on a semaphore of 2, two readers and a writer on a read-write lock, FIFO rounds, and a kept lease holding a lock. */
 export async function startStorm(urls: string[]): Promise<Storm> {
   const history = new HaHistory();
   const lease = await leaseKeeper(history, urls, 3_000, 300);
@@ -352,6 +359,9 @@ export async function startStorm(urls: string[]): Promise<Storm> {
     lockWorker(history, urls, 'c', 'sem', 2, holdTtlMs, 'faults'),
     lockWorker(history, urls, 'd', 'sem', 2, holdTtlMs, 'faults'),
     lockWorker(history, urls, 'e', 'sem', 2, holdTtlMs, 'faults'),
+    lockWorker(history, urls, 'r1', 'rw', 1, holdTtlMs, 'faults', 'read'),
+    lockWorker(history, urls, 'r2', 'rw', 1, holdTtlMs, 'faults', 'read'),
+    lockWorker(history, urls, 'w', 'rw', 1, holdTtlMs, 'faults', 'write'),
     fifoDriver(history, urls, 'fifo', 3, holdTtlMs),
     lease.kept,
   ];
@@ -385,6 +395,9 @@ export async function verify(storm: Storm, urls: string[], label: string): Promi
   // The run must have exercised what it checks.
   assert.ok(history.holds.filter((h) => h.name === 'mutex').length >= 5, `${label}: only ${history.holds.length} grants`);
   assert.ok(history.holds.filter((h) => h.name === 'sem').length >= 5, `${label}: too few semaphore grants`);
+  for (const mode of ['read', 'write']) {
+    assert.ok(history.holds.filter((h) => h.name === 'rw' && h.mode === mode).length >= 3, `${label}: too few ${mode} grants on the read-write lock`);
+  }
   assert.ok(history.fifo.some((round) => round.tokens.filter((t) => t !== null).length >= 2), `${label}: no FIFO round completed`);
   assert.ok(storm.lease.keepalives >= 5, `${label}: the lease was hardly kept alive (${summary(history)})`);
 }
