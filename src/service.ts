@@ -4,7 +4,7 @@ import { LockringError, limitExceeded } from './domain/errors.js';
 import type { HoldRef, MemberRef } from './domain/events.js';
 import type { MultiAcquireRequest } from './domain/lock-groups.js';
 import type { AcquireRequest, LockPage, LockView, WaiterPage } from './domain/locks.js';
-import type { Grant, GroupOutcome, Lease, LockMode, MultiGrant, WaiterGroup, WaiterOutcome } from './domain/model.js';
+import type { Grant, GroupOutcome, Lease, LockMode, MultiGrant, Waiter, WaiterGroup, WaiterOutcome } from './domain/model.js';
 import type { LookupResult, MemberRequest, OwnerLookup, PutStatus } from './domain/rings.js';
 import type { RingAlgorithm } from './domain/ring-algorithm.js';
 import type { StateMachine } from './domain/state-machine.js';
