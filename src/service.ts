@@ -12,6 +12,7 @@ import type { Metrics } from './ops/metrics.js';
 import { Admission } from './service/admission.js';
 import { CommitPipeline, type Durable } from './service/commit-pipeline.js';
 import { type LeaseBody, type LeaseDetail, type RingDetail, type RingSummary, Views, ringSummary } from './service/views.js';
+import type { CheckResult } from './protocol/wire.js';
 import type { Durability } from './store/durability.js';
 
 export type { Durable } from './service/commit-pipeline.js';
@@ -133,7 +134,7 @@ export class LockringService {
     });
   }
 
-  check(name: string, token: number, caller: Caller = null, mode?: LockMode): Durable<{ name: string; token: number; held: boolean }> {
+  check(name: string, token: number, caller: Caller = null, mode?: LockMode): Durable<CheckResult> {
     return this.views.check(name, token, caller, mode);
   }
 

@@ -6,13 +6,13 @@ export type { RingAlgorithm } from '../domain/ring-algorithm.js';
 export type { MovedRange, RingDiffBody } from '../protocol/wire.js';
 export { LockLostError, LockringClientError } from './errors.js';
 export type { LostReason, TransportErrorCode } from './errors.js';
-export type { LockHandle } from './lock-handle.js';
+export type { LockHandle, YieldNotice } from './lock-handle.js';
 export { RingView } from './ring-view.js';
 export type { HandoverLookup, RingNode, RingSnapshot } from './ring-view.js';
 export type { Backoff } from './ws-link.js';
 export type { ClientTls } from './tls-options.js';
 export type {
   HoldEndedPush, LeaseExpiredPush, LeaseResult, LockEventType, LockPush, LookupManyResult, LookupOneResult, OpArgs, OpName, OpResults,
-  Push, RingPush,
+  CheckResult, Push, RingPush, YieldRequestedPush,
 } from '../protocol/wire.js';
 export type { Grant, HoldRef, HolderView, LeaseDetail, LockPage, LockView, MemberRef, RingDetail, RingSummary, WaiterPage, WaiterView } from '../protocol/wire.js';
