@@ -194,14 +194,16 @@ export function encodeHold(
   if (priority > 0) out.varint(priority);
 }
 
-/** A live hold as a snapshot keeps it: its record, then its pending yield request, if any. */
-export function encodeLiveHold(out: ByteWriter, hold: Hold, limit: number): void {
+/** A live hold as a snapshot keeps it: its record, then its pending yield request, if any. Returns the records written. */
+export function encodeLiveHold(out: ByteWriter, hold: Hold, limit: number): number {
   encodeHold(
     out, hold.name, hold.token, hold.owner, hold.lease.id, limit, hold.lockDelayMs, hold.acquiredAtWallMs, hold.principal,
     hold.mode, hold.maxHold?.maxHoldMs ?? 0, hold.priority,
   );
   const request = hold.yieldRequest;
-  if (request !== null) encodeYieldRequest(out, hold.name, hold.token, request.graceMs, request.requestedAtWallMs);
+  if (request === null) return 1;
+  encodeYieldRequest(out, hold.name, hold.token, request.graceMs, request.requestedAtWallMs);
+  return 2;
 }
 
 export function encodeYieldRequest(out: ByteWriter, name: string, token: number, graceMs: number, requestedAtWallMs: number): void {
