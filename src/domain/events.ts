@@ -82,6 +82,8 @@ export type DomainEvent =
       readonly leaseId: string;
       readonly graceMs: number;
       readonly requestedAtWallMs: number;
+      /** When the hold ends unless released first, on the wall clock (for pushes). */
+      readonly yieldByWallMs: number;
       /** The priority of the hold asked, and of the waiter that asked. */
       readonly priority: number;
       readonly askedBy: number;

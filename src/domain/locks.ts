@@ -204,7 +204,7 @@ export class Locks {
   /** When `token`'s hold of `name` ends by a pending yield request (wall clock); undefined when none. */
   yieldBy(name: string, token: number): number | undefined {
     const request = this.byName.get(name)?.holders.get(token)?.yieldRequest;
-    return request === undefined || request === null ? undefined : this.yields.yieldBy(request);
+    return request === undefined || request === null ? undefined : request.yieldByWallMs;
   }
 
   /**
@@ -658,7 +658,7 @@ export class Locks {
       acquiredAt: hold.acquiredAtWallMs,
       expiresAt: this.leases.expiresAt(hold.lease),
       priority: hold.priority,
-      ...(hold.yieldRequest === null ? {} : { yieldBy: this.yields.yieldBy(hold.yieldRequest) }),
+      ...(hold.yieldRequest === null ? {} : { yieldBy: hold.yieldRequest.yieldByWallMs }),
       ...principalField(hold.principal),
     }));
     const view: LockView = { name: lock.name, limit: lock.limit, holders, waiters: lock.waiterCount };

@@ -78,6 +78,8 @@ export interface YieldRequest extends DeadlineEntry {
   readonly graceMs: number;
   /** When it was asked, on the wall clock: recovery counts the grace from it. */
   readonly requestedAtWallMs: number;
+  /** When it ends the hold, on the wall clock, fixed when made: every view shows the same instant. */
+  readonly yieldByWallMs: number;
 }
 
 /** How a hold ended: what `not_holder` reports and what watchers see. */

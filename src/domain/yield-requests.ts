@@ -30,27 +30,24 @@ export class YieldRequests {
    */
   restore(hold: Hold, graceMs: number, requestedAtWallMs: number): void {
     const leftMs = Math.min(graceMs, Math.max(0, requestedAtWallMs + graceMs - this.ctx.clock.wallMs()));
-    this.schedule(hold, graceMs, requestedAtWallMs, this.ctx.clock.monoMs() + leftMs);
-  }
-
-  /** When a pending request ends its hold, on the wall clock (for display). */
-  yieldBy(request: YieldRequest): number {
-    return Math.round(this.ctx.clock.wallMs() + (request.deadlineMs - this.ctx.clock.monoMs()));
+    this.schedule(hold, graceMs, requestedAtWallMs, leftMs);
   }
 
   private request(hold: Hold, graceMs: number, askedBy: number): void {
     const requestedAtWallMs = this.ctx.clock.wallMs();
-    this.schedule(hold, graceMs, requestedAtWallMs, this.ctx.clock.monoMs() + graceMs);
+    this.schedule(hold, graceMs, requestedAtWallMs, graceMs);
     this.ctx.emit({
       type: 'yield_requested', name: hold.name, token: hold.token, owner: hold.owner, leaseId: hold.lease.id,
-      graceMs, requestedAtWallMs, priority: hold.priority, askedBy, ...readField(hold.mode),
+      graceMs, requestedAtWallMs, yieldByWallMs: hold.yieldRequest!.yieldByWallMs, priority: hold.priority, askedBy, ...readField(hold.mode),
     });
   }
 
-  private schedule(hold: Hold, graceMs: number, requestedAtWallMs: number, untilMs: number): void {
-    const entry: YieldRequest = { type: 'yield', hold, graceMs, requestedAtWallMs, deadlineMs: 0, seq: 0, heapIndex: -1 };
+  /** The request's deadline, `leftMs` from now. */
+  private schedule(hold: Hold, graceMs: number, requestedAtWallMs: number, leftMs: number): void {
+    const yieldByWallMs = Math.round(this.ctx.clock.wallMs() + leftMs);
+    const entry: YieldRequest = { type: 'yield', hold, graceMs, requestedAtWallMs, yieldByWallMs, deadlineMs: 0, seq: 0, heapIndex: -1 };
     hold.yieldRequest = entry;
-    this.ctx.deadlines.schedule(entry, untilMs);
+    this.ctx.deadlines.schedule(entry, this.ctx.clock.monoMs() + leftMs);
   }
 }
 

@@ -138,7 +138,7 @@ export function lockTail(type: LockEventType, name: string, token: number, owner
 
 /** The lock push of a yield request: type `yield_requested`, with when the hold ends. */
 export function yieldTail(event: YieldRequestedEvent): string {
-  return lockTail('yield_requested', event.name, event.token, event.owner, event.mode, event.requestedAtWallMs + event.graceMs);
+  return lockTail('yield_requested', event.name, event.token, event.owner, event.mode, event.yieldByWallMs);
 }
 
 /**

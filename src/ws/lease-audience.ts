@@ -137,7 +137,7 @@ export class LeaseAudience {
   /** A higher-priority waiter asked a hold to yield: everyone who hears about its lease is told. */
   yieldRequested(event: YieldRequestedEvent): void {
     const { leaseId, name, token, graceMs } = event;
-    this.tell(leaseId, { event: 'yield_requested', leaseId, name, token, graceMs, yieldBy: event.requestedAtWallMs + graceMs });
+    this.tell(leaseId, { event: 'yield_requested', leaseId, name, token, graceMs, yieldBy: event.yieldByWallMs });
   }
 
   private tell(leaseId: string, push: Readonly<Record<string, unknown>>): void {

@@ -92,7 +92,7 @@ describe('lock priority: yield requests', () => {
     const [asked] = eventsOf(h, 'yield_requested');
     assert.deepEqual(asked, {
       type: 'yield_requested', name: 'x', token: low.token, owner: 'low', leaseId: low.leaseId, graceMs: 1_000,
-      requestedAtWallMs: wall, priority: 0, askedBy: 5,
+      requestedAtWallMs: wall, yieldByWallMs: wall + 1_000, priority: 0, askedBy: 5,
     });
     assert.equal(h.machine.locks.yieldBy('x', low.token), wall + 1_000);
     assert.equal(h.machine.run((m) => m.locks.inspect('x')).holders[0]!.yieldBy, wall + 1_000);

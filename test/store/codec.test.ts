@@ -41,7 +41,7 @@ describe('record codec', () => {
       { type: 'lock_acquired', name: 'p', token: 13, owner: '', leaseId: 'L2', limit: 1, lockDelayMs: 0, acquiredAtWallMs: 5, waitedMs: 0, priority: 1000 },
       { type: 'lock_acquired', name: 'q', token: 14, owner: '', leaseId: 'L2', limit: 1, lockDelayMs: 0, acquiredAtWallMs: 6, waitedMs: 0, mode: 'read', maxHoldMs: 9, priority: 3 },
       {
-        type: 'yield_requested', name: 'q', token: 14, owner: '', leaseId: 'L2', graceMs: 250, requestedAtWallMs: 1_700_000_000_007,
+        type: 'yield_requested', name: 'q', token: 14, owner: '', leaseId: 'L2', graceMs: 250, requestedAtWallMs: 1_700_000_000_007, yieldByWallMs: 1_700_000_000_257,
         priority: 3, askedBy: 7, mode: 'read',
       },
       { type: 'lock_released', name: 'n', token: 2 ** 40, owner: 'o', leaseId: 'L1', reason: 'released', heldMs: 1 },
