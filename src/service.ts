@@ -106,7 +106,9 @@ export class LockringService {
     const waitCapped = this.admission.waitCapped(caller, request.waitMs);
     let result;
     try {
-      const asked = caller === null ? request : { ...request, principal: caller.name, ...(waitCapped ? { waitMs: 0 } : {}) };
+      // Capped: a try-lock, which asks nobody to yield.
+      const capped = waitCapped ? { waitMs: 0, yieldGraceMs: undefined } : {};
+      const asked = caller === null ? request : { ...request, principal: caller.name, ...capped };
       result = this.machine.run((m) => {
         this.admission.acquire(request, caller);
         return m.locks.acquire(asked);
