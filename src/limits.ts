@@ -17,6 +17,10 @@ export interface Limits {
   readonly lockDelayMsMax: number;
   /** The longest `maxHoldMs` an acquire may ask for. */
   readonly maxHoldMsMax: number;
+  /** The highest `priority` of an acquire (0, the default, is the lowest). */
+  readonly priorityMax: number;
+  /** The longest `yieldGraceMs` a waiting acquire may give the holds it asks to yield. */
+  readonly yieldGraceMsMax: number;
   readonly permitsMax: number;
   /** Read-mode holders of one lock at once; the next reader waits as on a full semaphore. */
   readonly readersPerLockMax: number;
@@ -123,6 +127,8 @@ export const defaultLimits: Limits = Object.freeze({
   waitMsMax: 300_000,
   lockDelayMsMax: 60_000,
   maxHoldMsMax: 86_400_000,
+  priorityMax: 1_000,
+  yieldGraceMsMax: 300_000,
   permitsMax: 10_000,
   readersPerLockMax: 1_000,
   leasesMax: 2_000_000,

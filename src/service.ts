@@ -13,6 +13,7 @@ import type { Metrics } from './ops/metrics.js';
 import { Admission } from './service/admission.js';
 import { CommitPipeline, type Durable } from './service/commit-pipeline.js';
 import { type LeaseBody, type LeaseDetail, type RingDetail, type RingSummary, Views, ringSummary } from './service/views.js';
+import type { CheckResult } from './protocol/wire.js';
 import type { Durability } from './store/durability.js';
 
 export type { Durable } from './service/commit-pipeline.js';
@@ -146,7 +147,7 @@ export class LockringService {
     });
   }
 
-  check(name: string, token: number, caller: Caller = null, mode?: LockMode): Durable<{ name: string; token: number; held: boolean }> {
+  check(name: string, token: number, caller: Caller = null, mode?: LockMode): Durable<CheckResult> {
     return this.views.check(name, token, caller, mode);
   }
 
@@ -256,11 +257,12 @@ export class LockringService {
   private tryAcquire<R>(
     waitMs: number | undefined,
     caller: Caller,
-    command: (asked: { principal?: string; waitMs?: number }) => R,
+    command: (asked: { principal?: string; waitMs?: number; yieldGraceMs?: undefined }) => R,
   ): R | Promise<never> {
     const waitCapped = this.admission.waitCapped(caller, waitMs);
     try {
-      const asked = caller === null ? {} : { principal: caller.name, ...(waitCapped ? { waitMs: 0 } : {}) };
+      // Capped: a try-lock, which asks nobody to yield.
+      const asked = caller === null ? {} : { principal: caller.name, ...(waitCapped ? { waitMs: 0, yieldGraceMs: undefined } : {}) };
       return this.machine.run(() => command(asked));
     } catch (error) {
       const refused = waitCapped && error instanceof LockringError && error.code === 'lock_held'

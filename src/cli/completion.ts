@@ -9,7 +9,7 @@ const client = ['--url', '--timeout', '--cacert', '--cert', '--key', '--json', '
 /** Every command, its subcommands and its flags: the one table the three scripts come from. */
 export const commandTable: Readonly<Record<string, { readonly subcommands: readonly string[]; readonly flags: readonly string[] }>> = {
   serve: { subcommands: [], flags: ['--config', '--limit', '--print-config', '--help', ...settings.map((s) => `--${s.flag}`)] },
-  lock: { subcommands: [], flags: ['--ttl', '--wait', '--limit', '--grace', '--owner', '--lock-delay', '--mode', '--max-hold', ...client] },
+  lock: { subcommands: [], flags: ['--ttl', '--wait', '--limit', '--grace', '--owner', '--lock-delay', '--mode', '--max-hold', '--priority', '--yield-grace-ms', ...client] },
   status: { subcommands: [], flags: client },
   release: { subcommands: [], flags: client },
   check: { subcommands: [], flags: ['--mode', ...client] },

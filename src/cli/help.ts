@@ -122,6 +122,13 @@ Options:
                       so a reader never overtakes a waiting writer
   --max-hold DURATION the server ends the hold this long after the grant, even
                       while kept alive; CMD is then stopped as on a lost lease
+  --priority N        queue order, 0 to 1000 (default 0): higher waits ahead of
+                      lower, FIFO within one. Lower ones may wait forever under
+                      a steady stream of higher ones (only --wait bounds that)
+  --yield-grace-ms MS with --priority and --wait: ask lower-priority holders in
+                      the way to yield; the server ends their holds after MS.
+                      A CMD asked to yield gets SIGTERM at once; if it exits
+                      before the grace ends, the lock is released as usual
   --url URL           server (default LOCKRING_URL or http://127.0.0.1:7420)
   --timeout, --cacert, --cert, --key, --json
                       as for every client command ('lockring --help')

@@ -20,6 +20,8 @@ const options = {
   'lock-delay': { type: 'string' },
   mode: { type: 'string' },
   'max-hold': { type: 'string' },
+  priority: { type: 'string' },
+  'yield-grace-ms': { type: 'string' },
   ...connectionOptions,
 } as const;
 
@@ -36,6 +38,8 @@ interface LockPlan {
   readonly lockDelayMs: number | undefined;
   readonly mode: 'read' | 'write' | undefined;
   readonly maxHoldMs: number | undefined;
+  readonly priority: number | undefined;
+  readonly yieldGraceMs: number | undefined;
   readonly command: string;
   readonly args: readonly string[];
   /** Report lockring's own outcomes (not held, lost, refused) as JSON on stdout. */
@@ -70,6 +74,8 @@ export async function lockCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
     lockDelayMs: values['lock-delay'] === undefined ? undefined : durationFlag('lock', 'lock-delay', values['lock-delay'], 0, 0, 60_000),
     mode: modeFlag('lock', values.mode),
     maxHoldMs: values['max-hold'] === undefined ? undefined : durationFlag('lock', 'max-hold', values['max-hold'], 0, 1, 86_400_000),
+    priority: integerFlag('lock', 'priority', values.priority, undefined, 0, 1_000),
+    yieldGraceMs: integerFlag('lock', 'yield-grace-ms', values['yield-grace-ms'], undefined, 0, 300_000),
     command: after[0]!,
     args: after.slice(1),
     json: values.json === true,
@@ -136,12 +142,17 @@ async function acquire(client: LockringClient, plan: LockPlan): Promise<Held | n
         ...(plan.lockDelayMs !== undefined ? { lockDelayMs: plan.lockDelayMs } : {}),
         ...(plan.maxHoldMs !== undefined ? { maxHoldMs: plan.maxHoldMs } : {}),
       };
+      // Priority and yield requests are single-name: a multi-lock takes neither.
+      const ranked = {
+        ...(plan.priority !== undefined ? { priority: plan.priority } : {}),
+        ...(plan.yieldGraceMs !== undefined ? { yieldGraceMs: plan.yieldGraceMs } : {}),
+      };
       const item = { ...(plan.limit !== undefined ? { limit: plan.limit } : {}), ...(plan.mode !== undefined ? { mode: plan.mode } : {}) };
       // Pushed over the WebSocket as the queue moves; nothing over HTTP.
       const onPosition = (position: number, total: number): void => say(`waiting for lock ${JSON.stringify(plan.names[0])}: position ${position} of ${total}`);
       // Several names: one multi-lock, granted all at once or not at all (--limit and --mode apply to each).
       handle = plan.names.length === 1
-        ? heldOne(await client.acquire(plan.names[0]!, { ...options, ...item, onPosition }))
+        ? heldOne(await client.acquire(plan.names[0]!, { ...options, ...item, ...ranked, onPosition }))
         : heldAll(await client.acquireAll(plan.names.map((name) => ({ name, ...item })), options));
     } catch (error) {
       if (interrupted !== null) return gaveUp(interrupted);
@@ -206,10 +217,18 @@ async function runHolding(client: LockringClient, plan: LockPlan, handle: Held, 
     child.terminate(plan.graceMs);
   };
   const forward = (signal: NodeJS.Signals): void => child.signal(signal);
+  // Asked to yield: CMD gets SIGTERM now, to finish within the grace and exit; if it
+  // is still running when the server ends the hold, it is stopped as on a lost lease.
+  const stopsYielding = handle.holds.map((hold) => hold.onYieldRequested((notice) => {
+    say(`lock ${JSON.stringify(hold.name)} (token ${hold.token}) was asked to yield by a higher-priority waiter: sending ${plan.command} ` +
+      `(pid ${child.pid ?? '?'}) SIGTERM; the server ends the hold in ${formatDuration(notice.graceMs)} unless it exits first`);
+    child.signal('SIGTERM');
+  }));
   handle.signal.addEventListener('abort', onLost, { once: true });
   for (const signal of forwardedSignals) process.on(signal, forward);
   const end = await child.ended;
   handle.signal.removeEventListener('abort', onLost);
+  for (const stop of stopsYielding) stop();
   for (const signal of forwardedSignals) process.off(signal, forward);
   if (lost) {
     // Unconfirmed is not gone: the server may still count the hold, so hand it back
@@ -240,6 +259,7 @@ function gone(handle: Held): boolean {
 
 function describeLoss(handle: Held, plan: LockPlan): string {
   if (lostReason(handle) === 'max_hold') return `the hold reached --max-hold ${formatDuration(plan.maxHoldMs ?? 0)}`;
+  if (lostReason(handle) === 'preempted') return 'a higher-priority waiter asked it to yield and the grace ran out';
   if (gone(handle)) return `the server no longer has lease ${handle.leaseId} (it expired or was revoked)`;
   const cause: unknown = (handle.signal.reason as LockLostError).cause;
   const problem = cause instanceof LockringClientError ? describeClientError(cause) : cause === undefined ? 'no answer' : String(cause);

@@ -524,8 +524,12 @@ export class LockringClient extends EventEmitter<ClientEvents> {
   }
 
   private onPush(push: Push): void {
-    if (push.event === 'hold_ended') {
-      for (const hold of this.holds.get(push.leaseId) ?? []) if (hold.token === push.token) hold.lose(push.reason);
+    if (push.event === 'hold_ended' || push.event === 'yield_requested') {
+      for (const hold of this.holds.get(push.leaseId) ?? []) {
+        if (hold.token !== push.token) continue;
+        if (push.event === 'hold_ended') hold.lose(push.reason);
+        else hold.yieldRequested({ graceMs: push.graceMs, yieldBy: push.yieldBy });
+      }
       return;
     }
     // Position pushes go to their acquire (WsLink), never here.

@@ -44,7 +44,13 @@ export type LostReason =
    * The hold reached the acquire's maxHoldMs: the server ended it (a `hold_ended`
    * push), or the local bound passed first (counted from the acquire's send).
    */
-  | 'max_hold';
+  | 'max_hold'
+  /**
+   * A higher-priority waiter asked the hold to yield and the grace ran out: the server
+   * ended it (a `hold_ended` push), or the local end passed first (the grace from the
+   * `yield_requested` push's arrival, less the safety margin).
+   */
+  | 'preempted';
 
 /**
  * The `reason` of a lock handle's aborted signal. For `keepalive_failed` and

@@ -6,7 +6,7 @@ export type { RingAlgorithm } from '../domain/ring-algorithm.js';
 export type { MovedRange, RingDiffBody } from '../protocol/wire.js';
 export { LockLostError, LockringClientError } from './errors.js';
 export type { LostReason, TransportErrorCode } from './errors.js';
-export type { LockHandle } from './lock-handle.js';
+export type { LockHandle, YieldNotice } from './lock-handle.js';
 export type { MultiLockHandle } from './multi-lock-handle.js';
 export { RingView } from './ring-view.js';
 export type { HandoverLookup, RingNode, RingSnapshot } from './ring-view.js';
@@ -14,6 +14,6 @@ export type { Backoff } from './ws-link.js';
 export type { ClientTls } from './tls-options.js';
 export type {
   HoldEndedPush, LeaseExpiredPush, LeaseResult, LockEventType, LockPush, LookupManyResult, LookupOneResult, OpArgs, OpName, OpResults,
-  PositionPush, Push, RingPush,
+  CheckResult, PositionPush, Push, RingPush, YieldRequestedPush,
 } from '../protocol/wire.js';
 export type { Grant, HoldRef, MultiGrant, MultiLockItem, HolderView, LeaseDetail, LockPage, LockView, MemberRef, RingDetail, RingSummary, WaiterPage, WaiterView } from '../protocol/wire.js';

@@ -17,9 +17,26 @@ export interface LockHandle extends Omit<Grant, 'expiresAt'> {
   readonly signal: AbortSignal;
   /** Milliseconds until the local deadline; 0 once the lock is lost. */
   remainingMs(): number;
+  /**
+   * Calls `listener` when a higher-priority waiter asks this hold to yield (the
+   * server's `yield_requested` push): release before the grace runs out, or the
+   * server ends the hold then and `signal` fires with reason `preempted`. A listener
+   * added after the request came is called at once. Returns a function that removes it.
+   */
+  onYieldRequested(listener: (notice: YieldNotice) => void): () => void;
+  /** The yield request this hold got, if any. */
+  readonly yieldRequest: YieldNotice | null;
   /** Releases the lock (fires `signal` with reason `released`). Idempotent. */
   release(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** A request to yield, as the `yield_requested` push told it. */
+export interface YieldNotice {
+  /** The grace the waiter gave, in milliseconds. */
+  readonly graceMs: number;
+  /** When the server ends the hold unless released first, Unix epoch ms (the server's clock). */
+  readonly yieldBy: number;
 }
 
 export interface HoldDeps {
@@ -71,6 +88,12 @@ export class Hold implements LockHandle {
   readonly mode: LockMode;
   readonly ttlMs: number;
   readonly maxHoldMs?: number;
+  readonly priority?: number;
+  yieldRequest: YieldNotice | null = null;
+  private readonly yieldListeners = new Set<(notice: YieldNotice) => void>();
+  /** The local end of a hold asked to yield: the grace from the push's arrival, less the margin. */
+  private yieldEndMs = Infinity;
+  private yieldTimer: NodeJS.Timeout | null = null;
   private readonly controller = new AbortController();
   private deadlineMs: number;
   private deadlineTimer: NodeJS.Timeout | null = null;
@@ -100,6 +123,7 @@ export class Hold implements LockHandle {
     this.mode = grant.mode ?? 'write';
     this.ttlMs = grant.ttlMs;
     if (grant.maxHoldMs !== undefined) this.maxHoldMs = grant.maxHoldMs;
+    if (grant.priority !== undefined) this.priority = grant.priority;
     this.deadlineMs = timing.sentAtMs + grant.ttlMs - timing.safetyMarginMs;
     // The server counts maxHoldMs from its grant, which came after the send: the holder
     // stops first. (A grant that waited in line loses the time it waited.)
@@ -127,7 +151,25 @@ export class Hold implements LockHandle {
   }
 
   remainingMs(): number {
-    return this.lost ? 0 : Math.max(0, Math.min(this.deadlineMs, this.maxHoldEndMs) - now());
+    return this.lost ? 0 : Math.max(0, Math.min(this.deadlineMs, this.maxHoldEndMs, this.yieldEndMs) - now());
+  }
+
+  onYieldRequested(listener: (notice: YieldNotice) => void): () => void {
+    if (this.yieldRequest !== null) listener(this.yieldRequest);
+    else this.yieldListeners.add(listener);
+    return () => this.yieldListeners.delete(listener);
+  }
+
+  /** The server's `yield_requested` push: the first one counts, as on the server. */
+  yieldRequested(notice: YieldNotice): void {
+    if (this.lost || this.yieldRequest !== null) return;
+    this.yieldRequest = notice;
+    // The server counted the grace from its request, before the push left: stop first.
+    this.yieldEndMs = now() + notice.graceMs - this.timing.safetyMarginMs;
+    this.yieldTimer = setTimeout(() => this.lose('preempted'), Math.max(0, this.yieldEndMs - now()));
+    this.yieldTimer.unref();
+    for (const listener of [...this.yieldListeners]) listener(notice);
+    this.yieldListeners.clear();
   }
 
   /** Ends the hold locally; the signal fires with `reason` (and `cause`, see LockLostError). */
@@ -136,13 +178,15 @@ export class Hold implements LockHandle {
     if (this.deadlineTimer !== null) clearTimeout(this.deadlineTimer);
     if (this.keepaliveTimer !== null) clearTimeout(this.keepaliveTimer);
     if (this.maxHoldTimer !== null) clearTimeout(this.maxHoldTimer);
-    this.deadlineTimer = this.keepaliveTimer = this.maxHoldTimer = null;
+    if (this.yieldTimer !== null) clearTimeout(this.yieldTimer);
+    this.deadlineTimer = this.keepaliveTimer = this.maxHoldTimer = this.yieldTimer = null;
+    this.yieldListeners.clear();
     const lock = { name: this.name, token: this.token, leaseId: this.leaseId };
     this.controller.abort(new LockLostError(reason, lock, cause === undefined ? undefined : { cause }));
     this.deps.ended(this);
     // Unconfirmed is not gone: a keepalive may merely be late, and the server may still
     // count the hold. The holder has stopped, so hand it back now rather than at expiry.
-    if (reason === 'deadline' || reason === 'max_hold') this.release().catch(() => {});
+    if (reason === 'deadline' || reason === 'max_hold' || reason === 'preempted') this.release().catch(() => {});
   }
 
   release(): Promise<void> {

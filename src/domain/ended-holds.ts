@@ -1,7 +1,7 @@
 import type { HoldEnd } from './model.js';
 
-const holdEnds: readonly HoldEnd[] = ['released', 'expired', 'revoked', 'max_hold'];
-const holdEndCode: Readonly<Record<HoldEnd, number>> = { released: 0, expired: 1, revoked: 2, max_hold: 3 };
+const holdEnds: readonly HoldEnd[] = ['released', 'expired', 'revoked', 'max_hold', 'preempted'];
+const holdEndCode: Readonly<Record<HoldEnd, number>> = { released: 0, expired: 1, revoked: 2, max_hold: 3, preempted: 4 };
 
 /**
  * Remembers how the last `capacity` holds ended, so a late `release` learns

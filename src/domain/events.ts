@@ -56,6 +56,8 @@ export type DomainEvent =
       readonly mode?: 'read';
       /** Present for a bounded hold only. */
       readonly maxHoldMs?: number;
+      /** Present for a hold acquired with a priority above 0. */
+      readonly priority?: number;
     }
   | {
       readonly type: 'lock_released';
@@ -66,6 +68,25 @@ export type DomainEvent =
       readonly reason: HoldEnd;
       readonly heldMs: number;
       readonly principal?: string;
+      readonly mode?: 'read';
+    }
+  | {
+      /**
+       * Logged: a higher-priority waiter asked the hold to yield. Unless released first,
+       * it ends (reason `preempted`) `graceMs` after `requestedAtWallMs`.
+       */
+      readonly type: 'yield_requested';
+      readonly name: string;
+      readonly token: number;
+      readonly owner: string;
+      readonly leaseId: string;
+      readonly graceMs: number;
+      readonly requestedAtWallMs: number;
+      /** When the hold ends unless released first, on the wall clock (for pushes). */
+      readonly yieldByWallMs: number;
+      /** The priority of the hold asked, and of the waiter that asked. */
+      readonly priority: number;
+      readonly askedBy: number;
       readonly mode?: 'read';
     }
   | {
@@ -111,6 +132,7 @@ export type EventSink = (event: DomainEvent) => void;
 
 export type LeaseEndedEvent = Extract<DomainEvent, { readonly type: 'lease_ended' }>;
 export type LockReleasedEvent = Extract<DomainEvent, { readonly type: 'lock_released' }>;
+export type YieldRequestedEvent = Extract<DomainEvent, { readonly type: 'yield_requested' }>;
 
 /** The lists of a lease that had no holds or no members: shared, never written. */
 export const noHoldRefs: readonly HoldRef[] = Object.freeze([]);
@@ -146,6 +168,11 @@ const noFields = {} as const;
 /** `{maxHoldMs}` for a bounded hold, else nothing (shared empty object: no allocation). */
 export function maxHoldField(maxHoldMs: number): { readonly maxHoldMs?: number } {
   return maxHoldMs === 0 ? noFields : { maxHoldMs };
+}
+
+/** `{priority}` for a hold or waiter above the default 0, else nothing (no allocation). */
+export function priorityField(priority: number): { readonly priority?: number } {
+  return priority === 0 ? noFields : { priority };
 }
 
 /** `{principal}` when there is one, else nothing: events without auth stay as they were. */

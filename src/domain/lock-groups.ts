@@ -2,7 +2,7 @@ import type { DomainContext } from './context.js';
 import { LockringError, invalid, limitExceeded } from './errors.js';
 import type { HoldRef } from './events.js';
 import { leaseNotFound, type Leases } from './leases.js';
-import type { AcquireRequest, HoldBounds } from './locks.js';
+import type { AcquireRequest, HoldTerms } from './locks.js';
 import type { Grant, GroupOutcome, Hold, Lease, Lock, LockMode, MultiGrant, Waiter, WaiterGroup } from './model.js';
 import { checkName } from './names.js';
 
@@ -33,7 +33,7 @@ export interface GroupHost {
   grantable(lock: Lock, mode: LockMode): boolean;
   fits(lock: Lock, mode: LockMode): boolean;
   create(name: string, limit: number): Lock;
-  grant(lock: Lock, lease: Lease, owner: string, mode: LockMode, bounds: HoldBounds, waitedMs: number, principal: string | undefined): Grant;
+  grant(lock: Lock, lease: Lease, owner: string, mode: LockMode, terms: HoldTerms, waitedMs: number, principal: string | undefined): Grant;
   enqueue(lock: Lock, lease: Lease | null, request: AcquireRequest): Waiter;
   dequeue(waiter: Waiter): void;
   held(lock: Lock): LockringError;
@@ -173,10 +173,11 @@ export class LockGroups {
     this.checkHoldRoom(items.length);
     this.checkLockRoom(locks);
     const holdLease = lease ?? this.leases.grant(request.ttlMs!, 'group', request.principal);
-    const bounds = { lockDelayMs: request.lockDelayMs ?? 0, maxHoldMs: request.maxHoldMs ?? 0 };
+    // A multi-lock has no priority of its own: its holds rank as 0.
+    const terms = { lockDelayMs: request.lockDelayMs ?? 0, maxHoldMs: request.maxHoldMs ?? 0, priority: 0 };
     const grants = items.map((item, i) => {
       const lock = locks[i] ?? this.host.create(item.name, item.limit ?? 1);
-      return this.host.grant(lock, holdLease, item.owner ?? '', item.mode ?? 'write', bounds, 0, item.principal);
+      return this.host.grant(lock, holdLease, item.owner ?? '', item.mode ?? 'write', terms, 0, item.principal);
     });
     return { leaseId: holdLease.id, grants };
   }
@@ -216,9 +217,9 @@ export class LockGroups {
       this.host.checkHoldsOn(group.lease, group.members.length);
       const lease = group.lease ?? this.leases.grant(first.ttlMs, 'group', first.principal);
       const waitedMs = this.ctx.clock.monoMs() - first.enqueuedAtMonoMs;
-      const bounds = { lockDelayMs: first.lockDelayMs, maxHoldMs: first.maxHoldMs };
+      const terms = { lockDelayMs: first.lockDelayMs, maxHoldMs: first.maxHoldMs, priority: 0 };
       const grants = group.members.map((member) =>
-        this.host.grant(member.lock, lease, member.owner, member.mode, bounds, waitedMs, member.principal));
+        this.host.grant(member.lock, lease, member.owner, member.mode, terms, waitedMs, member.principal));
       return { ok: true, granted: { leaseId: lease.id, grants } };
     } catch (error) {
       if (error instanceof LockringError) return { ok: false, error };

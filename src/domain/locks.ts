@@ -2,12 +2,14 @@ import BTreeModule from 'sorted-btree';
 import type { DomainContext } from './context.js';
 import { EndedHolds } from './ended-holds.js';
 import { LockringError, invalid, limitExceeded } from './errors.js';
-import { type HoldRef, type LockReleasedEvent, maxHoldField, noHoldRefs, principalField, readField } from './events.js';
+import { type HoldRef, type LockReleasedEvent, maxHoldField, noHoldRefs, principalField, priorityField, readField } from './events.js';
 import { LentHoldRefs } from './lent-hold-refs.js';
 import { type LeaseEnd, Leases } from './leases.js';
 import { LockGroups, type MultiAcquireRequest, type MultiAcquireResult } from './lock-groups.js';
-import type { Grant, Hold, HoldEnd, Lease, Lock, LockMode, MaxHold, Waiter, WaiterGroup, WaiterOutcome } from './model.js';
+import type { Grant, Hold, HoldEnd, Lease, Lock, LockMode, MaxHold, Waiter, WaiterGroup, WaiterOutcome, YieldRequest } from './model.js';
 import { checkLabel, checkName, compareUtf8 } from './names.js';
+import { linkByPriority, wouldLead } from './waiter-order.js';
+import { YieldRequests } from './yield-requests.js';
 
 // sorted-btree is CommonJS: Node hands its module.exports over as the default import.
 const BTree = BTreeModule.default;
@@ -24,9 +26,16 @@ export interface AcquireRequest {
   readonly mode?: LockMode | undefined;
   /** The server ends the hold this long after its grant, whatever the keepalives. */
   readonly maxHoldMs?: number | undefined;
+  /** Queue order, 0 to priorityMax (default 0): higher first, FIFO within one. */
+  readonly priority?: number | undefined;
+  /** A waiting acquire with a priority: asks lower-priority holds in its way to yield within this. */
+  readonly yieldGraceMs?: number | undefined;
   /** The auth token's name that asks (auth on): recorded on the hold, waiter and new lease. */
   readonly principal?: string | undefined;
 }
+
+/** A hold as the log keeps it (recovery); no priority is priority 0. */
+export type RestoredHold = Omit<Hold, 'acquiredAtMonoMs' | 'maxHold' | 'yieldRequest' | 'priority'> & { readonly priority?: number };
 
 export type AcquireResult = { readonly granted: Grant } | { readonly waiter: Waiter };
 
@@ -37,6 +46,9 @@ export interface HolderView {
   readonly leaseId: string;
   readonly acquiredAt: number;
   readonly expiresAt: number | null;
+  readonly priority: number;
+  /** Present while a yield request is pending: when the server ends the hold unless released first. */
+  readonly yieldBy?: number;
   /** The auth token's name that acquired it; only when auth is on. */
   readonly principal?: string;
 }
@@ -54,10 +66,11 @@ export interface LockPage {
   readonly next?: string;
 }
 
-/** What bounds a hold: lock-delay after an expiry, and its longest life (0: none). */
-export interface HoldBounds {
+/** What a hold is granted with beyond its lease: lock-delay after an expiry, its longest life (0: none), its priority. */
+export interface HoldTerms {
   readonly lockDelayMs: number;
   readonly maxHoldMs: number;
+  readonly priority: number;
 }
 
 /** One acquire in a name's queue, as an inspect of the queue shows it. */
@@ -68,6 +81,7 @@ export interface WaiterView {
   readonly mode: LockMode;
   /** The lease it named; null when it asked for a lease of its own (`ttlMs`). */
   readonly leaseId: string | null;
+  readonly priority: number;
   readonly waitedMs: number;
   /** Until its `waitMs` runs out and it is answered `lock_held`. */
   readonly timesOutInMs: number;
@@ -119,6 +133,7 @@ export class Locks {
   };
   private readonly lentRefs = new LentHoldRefs();
   private readonly groups: LockGroups;
+  private readonly yields: YieldRequests;
   holdCount = 0;
   waiterCount = 0;
   /**
@@ -142,10 +157,10 @@ export class Locks {
       reaped: (name) => this.reaped(name),
       checkLock: (lock, request) => this.checkLock(lock, request),
       checkHoldsOn: (lease, more) => this.checkHoldsOn(lease, more),
-      grantable: (lock, mode) => this.grantable(lock, mode),
+      grantable: (lock, mode) => this.grantable(lock, mode, 0),
       fits: (lock, mode) => this.fits(lock, mode),
       create: (name, limit) => this.create(name, limit),
-      grant: (lock, lease, owner, mode, bounds, waitedMs, principal) => this.grant(lock, lease, owner, mode, bounds, waitedMs, principal),
+      grant: (lock, lease, owner, mode, terms, waitedMs, principal) => this.grant(lock, lease, owner, mode, terms, waitedMs, principal),
       enqueue: (lock, lease, request) => this.enqueue(lock, lease, request),
       dequeue: (waiter) => this.dequeue(waiter),
       held: (lock) => this.held(lock),
@@ -154,6 +169,7 @@ export class Locks {
       heldHold: (name, token) => this.heldHold(name, token),
       releaseHold: (hold) => this.releaseHold(hold),
     });
+    this.yields = new YieldRequests(ctx);
   }
 
   acquire(request: AcquireRequest): AcquireResult {
@@ -164,15 +180,18 @@ export class Locks {
     this.checkLock(lock, request);
     const mode = request.mode ?? 'write';
     if (lease !== null) this.checkHoldsOn(lease);
-    if (lock === undefined || this.grantable(lock, mode)) {
+    const priority = request.priority ?? 0;
+    if (lock === undefined || this.grantable(lock, mode, priority)) {
       if (this.holdCount >= limits.holdsMax) throw limitExceeded('holdsMax', limits.holdsMax);
       const target = lock ?? this.create(request.name, request.limit ?? 1);
       const holdLease = lease ?? this.leases.grant(request.ttlMs!, 'hold', request.principal);
-      const bounds = { lockDelayMs: request.lockDelayMs ?? 0, maxHoldMs: request.maxHoldMs ?? 0 };
-      return { granted: this.grant(target, holdLease, request.owner ?? '', mode, bounds, 0, request.principal) };
+      const terms = { lockDelayMs: request.lockDelayMs ?? 0, maxHoldMs: request.maxHoldMs ?? 0, priority };
+      return { granted: this.grant(target, holdLease, request.owner ?? '', mode, terms, 0, request.principal) };
     }
     if ((request.waitMs ?? 0) === 0) throw this.held(lock);
-    return { waiter: this.enqueue(lock, lease, request) };
+    const waiter = this.enqueue(lock, lease, request);
+    this.yields.ask(lock, waiter);
+    return { waiter };
   }
 
   release(name: string, token: number): Grant {
@@ -207,15 +226,24 @@ export class Locks {
     return false;
   }
 
-  /** A bounded hold reached its maxHoldMs: it ends now (its own lease with it). */
-  endMaxHold(entry: MaxHold): number {
+  /** When `token`'s hold of `name` ends by a pending yield request (wall clock); undefined when none. */
+  yieldBy(name: string, token: number): number | undefined {
+    const request = this.byName.get(name)?.holders.get(token)?.yieldRequest;
+    return request === undefined || request === null ? undefined : request.yieldByWallMs;
+  }
+
+  /**
+   * A bounded hold reached its maxHoldMs (`max_hold`), or a hold asked to yield its
+   * grace (`preempted`): it ends now, its own lease with it.
+   */
+  endBound(entry: MaxHold | YieldRequest): number {
     const hold = entry.hold;
     if (!this.holds(hold)) return 0;
     if (this.leases.isDead(hold.lease)) {
       // Its lease ran out first (or in the same millisecond): that is the end to report.
       return this.leases.expire(hold.lease);
     }
-    this.end(hold, 'max_hold');
+    this.end(hold, entry.type === 'max-hold' ? 'max_hold' : 'preempted');
     this.endOwnLease(hold.lease);
     return 1;
   }
@@ -259,7 +287,7 @@ export class Locks {
       if (position <= after) continue;
       if (waiters.length === pageMax) return { name, total: lock.waiterCount, waiters, next: position - 1 };
       waiters.push({
-        position, owner: waiter.owner, mode: waiter.mode, leaseId: waiter.lease?.id ?? null,
+        position, owner: waiter.owner, mode: waiter.mode, leaseId: waiter.lease?.id ?? null, priority: waiter.priority,
         waitedMs: now - waiter.enqueuedAtMonoMs, timesOutInMs: Math.max(0, Math.ceil(waiter.deadlineMs - now)),
         ...principalField(waiter.principal),
       });
@@ -341,10 +369,10 @@ export class Locks {
    * restart: what is left of it counts from now (none left: it ends at the first
    * tick), never more than maxHoldMs should the wall clock have stepped back.
    */
-  restore(hold: Omit<Hold, 'acquiredAtMonoMs' | 'maxHold'>, limit: number, maxHoldMs = 0): void {
+  restore(hold: RestoredHold, limit: number, maxHoldMs = 0): void {
     const lock = this.byName.get(hold.name) ?? this.create(hold.name, limit);
     const nowMs = this.ctx.clock.monoMs();
-    const restored: Hold = { ...hold, acquiredAtMonoMs: nowMs, maxHold: null };
+    const restored: Hold = { ...hold, priority: hold.priority ?? 0, acquiredAtMonoMs: nowMs, maxHold: null, yieldRequest: null };
     lock.holders.set(hold.token, restored);
     hold.lease.holds.add(restored);
     if (hold.mode === 'read') lock.readers += 1;
@@ -352,6 +380,12 @@ export class Locks {
     if (maxHoldMs === 0) return;
     const leftMs = Math.min(maxHoldMs, Math.max(0, hold.acquiredAtWallMs + maxHoldMs - this.ctx.clock.wallMs()));
     this.bound(restored, maxHoldMs, nowMs + leftMs);
+  }
+
+  /** Restores a pending yield request of a restored hold (recovery; see YieldRequests.restore). */
+  restoreYield(name: string, token: number, graceMs: number, requestedAtWallMs: number): void {
+    const hold = this.byName.get(name)?.holders.get(token);
+    if (hold !== undefined && hold.yieldRequest === null) this.yields.restore(hold, graceMs, requestedAtWallMs);
   }
 
   /** Restores a running lock-delay from the log (recovery), `delayMs` from now. */
@@ -386,8 +420,8 @@ export class Locks {
   private heldHold(name: string, token: number): Hold {
     const hold = this.byName.get(name)?.holders.get(token);
     if (hold !== undefined) this.endIfPast(hold);
-    // Only a bounded hold can have ended while its lease lives on.
-    if (hold === undefined || hold.lease.ended || (hold.maxHold !== null && !this.holds(hold))) {
+    // A bounded or preempted hold may have ended while its lease lives on.
+    if (hold === undefined || !this.holds(hold)) {
       const reason = this.ended.reason(token, name) ?? 'unknown';
       throw new LockringError('not_holder', `token ${token} does not hold ${JSON.stringify(name)} (${reason})`, {
         name,
@@ -424,6 +458,13 @@ export class Locks {
     checkRange('waitMs', request.waitMs, 0, limits.waitMsMax);
     checkRange('lockDelayMs', request.lockDelayMs, 0, limits.lockDelayMsMax);
     checkRange('maxHoldMs', request.maxHoldMs, 1, limits.maxHoldMsMax);
+    checkRange('priority', request.priority, 0, limits.priorityMax);
+    checkRange('yieldGraceMs', request.yieldGraceMs, 0, limits.yieldGraceMsMax);
+    if (request.yieldGraceMs !== undefined && ((request.priority ?? 0) === 0 || (request.waitMs ?? 0) === 0)) {
+      throw invalid('yieldGraceMs needs a priority above 0 and a waitMs above 0: only a waiting acquire with a priority asks holds to yield', {
+        field: 'yieldGraceMs',
+      });
+    }
     if (request.mode !== undefined && request.mode !== 'read' && request.mode !== 'write') {
       throw invalid('mode must be "read" or "write"', { field: 'mode' });
     }
@@ -461,8 +502,9 @@ export class Locks {
     return this.byName.get(name);
   }
 
-  private grantable(lock: Lock, mode: LockMode): boolean {
-    return lock.delayUntilMs === 0 && lock.waiterCount === 0 && this.fits(lock, mode);
+  /** Granted at once when nothing delays the name, it would stand first in the queue, and it fits. */
+  private grantable(lock: Lock, mode: LockMode, priority: number): boolean {
+    return lock.delayUntilMs === 0 && wouldLead(lock, priority) && this.fits(lock, mode);
   }
 
   /**
@@ -487,15 +529,16 @@ export class Locks {
   }
 
   private grant(
-    lock: Lock, lease: Lease, owner: string, mode: LockMode, bounds: HoldBounds, waitedMs: number, principal: string | undefined,
+    lock: Lock, lease: Lease, owner: string, mode: LockMode, terms: HoldTerms, waitedMs: number, principal: string | undefined,
   ): Grant {
     const token = this.ctx.fencing.next();
-    const { lockDelayMs, maxHoldMs } = bounds;
+    const { lockDelayMs, maxHoldMs, priority } = terms;
     const hold: Hold = {
-      name: lock.name, mode, token, owner, lease, lockDelayMs, principal,
+      name: lock.name, mode, token, owner, lease, lockDelayMs, principal, priority,
       acquiredAtWallMs: this.ctx.clock.wallMs(),
       acquiredAtMonoMs: this.ctx.clock.monoMs(),
       maxHold: null,
+      yieldRequest: null,
     };
     lock.holders.set(token, hold);
     lease.holds.add(hold);
@@ -505,6 +548,7 @@ export class Locks {
     this.ctx.emit({
       type: 'lock_acquired', name: lock.name, token, owner, leaseId: lease.id, limit: lock.limit,
       lockDelayMs, acquiredAtWallMs: hold.acquiredAtWallMs, waitedMs, ...principalField(principal), ...readField(mode), ...maxHoldField(maxHoldMs),
+      ...priorityField(priority),
     });
     return this.grantView(hold, lock.limit);
   }
@@ -523,24 +567,32 @@ export class Locks {
 
   /**
    * Ends `hold` if a deadline of it has passed, whether or not the expiry loop got to
-   * it yet: its lease's (expired) or its maxHoldMs (max_hold). True when it ended.
+   * it yet: its lease's (expired), its maxHoldMs (max_hold) or its yield request's
+   * (preempted). True when it ended.
    */
   private endIfPast(hold: Hold): boolean {
     if (this.leases.isDead(hold.lease)) {
       this.leases.expire(hold.lease);
       return true;
     }
-    const bound = hold.maxHold;
+    const bound = this.firstBound(hold);
     if (bound === null || bound.deadlineMs > this.ctx.clock.monoMs()) return false;
     this.ctx.deadlines.remove(bound);
-    this.endMaxHold(bound);
+    this.endBound(bound);
     return true;
+  }
+
+  /** The earlier of a hold's own deadlines (maxHoldMs, yield request); null when it has neither. */
+  private firstBound(hold: Hold): MaxHold | YieldRequest | null {
+    const { maxHold, yieldRequest } = hold;
+    if (maxHold === null || yieldRequest === null) return maxHold ?? yieldRequest;
+    return yieldRequest.deadlineMs < maxHold.deadlineMs ? yieldRequest : maxHold;
   }
 
   private grantView(hold: Hold, limit: number): Grant {
     const grant: Grant = {
       name: hold.name, token: hold.token, leaseId: hold.lease.id, owner: hold.owner, limit, mode: hold.mode,
-      ttlMs: hold.lease.ttlMs, expiresAt: this.leases.expiresAt(hold.lease),
+      ttlMs: hold.lease.ttlMs, expiresAt: this.leases.expiresAt(hold.lease), ...priorityField(hold.priority),
     };
     return hold.maxHold === null ? grant : { ...grant, maxHoldMs: hold.maxHold.maxHoldMs };
   }
@@ -550,6 +602,7 @@ export class Locks {
     lock.holders.delete(hold.token);
     hold.lease.holds.delete(hold);
     if (hold.maxHold !== null) this.ctx.deadlines.remove(hold.maxHold);
+    if (hold.yieldRequest !== null) this.ctx.deadlines.remove(hold.yieldRequest);
     if (hold.mode === 'read') lock.readers -= 1;
     this.holdCount -= 1;
     this.ended.remember(hold.token, hold.name, reason);
@@ -603,12 +656,11 @@ export class Locks {
     const waiter: Waiter = {
       type: 'waiter', id: ++this.waiterSeq, lock, owner: request.owner ?? '', mode: request.mode ?? 'write', lease,
       ttlMs: request.ttlMs ?? 0, lockDelayMs: request.lockDelayMs ?? 0, maxHoldMs: request.maxHoldMs ?? 0, enqueuedAtMonoMs: now, principal: request.principal,
-      prev: lock.waiterTail, next: null, queued: true, onSettle: null, group: null,
+      priority: request.priority ?? 0, yieldGraceMs: request.yieldGraceMs ?? null,
+      prev: null, next: null, queued: true, onSettle: null, group: null,
       deadlineMs: 0, seq: 0, heapIndex: -1,
     };
-    if (lock.waiterTail !== null) lock.waiterTail.next = waiter;
-    else lock.waiterHead = waiter;
-    lock.waiterTail = waiter;
+    linkByPriority(lock, waiter);
     lock.waiterCount += 1;
     this.waiterCount += 1;
     if (lease !== null) (lease.waiters ??= new Set()).add(waiter);
@@ -675,8 +727,8 @@ export class Locks {
       if (waiter.lease !== null) this.checkHoldsOn(waiter.lease);
       const lease = waiter.lease ?? this.leases.grant(waiter.ttlMs, 'hold', waiter.principal);
       const waitedMs = this.ctx.clock.monoMs() - waiter.enqueuedAtMonoMs;
-      const bounds = { lockDelayMs: waiter.lockDelayMs, maxHoldMs: waiter.maxHoldMs };
-      return { ok: true, grant: this.grant(lock, lease, waiter.owner, waiter.mode, bounds, waitedMs, waiter.principal) };
+      const terms = { lockDelayMs: waiter.lockDelayMs, maxHoldMs: waiter.maxHoldMs, priority: waiter.priority };
+      return { ok: true, grant: this.grant(lock, lease, waiter.owner, waiter.mode, terms, waitedMs, waiter.principal) };
     } catch (error) {
       if (error instanceof LockringError) return { ok: false, error };
       throw error;
@@ -691,6 +743,8 @@ export class Locks {
       leaseId: hold.lease.id,
       acquiredAt: hold.acquiredAtWallMs,
       expiresAt: this.leases.expiresAt(hold.lease),
+      priority: hold.priority,
+      ...(hold.yieldRequest === null ? {} : { yieldBy: hold.yieldRequest.yieldByWallMs }),
       ...principalField(hold.principal),
     }));
     const view: LockView = { name: lock.name, limit: lock.limit, holders, waiters: lock.waiterCount };

@@ -52,8 +52,12 @@ export interface Hold {
   readonly lockDelayMs: number;
   /** Name of the auth token that acquired the hold (auth on); shown in listings. */
   readonly principal?: string | undefined;
+  /** The acquire's priority (0 unless it gave one): what a yield request compares. */
+  readonly priority: number;
   /** The deadline of an acquire with maxHoldMs; null for every other hold (no cost to them). */
   maxHold: MaxHold | null;
+  /** Set once a higher-priority waiter asked the hold to yield; the first request stands. */
+  yieldRequest: YieldRequest | null;
 }
 
 /**
@@ -67,8 +71,23 @@ export interface MaxHold extends DeadlineEntry {
   readonly maxHoldMs: number;
 }
 
+/**
+ * A higher-priority waiter asked the hold to yield: unless released first, the server
+ * ends it (reason `preempted`) when the grace runs out. An entry of the deadline heap
+ * of its own, made only for holds that were asked.
+ */
+export interface YieldRequest extends DeadlineEntry {
+  readonly type: 'yield';
+  readonly hold: Hold;
+  readonly graceMs: number;
+  /** When it was asked, on the wall clock: recovery counts the grace from it. */
+  readonly requestedAtWallMs: number;
+  /** When it ends the hold, on the wall clock, fixed when made: every view shows the same instant. */
+  readonly yieldByWallMs: number;
+}
+
 /** How a hold ended: what `not_holder` reports and what watchers see. */
-export type HoldEnd = 'released' | 'expired' | 'revoked' | 'max_hold';
+export type HoldEnd = 'released' | 'expired' | 'revoked' | 'max_hold' | 'preempted';
 
 export interface Lock extends DeadlineEntry {
   readonly type: 'lock-delay';
@@ -95,6 +114,8 @@ export interface Grant {
   readonly expiresAt: number | null;
   /** Present when the acquire bounded the hold. */
   readonly maxHoldMs?: number;
+  /** Present when the acquire gave a priority above 0. */
+  readonly priority?: number;
 }
 
 export type WaiterOutcome =
@@ -113,6 +134,10 @@ export interface Waiter extends DeadlineEntry {
   readonly lockDelayMs: number;
   /** 0: the hold it gets is unbounded. */
   readonly maxHoldMs: number;
+  /** Queue order: higher first, arrival order within one priority. */
+  readonly priority: number;
+  /** The grace it gives the lower-priority holds it asks to yield; null: it asks none. */
+  readonly yieldGraceMs: number | null;
   readonly enqueuedAtMonoMs: number;
   /** Name of the auth token that queued this acquire (auth on). */
   readonly principal?: string | undefined;
@@ -157,4 +182,4 @@ export interface Member {
   lease: Lease | null;
 }
 
-export type DeadlineItem = Lease | Waiter | Lock | MaxHold;
+export type DeadlineItem = Lease | Waiter | Lock | MaxHold | YieldRequest;

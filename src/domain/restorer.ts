@@ -1,7 +1,7 @@
 import type { DomainContext } from './context.js';
-import type { LeaseKind, Hold, Lease } from './model.js';
+import type { LeaseKind, Lease } from './model.js';
 import type { Leases } from './leases.js';
-import type { Locks } from './locks.js';
+import type { Locks, RestoredHold } from './locks.js';
 import type { RingAlgorithm } from './ring-algorithm.js';
 import type { RestoredHistory, RestoredMember, Rings } from './rings.js';
 import type { Ring } from './ring.js';
@@ -26,8 +26,13 @@ export class Restorer {
   }
 
   /** A hold with its token, on a lease restored before it; a bounded one with what is left of its maxHoldMs. */
-  hold(hold: Omit<Hold, 'acquiredAtMonoMs' | 'maxHold'>, limit: number, maxHoldMs = 0): void {
+  hold(hold: RestoredHold, limit: number, maxHoldMs = 0): void {
     this.locks.restore(hold, limit, maxHoldMs);
+  }
+
+  /** A yield request pending on a hold restored before it, with what is left of its grace. */
+  yieldRequest(name: string, token: number, graceMs: number, requestedAtWallMs: number): void {
+    this.locks.restoreYield(name, token, graceMs, requestedAtWallMs);
   }
 
   /** A lock-delay that was running: `delayMs` counted from now. */

@@ -164,7 +164,8 @@ export class StateMachine {
         this.locks.endDelay(item);
         return 0;
       case 'max-hold':
-        return this.locks.endMaxHold(item);
+      case 'yield':
+        return this.locks.endBound(item);
     }
   }
 

@@ -61,7 +61,7 @@ const query = (name: string, description: string, schema: TSchema, required = fa
 
 const lease = { id: '5b1c0e7d9a4f4e2b8c3d6a7f1e2d3c4b', ttlMs: 10000, expiresAt: 1767225610000 };
 const grant = { name: 'jobs/nightly', token: 42, leaseId: lease.id, owner: 'worker-1', limit: 1, mode: 'write', ttlMs: 10000, expiresAt: 1767225610000 };
-const holder = { token: 42, owner: 'worker-1', mode: 'write', leaseId: lease.id, acquiredAt: 1767225600000, expiresAt: 1767225610000 };
+const holder = { token: 42, owner: 'worker-1', mode: 'write', leaseId: lease.id, acquiredAt: 1767225600000, expiresAt: 1767225610000, priority: 0 };
 const lockView = { name: 'jobs/nightly', limit: 1, holders: [holder], waiters: 0 };
 const multiGrant = {
   leaseId: lease.id,
@@ -126,7 +126,7 @@ function lockRoutes(limits: Limits): RouteSpec[] {
         query('after', 'Start after this position: the previous page\'s next; default 0.', Type.Integer({ minimum: 0, maximum: limits.waitersPerLockMax, default: 0 })),
       ],
       response: 'waiterPage',
-      example: { name: 'jobs/nightly', total: 2, waiters: [{ position: 1, owner: 'worker-7', mode: 'write', leaseId: null, waitedMs: 1200, timesOutInMs: 8800 }], next: 1 },
+      example: { name: 'jobs/nightly', total: 2, waiters: [{ position: 1, owner: 'worker-7', mode: 'write', leaseId: null, priority: 0, waitedMs: 1200, timesOutInMs: 8800 }], next: 1 },
       errors: [...v1Errors, 'lock_not_found'] },
     { operationId: 'listLocks', method: 'GET', path: '/v1/locks', tag: 'locks', summary: 'List locks',
       description: 'Live names in UTF-8 byte order, a page at a time.',

@@ -35,6 +35,15 @@ export function makeSchemas(limits: Limits) {
         maxHoldMs: Type.Optional(
           Type.Integer({ minimum: 1, maximum: limits.maxHoldMsMax, description: 'The server ends the hold this long after its grant, whatever the keepalives.' }),
         ),
+        priority: Type.Optional(
+          Type.Integer({ minimum: 0, maximum: limits.priorityMax, description: 'Queue order, default 0: higher priorities are queued first, FIFO within one.' }),
+        ),
+        yieldGraceMs: Type.Optional(
+          Type.Integer({
+            minimum: 0, maximum: limits.yieldGraceMsMax,
+            description: 'A waiting acquire with a priority above 0: the lower-priority holds in its way are asked to yield, and end this long after unless released first.',
+          }),
+        ),
       },
       { ...closed, description: 'Exactly one of ttlMs and leaseId.' },
     ),

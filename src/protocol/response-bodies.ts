@@ -34,6 +34,8 @@ const holder = open(
     leaseId: text('Lease the hold hangs on.'),
     acquiredAt: int('When it was granted, Unix epoch milliseconds.'),
     expiresAt: epochMsOrNull('When its lease runs out.'),
+    priority: int('The acquire\'s priority (0 by default).'),
+    yieldBy: Type.Optional(int('Present while a yield request is pending: when the server ends the hold unless released first, Unix epoch milliseconds.')),
     principal: Type.Optional(text('Auth token name that acquired it (auth on).')),
   },
   'One holder of a lock or semaphore.',
@@ -54,6 +56,7 @@ const waiterView = open(
     owner: text('Label given at acquire ("" when none).'),
     mode: lockMode,
     leaseId: Type.Union([Type.String(), Type.Null()], { description: 'The lease it named; null when it asked for its own (ttlMs).' }),
+    priority: int('Queue order: higher priorities first, FIFO within one.'),
     waitedMs: int('Time queued so far.'),
     timesOutInMs: int('Until its waitMs runs out (then it is answered lock_held).'),
     principal: Type.Optional(text('Auth token name that queued it (auth on).')),
@@ -89,6 +92,7 @@ const grant = open(
     mode: lockMode,
     ttlMs: int('Lease time to live.'),
     maxHoldMs: Type.Optional(int('Present when the acquire gave maxHoldMs: the hold ends this long after its grant.')),
+    priority: Type.Optional(int('Present when the acquire gave a priority above 0.')),
     expiresAt: epochMsOrNull('Lease deadline.'),
   },
   'A granted hold.',
@@ -111,7 +115,15 @@ export const responses = {
     'A multi-lock: one grant per name, in request order, each with its own fencing token.',
   ),
   multiReleased: open({ released: Type.Array(holdRef) }, 'Every hold asked for, released together.'),
-  checked: open({ name: text('Lock name.'), token: int('The token asked about.'), held: Type.Boolean() }, 'Whether the token holds the name now.'),
+  checked: open(
+    {
+      name: text('Lock name.'),
+      token: int('The token asked about.'),
+      held: Type.Boolean(),
+      yieldBy: Type.Optional(int('Present while the hold was asked to yield: when the server ends it unless released first, Unix epoch milliseconds.')),
+    },
+    'Whether the token holds the name now.',
+  ),
   lockView,
   waiterPage: open(
     {

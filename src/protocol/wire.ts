@@ -31,6 +31,8 @@ export interface Grant {
   readonly expiresAt: number | null;
   /** Present when the acquire bounded the hold: the server ends it this long after the grant. */
   readonly maxHoldMs?: number;
+  /** Present when the acquire gave a priority above 0. */
+  readonly priority?: number;
 }
 
 /** One name of a multi-lock acquire. */
@@ -53,6 +55,10 @@ export interface HolderView {
   readonly leaseId: string;
   readonly acquiredAt: number;
   readonly expiresAt: number | null;
+  /** The acquire's priority (0 by default). */
+  readonly priority: number;
+  /** Present while a yield request is pending: when the server ends the hold unless released first (epoch ms). */
+  readonly yieldBy?: number;
   /** The auth token's name that acquired it; only when auth is on. */
   readonly principal?: string;
 }
@@ -73,6 +79,8 @@ export interface WaiterView {
   readonly mode: LockMode;
   /** The lease it named; null when it asked for a lease of its own (`ttlMs`). */
   readonly leaseId: string | null;
+  /** Higher priorities are queued first; FIFO within one. */
+  readonly priority: number;
   readonly waitedMs: number;
   readonly timesOutInMs: number;
   readonly principal?: string;
@@ -120,7 +128,7 @@ export interface OpArgsTable {
   'lease.revoke': { leaseId: string };
   'lock.acquire': {
     name: string; ttlMs?: number; leaseId?: string; owner?: string; waitMs?: number; limit?: number; lockDelayMs?: number; mode?: LockMode;
-    maxHoldMs?: number;
+    maxHoldMs?: number; priority?: number; yieldGraceMs?: number;
     /** WebSocket only: with waitMs, the acquire is pushed its place in the queue while it waits. */
     positions?: boolean;
   };
@@ -182,6 +190,14 @@ export interface RingDiffBody {
   readonly next?: number;
 }
 
+/** Whether a token holds a name now; `yieldBy` while the hold was asked to yield (epoch ms). */
+export interface CheckResult {
+  readonly name: string;
+  readonly token: number;
+  readonly held: boolean;
+  readonly yieldBy?: number;
+}
+
 /** What each op answers, beside `id` and `ok`. */
 export interface OpResults {
   'session.open': LeaseResult;
@@ -191,7 +207,7 @@ export interface OpResults {
   'lease.revoke': { readonly leaseId: string; readonly released: HoldRef[]; readonly removed: MemberRef[] };
   'lock.acquire': Grant;
   'lock.release': { readonly name: string; readonly token: number; readonly released: true };
-  'lock.check': { readonly name: string; readonly token: number; readonly held: boolean };
+  'lock.check': CheckResult;
   'multilock.acquire': MultiGrant;
   'multilock.release': { readonly released: HoldRef[] };
   'ring.lookup': LookupOneResult | LookupManyResult;
@@ -203,7 +219,7 @@ export interface OpResults {
   auth: { readonly name: string | null };
 }
 
-export type LockEventType = 'acquired' | 'released' | 'expired' | 'revoked' | 'max_hold';
+export type LockEventType = 'acquired' | 'released' | 'expired' | 'revoked' | 'max_hold' | 'preempted' | 'yield_requested';
 
 export interface LockPush {
   readonly event: 'lock';
@@ -214,6 +230,8 @@ export interface LockPush {
   readonly owner: string;
   /** Present for a read hold only. */
   readonly mode?: 'read';
+  /** Present on `yield_requested`: when the server ends the hold unless released first (epoch ms). */
+  readonly yieldBy?: number;
 }
 
 export interface RingPush {
@@ -232,13 +250,17 @@ export interface LeaseExpiredPush {
   readonly released: HoldRef[];
 }
 
-/** A bounded hold reached its maxHoldMs: sent to the sockets that hear about its lease. */
+/**
+ * A hold ended while its lease may live on: it reached its maxHoldMs (`max_hold`), or
+ * the grace of a yield request ran out (`preempted`). Sent to the sockets that hear
+ * about its lease.
+ */
 export interface HoldEndedPush {
   readonly event: 'hold_ended';
   readonly leaseId: string;
   readonly name: string;
   readonly token: number;
-  readonly reason: 'max_hold';
+  readonly reason: 'max_hold' | 'preempted';
 }
 
 /**
@@ -255,4 +277,17 @@ export interface PositionPush {
   readonly total: number;
 }
 
-export type Push = LockPush | RingPush | LeaseExpiredPush | HoldEndedPush | PositionPush;
+
+/** A higher-priority waiter asked a hold to yield: sent to the sockets that hear about its lease. */
+export interface YieldRequestedPush {
+  readonly event: 'yield_requested';
+  readonly leaseId: string;
+  readonly name: string;
+  readonly token: number;
+  /** The grace the waiter gave. */
+  readonly graceMs: number;
+  /** When the server ends the hold unless released first (epoch ms). */
+  readonly yieldBy: number;
+}
+
+export type Push = LockPush | RingPush | LeaseExpiredPush | HoldEndedPush | PositionPush | YieldRequestedPush;

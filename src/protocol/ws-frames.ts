@@ -49,13 +49,14 @@ export const wsPushes: Readonly<Record<string, TSchema>> = {
     {
       event: Type.Literal('lock'),
       watchId: Type.Integer({ minimum: 1 }),
-      type: Type.Enum(['acquired', 'released', 'expired', 'revoked', 'max_hold'], { type: 'string' }),
+      type: Type.Enum(['acquired', 'released', 'expired', 'revoked', 'max_hold', 'preempted', 'yield_requested'], { type: 'string' }),
       name: Type.String(),
       token: Type.Integer(),
       owner: Type.String(),
       mode: Type.Optional(Type.Literal('read', { description: 'Present when the hold is a read hold.' })),
+      yieldBy: Type.Optional(Type.Integer({ description: 'On yield_requested: when the server ends the hold unless released first (Unix epoch ms).' })),
     },
-    { additionalProperties: false, description: 'A hold on a watched lock started or ended.' },
+    { additionalProperties: false, description: 'A hold on a watched lock started, ended, or was asked to yield.' },
   ),
   ring: Type.Object(
     {
@@ -75,9 +76,17 @@ export const wsPushes: Readonly<Record<string, TSchema>> = {
   hold_ended: Type.Object(
     {
       event: Type.Literal('hold_ended'), leaseId: Type.String(), name: Type.String(), token: Type.Integer(),
-      reason: Type.Literal('max_hold'),
+      reason: Type.Enum(['max_hold', 'preempted'], { type: 'string' }),
     },
-    { additionalProperties: false, description: 'A hold on a lease this socket cares about reached its maxHoldMs and ended.' },
+    { additionalProperties: false, description: 'A hold on a lease this socket cares about reached its maxHoldMs, or the grace of a yield request, and ended.' },
+  ),
+  yield_requested: Type.Object(
+    {
+      event: Type.Literal('yield_requested'), leaseId: Type.String(), name: Type.String(), token: Type.Integer(),
+      graceMs: Type.Integer({ description: 'The grace the waiter gave.' }),
+      yieldBy: Type.Integer({ description: 'When the server ends the hold unless released first (Unix epoch ms).' }),
+    },
+    { additionalProperties: false, description: 'A higher-priority waiter asked a hold on a lease this socket cares about to yield.' },
   ),
   position: Type.Object(
     {

@@ -6,7 +6,7 @@ import type { Ring } from '../domain/ring.js';
 import { type LookupResult, type OwnerLookup, lookupArrays } from '../domain/rings.js';
 import type { StateMachine } from '../domain/state-machine.js';
 import type { Metrics } from '../ops/metrics.js';
-import type { LeaseDetail, RingDetail, RingSummary } from '../protocol/wire.js';
+import type { CheckResult, LeaseDetail, RingDetail, RingSummary } from '../protocol/wire.js';
 import type { CommitPipeline, Durable } from './commit-pipeline.js';
 
 export interface LeaseBody {
@@ -41,10 +41,12 @@ export class Views {
     });
   }
 
-  check(name: string, token: number, caller: Caller, mode?: LockMode): Durable<{ name: string; token: number; held: boolean }> {
+  check(name: string, token: number, caller: Caller, mode?: LockMode): Durable<CheckResult> {
     return this.pipeline.run((m) => {
       authorize(caller, 'lock.read', name);
-      return { name, token, held: m.locks.check(name, token, mode) };
+      if (!m.locks.check(name, token, mode)) return { name, token, held: false };
+      const yieldBy = m.locks.yieldBy(name, token);
+      return yieldBy === undefined ? { name, token, held: true } : { name, token, held: true, yieldBy };
     });
   }
 

@@ -53,12 +53,18 @@ export class MachineLoader implements RecordVisitor {
     principal: string | undefined,
     mode: LockMode,
     maxHoldMs: number,
+    priority: number,
   ): void {
     const lease = this.restorer.leaseById(leaseId);
     if (lease === undefined) throw notInSnapshot(`hold ${token} of lock ${JSON.stringify(name)} is on lease ${JSON.stringify(leaseId)}, which it lacks`);
-    this.restorer.hold({ name, mode, token, owner, lease, acquiredAtWallMs, lockDelayMs, principal }, limit, maxHoldMs);
+    this.restorer.hold({ name, mode, token, owner, lease, acquiredAtWallMs, lockDelayMs, principal, priority }, limit, maxHoldMs);
     if (token > this.maxToken) this.maxToken = token;
     this.holds += 1;
+  }
+
+  /** In a snapshot a pending yield request follows its hold's record. */
+  yieldRequested(name: string, token: number, graceMs: number, requestedAtWallMs: number): void {
+    this.restorer.yieldRequest(name, token, graceMs, requestedAtWallMs);
   }
 
   ringConfigured(ring: string, vnodes: number, version: number, algorithm: RingAlgorithm): void {

@@ -1,5 +1,5 @@
 import type { DomainEvent } from '../domain/events.js';
-import type { LeaseKind, LockMode } from '../domain/model.js';
+import type { Hold, LeaseKind, LockMode } from '../domain/model.js';
 import type { RingAlgorithm } from '../domain/ring-algorithm.js';
 import type { RestoredHistory } from '../domain/rings.js';
 import { type ByteReader, type ByteWriter, DecodeError } from './byte-buffer.js';
@@ -33,11 +33,16 @@ export const RecordType = {
    * keeps the record it always had, so older logs and the hot path are unchanged.
    */
   lockAcquiredWith: 12,
+  /** A hold was asked to yield: lock name, token, wall-clock time asked, grace. */
+  yieldRequested: 13,
 } as const;
 
-/** Flag bits of a lockAcquiredWith record; maxHold is followed by a varint maxHoldMs. */
-const HoldFlag = { read: 1, maxHold: 2 } as const;
-const knownHoldFlags = HoldFlag.read | HoldFlag.maxHold;
+/**
+ * Flag bits of a lockAcquiredWith record. The option fields follow the flags in bit
+ * order: maxHold a varint maxHoldMs, then priority a varint priority.
+ */
+const HoldFlag = { read: 1, maxHold: 2, priority: 4 } as const;
+const knownHoldFlags = HoldFlag.read | HoldFlag.maxHold | HoldFlag.priority;
 
 const leaseKinds: readonly LeaseKind[] = ['plain', 'session', 'hold', 'group'];
 const kindCode: Readonly<Record<LeaseKind, number>> = { plain: 0, session: 1, hold: 2, group: 3 };
@@ -69,7 +74,10 @@ export interface RecordVisitor {
     mode: LockMode,
     /** 0 for an unbounded hold. */
     maxHoldMs: number,
+    priority: number,
   ): void;
+  /** The hold `token` of `name` was asked to yield: it ends graceMs after requestedAtWallMs. */
+  yieldRequested(name: string, token: number, graceMs: number, requestedAtWallMs: number): void;
   lockReleased(token: number): void;
   ringConfigured(ring: string, vnodes: number, version: number, algorithm: RingAlgorithm): void;
   /** Snapshots only: the ring's kept history, after its members. */
@@ -101,8 +109,11 @@ export function encodeEvent(out: ByteWriter, event: DomainEvent): boolean {
     case 'lock_acquired':
       encodeHold(
         out, event.name, event.token, event.owner, event.leaseId, event.limit, event.lockDelayMs, event.acquiredAtWallMs, event.principal,
-        event.mode ?? 'write', event.maxHoldMs ?? 0,
+        event.mode ?? 'write', event.maxHoldMs ?? 0, event.priority ?? 0,
       );
+      return true;
+    case 'yield_requested':
+      encodeYieldRequest(out, event.name, event.token, event.graceMs, event.requestedAtWallMs);
       return true;
     case 'lock_released':
       out.u8(RecordType.lockReleased);
@@ -166,8 +177,9 @@ export function encodeHold(
   principal: string | undefined,
   mode: LockMode,
   maxHoldMs: number,
+  priority = 0,
 ): void {
-  const flags = (mode === 'read' ? HoldFlag.read : 0) | (maxHoldMs > 0 ? HoldFlag.maxHold : 0);
+  const flags = (mode === 'read' ? HoldFlag.read : 0) | (maxHoldMs > 0 ? HoldFlag.maxHold : 0) | (priority > 0 ? HoldFlag.priority : 0);
   out.u8(flags === 0 ? RecordType.lockAcquired : RecordType.lockAcquiredWith);
   out.string(name);
   out.varint(token);
@@ -179,6 +191,27 @@ export function encodeHold(
   optionalString(out, principal);
   if (flags !== 0) out.varint(flags);
   if (maxHoldMs > 0) out.varint(maxHoldMs);
+  if (priority > 0) out.varint(priority);
+}
+
+/** A live hold as a snapshot keeps it: its record, then its pending yield request, if any. Returns the records written. */
+export function encodeLiveHold(out: ByteWriter, hold: Hold, limit: number): number {
+  encodeHold(
+    out, hold.name, hold.token, hold.owner, hold.lease.id, limit, hold.lockDelayMs, hold.acquiredAtWallMs, hold.principal,
+    hold.mode, hold.maxHold?.maxHoldMs ?? 0, hold.priority,
+  );
+  const request = hold.yieldRequest;
+  if (request === null) return 1;
+  encodeYieldRequest(out, hold.name, hold.token, request.graceMs, request.requestedAtWallMs);
+  return 2;
+}
+
+export function encodeYieldRequest(out: ByteWriter, name: string, token: number, graceMs: number, requestedAtWallMs: number): void {
+  out.u8(RecordType.yieldRequested);
+  out.string(name);
+  out.varint(token);
+  out.varint(requestedAtWallMs);
+  out.varint(graceMs);
 }
 
 export function encodeRing(out: ByteWriter, ring: string, vnodes: number, version: number, algorithm: RingAlgorithm = 'xxhash'): void {
@@ -256,8 +289,16 @@ export function decodeRecord(input: ByteReader, visitor: RecordVisitor): number 
       const flags = type === RecordType.lockAcquiredWith ? input.varint() : 0;
       if ((flags & ~knownHoldFlags) !== 0) throw new DecodeError(`unknown hold flags ${flags}`, at);
       const maxHoldMs = flags & HoldFlag.maxHold ? input.varint() : 0;
+      const priority = flags & HoldFlag.priority ? input.varint() : 0;
       const mode = flags & HoldFlag.read ? 'read' : 'write';
-      visitor.lockAcquired(name, token, owner, leaseId, limit, lockDelayMs, acquiredAtWallMs, principal, mode, maxHoldMs);
+      visitor.lockAcquired(name, token, owner, leaseId, limit, lockDelayMs, acquiredAtWallMs, principal, mode, maxHoldMs, priority);
+      return type;
+    }
+    case RecordType.yieldRequested: {
+      const name = input.string();
+      const token = input.varint();
+      const requestedAtWallMs = input.varint();
+      visitor.yieldRequested(name, token, input.varint(), requestedAtWallMs);
       return type;
     }
     case RecordType.lockReleased:

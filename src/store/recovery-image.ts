@@ -19,6 +19,14 @@ interface ImageHold {
   readonly principal: string | undefined;
   readonly mode: LockMode;
   readonly maxHoldMs: number;
+  readonly priority: number;
+}
+
+/** A pending yield request of a hold (by its token). */
+interface ImageYield {
+  readonly name: string;
+  readonly graceMs: number;
+  readonly requestedAtWallMs: number;
 }
 
 interface ImageMember {
@@ -58,6 +66,8 @@ export class RecoveryImage implements RecordVisitor {
   /** Auth principals of the leases that have one (few, or none without auth). */
   readonly principals = new Map<string, string>();
   readonly holds = new Map<number, ImageHold>();
+  /** Pending yield requests by hold token (few: only holds asked to yield). */
+  readonly yields = new Map<number, ImageYield>();
   readonly rings = new Map<string, ImageRing>();
   /** Running lock-delays by name. */
   readonly delays = new Map<string, { readonly limit: number; readonly delayMs: number }>();
@@ -89,13 +99,20 @@ export class RecoveryImage implements RecordVisitor {
     principal: string | undefined,
     mode: LockMode,
     maxHoldMs: number,
+    priority: number,
   ): void {
-    this.holds.set(token, { name, mode, owner, leaseId, limit, lockDelayMs, acquiredAtWallMs, principal, maxHoldMs });
+    this.holds.set(token, { name, mode, owner, leaseId, limit, lockDelayMs, acquiredAtWallMs, principal, maxHoldMs, priority });
     if (token > this.maxToken) this.maxToken = token;
+  }
+
+  /** The first request a hold gets stands, as in the machine; one for a hold already gone is moot. */
+  yieldRequested(name: string, token: number, graceMs: number, requestedAtWallMs: number): void {
+    if (this.holds.has(token) && !this.yields.has(token)) this.yields.set(token, { name, graceMs, requestedAtWallMs });
   }
 
   lockReleased(token: number): void {
     this.holds.delete(token);
+    if (this.yields.size > 0) this.yields.delete(token);
   }
 
   ringConfigured(ring: string, vnodes: number, version: number, algorithm: RingAlgorithm): void {
@@ -184,9 +201,10 @@ export class RecoveryImage implements RecordVisitor {
       if (lease === undefined) {
         throw inconsistent(`hold ${token} of lock ${JSON.stringify(hold.name)} is on lease ${JSON.stringify(hold.leaseId)}, which is not live`);
       }
-      const { name, mode, owner, acquiredAtWallMs, lockDelayMs, principal } = hold;
-      restorer.hold({ name, mode, token, owner, lease, acquiredAtWallMs, lockDelayMs, principal }, hold.limit, hold.maxHoldMs);
+      const { name, mode, owner, acquiredAtWallMs, lockDelayMs, principal, priority } = hold;
+      restorer.hold({ name, mode, token, owner, lease, acquiredAtWallMs, lockDelayMs, principal, priority }, hold.limit, hold.maxHoldMs);
     }
+    for (const [token, pending] of this.yields) restorer.yieldRequest(pending.name, token, pending.graceMs, pending.requestedAtWallMs);
     for (const [name, delay] of this.delays) restorer.lockDelay(name, delay.limit, delay.delayMs);
     restorer.tokenFloor(this.maxToken);
     return { leases: this.leases.size, holds: this.holds.size, members, rings: this.rings.size };

@@ -29,6 +29,7 @@ const skip: RecordVisitor = {
   leaseEnded: () => {},
   lockAcquired: () => {},
   lockReleased: () => {},
+  yieldRequested: () => {},
   ringConfigured: () => {},
   ringHistory: () => {},
   memberPut: () => {},

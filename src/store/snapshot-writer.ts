@@ -4,7 +4,7 @@ import type { StateMachine } from '../domain/state-machine.js';
 import { ByteWriter } from './byte-buffer.js';
 import { fsyncDir, snapshotName } from './data-dir.js';
 import { frameHeaderBytes, sealFrame } from './frame.js';
-import { encodeHold, encodeLease, encodeLockDelay, encodeMember, encodeRing, encodeSnapshotEnd } from './record-codec.js';
+import { encodeLease, encodeLiveHold, encodeLockDelay, encodeMember, encodeRing, encodeSnapshotEnd } from './record-codec.js';
 import { encodeRingHistory } from './ring-history-codec.js';
 
 /** First bytes of a snapshot file: name and format version. */
@@ -101,17 +101,13 @@ async function walk(machine: StateMachine, writer: SnapshotFileWriter, options: 
     if (await pause(1)) return null;
   }
   for (const lock of machine.locks.byName.values()) {
-    for (const hold of lock.holders.values()) {
-      encodeHold(
-        writer.out, hold.name, hold.token, hold.owner, hold.lease.id, lock.limit, hold.lockDelayMs, hold.acquiredAtWallMs, hold.principal,
-        hold.mode, hold.maxHold?.maxHoldMs ?? 0,
-      );
-    }
+    let records = 0;
+    for (const hold of lock.holders.values()) records += encodeLiveHold(writer.out, hold, lock.limit);
     counts.holds += lock.holders.size;
     // What is left of a running lock-delay; recovery counts it again from the restart.
     const delayMs = lock.delayUntilMs === 0 ? 0 : Math.ceil(lock.delayUntilMs - machine.clock.monoMs());
     if (delayMs > 0) encodeLockDelay(writer.out, lock.name, lock.limit, delayMs);
-    if (await pause(lock.holders.size + (delayMs > 0 ? 1 : 0))) return null;
+    if (await pause(records + (delayMs > 0 ? 1 : 0))) return null;
   }
   for (const ring of machine.rings.byName.values()) {
     encodeRing(writer.out, ring.name, ring.vnodes, ring.version, ring.algorithm);

@@ -3,7 +3,7 @@ import type { Rings } from '../domain/rings.js';
 import type { Limits } from '../limits.js';
 import type { OutputGate } from './output-gate.js';
 import { type FeedEvent, ReplayBuffer } from './replay-buffer.js';
-import { type Watch, WatchRegistry, lockTail, ringTail } from './watch-registry.js';
+import { type Watch, WatchRegistry, lockTail, ringTail, yieldTail } from './watch-registry.js';
 
 /** What the feed reads from the machine. */
 export interface FeedMachine {
@@ -98,6 +98,8 @@ export class EventFeed {
         return this.record('lock', event.name, lockTail('acquired', event.name, event.token, event.owner, event.mode));
       case 'lock_released':
         return this.record('lock', event.name, lockTail(event.reason, event.name, event.token, event.owner, event.mode));
+      case 'yield_requested':
+        return this.record('lock', event.name, yieldTail(event));
       case 'ring_configured':
       case 'member_put':
       case 'member_removed':

@@ -1,4 +1,5 @@
 import { limitExceeded } from '../domain/errors.js';
+import type { YieldRequestedEvent } from '../domain/events.js';
 import type { Ring } from '../domain/ring.js';
 import type { Rings } from '../domain/rings.js';
 import type { Limits } from '../limits.js';
@@ -89,9 +90,9 @@ export class WatchRegistry {
   }
 
   /** A hold began or ended on `name`: push to its exact and prefix watches. */
-  lockEvent(type: LockEventType, name: string, token: number, owner: string, mode?: 'read'): void {
+  lockEvent(type: LockEventType, name: string, token: number, owner: string, mode?: 'read', yieldBy?: number): void {
     if (!this.watchesLock(name)) return;
-    this.sendLock(name, lockTail(type, name, token, owner, mode));
+    this.sendLock(name, lockTail(type, name, token, owner, mode, yieldBy));
   }
 
   /** Whether any watch may concern lock `name` (cheap: skips building a push nobody gets). */
@@ -130,9 +131,14 @@ export class WatchRegistry {
 }
 
 /** A lock push after its `watchId`: serialized once per event, whatever the number of watches. */
-export function lockTail(type: LockEventType, name: string, token: number, owner: string, mode?: 'read'): string {
-  const extra = mode === undefined ? '' : ',"mode":"read"';
+export function lockTail(type: LockEventType, name: string, token: number, owner: string, mode?: 'read', yieldBy?: number): string {
+  const extra = (mode === undefined ? '' : ',"mode":"read"') + (yieldBy === undefined ? '' : `,"yieldBy":${yieldBy}`);
   return `,"type":"${type}","name":${JSON.stringify(name)},"token":${token},"owner":${JSON.stringify(owner)}${extra}}`;
+}
+
+/** The lock push of a yield request: type `yield_requested`, with when the hold ends. */
+export function yieldTail(event: YieldRequestedEvent): string {
+  return lockTail('yield_requested', event.name, event.token, event.owner, event.mode, event.yieldByWallMs);
 }
 
 /**

@@ -13,7 +13,7 @@ import { LeaseAudience, type Session } from './lease-audience.js';
 import { Operations } from './operations.js';
 import { FrameParser } from './protocol.js';
 import { QueuePositions } from './queue-positions.js';
-import { WatchRegistry } from './watch-registry.js';
+import { WatchRegistry, yieldTail } from './watch-registry.js';
 
 export interface WsHubDeps {
   readonly service: LockringService;
@@ -127,11 +127,22 @@ export class WsHub extends EventEmitter<HubEvents> {
       case 'lock_released':
         if (this.watches.size > 0) this.showLockEvent(event.reason, event.name, event.token, event.owner, event.mode);
         // Shown before the silent end of the hold's own lease, which comes after it.
-        if (event.reason === 'max_hold' && this.audience.concerns(event.leaseId)) {
+        if ((event.reason === 'max_hold' || event.reason === 'preempted') && this.audience.concerns(event.leaseId)) {
           const ended = copyEvent(event) as LockReleasedEvent;
           pipeline.show(() => this.audience.holdEnded(ended));
         }
         return;
+      case 'yield_requested': {
+        if (this.watches.size > 0 && this.watches.watchesLock(event.name)) {
+          const tail = yieldTail(event);
+          pipeline.show(() => this.watches.sendLock(event.name, tail));
+        }
+        if (this.audience.concerns(event.leaseId)) {
+          const asked = { ...event };
+          pipeline.show(() => this.audience.yieldRequested(asked));
+        }
+        return;
+      }
       case 'ring_configured':
       case 'member_put':
       case 'member_removed':

@@ -1,4 +1,4 @@
-import type { DomainEvent } from '../domain/events.js';
+import type { DomainEvent, YieldRequestedEvent } from '../domain/events.js';
 
 /**
  * Who hears that a lease ended. A socket that created a lease (`lease.grant`,
@@ -129,11 +129,21 @@ export class LeaseAudience {
     return this.listeners.has(leaseId) || this.sessions.has(leaseId);
   }
 
-  /** A bounded hold reached its maxHoldMs: everyone who hears about its lease is told. */
+  /** A hold ended while its lease lives on (max_hold, preempted): everyone who hears about its lease is told. */
   holdEnded(event: Extract<DomainEvent, { type: 'lock_released' }>): void {
-    const listeners = this.listeners.get(event.leaseId);
+    this.tell(event.leaseId, { event: 'hold_ended', leaseId: event.leaseId, name: event.name, token: event.token, reason: event.reason });
+  }
+
+  /** A higher-priority waiter asked a hold to yield: everyone who hears about its lease is told. */
+  yieldRequested(event: YieldRequestedEvent): void {
+    const { leaseId, name, token, graceMs } = event;
+    this.tell(leaseId, { event: 'yield_requested', leaseId, name, token, graceMs, yieldBy: event.yieldByWallMs });
+  }
+
+  private tell(leaseId: string, push: Readonly<Record<string, unknown>>): void {
+    const listeners = this.listeners.get(leaseId);
     if (listeners === undefined) return;
-    const notice = JSON.stringify({ event: 'hold_ended', leaseId: event.leaseId, name: event.name, token: event.token, reason: 'max_hold' });
+    const notice = JSON.stringify(push);
     for (const listener of listeners) listener.notify(notice);
   }
 

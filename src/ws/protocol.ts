@@ -106,7 +106,7 @@ export type OpArgs<Op extends OpName> = Omit<Static<FrameSchemas[Op]>, 'id' | 'o
 
 // Results and pushes are the SDK's wire shapes: one declaration for both sides.
 export type {
-  HoldEndedPush, LeaseExpiredPush, LeaseResult, LockEventType, LockPush, LookupManyResult, LookupOneResult, OpResults, PositionPush, Push, RingPush,
+  HoldEndedPush, LeaseExpiredPush, LeaseResult, LockEventType, LockPush, LookupManyResult, LookupOneResult, OpResults, PositionPush, Push, RingPush, YieldRequestedPush,
 } from '../protocol/wire.js';
 
 /** A frame that passed its schema; `args` is typed by `op`. */

@@ -155,6 +155,30 @@ describe('lockring lock NAME -- CMD', () => {
     assert.equal((await api(shared.server.url, 'GET', '/v1/locks/bounded')).status, 404);
   });
 
+  it('asked to yield, CMD gets SIGTERM at once; exiting within the grace releases the lock and keeps its exit code', async () => {
+    const child = "process.on('SIGTERM', () => { console.log('TERM'); process.exit(5); }); console.log('ready'); setTimeout(() => {}, 20000)";
+    const holder = startCli(['lock', 'yielding', '--ttl', '5s', '--', process.execPath, '-e', child], shared.env);
+    await waitFor(() => holder.stdout().includes('ready'), 15_000, 'the command to start');
+    const asked = await api(shared.server.url, 'POST', '/v1/locks/yielding/acquire', { ttlMs: 5_000, waitMs: 15_000, priority: 5, yieldGraceMs: 10_000 });
+    assert.equal(asked.status, 200, 'granted at the release, well before the grace ran out');
+    const { code } = await holder.exited;
+    assert.equal(code, 5, holder.stderr());
+    assert.match(holder.stdout(), /TERM/);
+    assert.match(holder.stderr(), /was asked to yield by a higher-priority waiter/);
+    await api(shared.server.url, 'POST', '/v1/locks/yielding/release', { token: asked.body.token });
+  });
+
+  it('--priority and --yield-grace-ms out of range are bad usage', async () => {
+    const [priority, grace] = await Promise.all([
+      runCli(['lock', 'x', '--priority', '1001', '--', 'true'], shared.env),
+      runCli(['lock', 'x', '--priority', '1', '--yield-grace-ms', 'soon', '--', 'true'], shared.env),
+    ]);
+    assert.equal(priority.code, 2);
+    assert.match(priority.stderr, /--priority: must be from 0 to 1000/);
+    assert.equal(grace.code, 2);
+    assert.match(grace.stderr, /--yield-grace-ms: expected an integer/);
+  });
+
   it('rejects bad usage with exit 2', async () => {
     const [noCommand, badTtl, noName] = await Promise.all([
       runCli(['lock', 'x'], shared.env),

@@ -78,6 +78,41 @@ describe('client: locks', () => {
     assert.equal((await lockringHttp.check('c/bounded', handle.token)).held, false);
   });
 
+  test('priority: onYieldRequested tells the holder; released in time, the waiter gets the lock', async () => {
+    const lockring = client();
+    const handle = await lockring.acquire('c/yield', { ttlMs: 5_000 });
+    const notices: { graceMs: number; yieldBy: number }[] = [];
+    handle.onYieldRequested((notice) => {
+      notices.push(notice);
+      void handle.release();
+    });
+    const other = client();
+    const urgent = await other.acquire('c/yield', { ttlMs: 5_000, waitMs: 5_000, priority: 10, yieldGraceMs: 3_000 });
+    assert.equal(urgent.priority, 10);
+    assert.equal(notices.length, 1);
+    assert.equal(notices[0]!.graceMs, 3_000);
+    assert.deepEqual(handle.yieldRequest, notices[0]);
+    assert.equal(lostReason(handle.signal), 'released');
+    const late: unknown[] = [];
+    urgent.onYieldRequested((notice) => late.push(notice));
+    assert.deepEqual(late, [], 'no request was made to the new holder');
+    await urgent.release();
+  });
+
+  test('priority: a holder that does not yield loses the lock with reason preempted', async () => {
+    const lockring = client();
+    const handle = await lockring.acquire('c/preempt', { ttlMs: 5_000, safetyMarginMs: 50 });
+    const other = client();
+    const urgent = other.acquire('c/preempt', { ttlMs: 5_000, waitMs: 5_000, priority: 1, yieldGraceMs: 300 });
+    await aborted(handle.signal);
+    assert.equal(lostReason(handle.signal), 'preempted');
+    assert.notEqual(handle.yieldRequest, null);
+    const called: unknown[] = [];
+    handle.onYieldRequested((notice) => called.push(notice));
+    assert.equal(called.length, 1, 'a listener added after the request is called at once');
+    assert.ok((await urgent).token > handle.token);
+  });
+
   test('keepalives hold the lock well past its TTL', async () => {
     const lockring = client();
     const handle = await lockring.acquire('c/keep', { ttlMs: 900 });

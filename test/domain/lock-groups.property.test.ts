@@ -1,5 +1,5 @@
 /**
- * Random interleavings of single and multi-lock acquires, releases (one by one and
+ * Random interleavings of single (some with a priority) and multi-lock acquires, releases (one by one and
  * together), cancels, revokes and expiries, checking after every step: a group's holds
  * exist all or none until one of them is released on its own, a waiting group is
  * queued on all its names or none, limits hold, and nothing that could be granted is
@@ -18,7 +18,7 @@ const readersMax = 2;
 type Item = { readonly name: string; readonly mode: 'read' | 'write' | undefined; readonly limit: number | undefined };
 type Command =
   | { readonly t: 'lease' }
-  | { readonly t: 'single'; readonly item: Item; readonly lease: number | null; readonly waitMs: number; readonly lockDelayMs: number }
+  | { readonly t: 'single'; readonly item: Item; readonly lease: number | null; readonly waitMs: number; readonly lockDelayMs: number; readonly priority: number | undefined }
   | { readonly t: 'multi'; readonly items: Item[]; readonly lease: number | null; readonly waitMs: number }
   | { readonly t: 'release'; readonly hold: number }
   | { readonly t: 'releaseAll'; readonly group: number }
@@ -38,6 +38,8 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
     arbitrary: fc.record({
       t: fc.constant('single' as const), item: itemArb, lease: fc.option(index, { nil: null }),
       waitMs: fc.constantFrom(0, 100, 1_000), lockDelayMs: fc.constantFrom(0, 0, 80),
+      // Queued ahead of lower priorities (multi-locks rank 0): the queues must still agree on one order.
+      priority: fc.constantFrom(undefined, undefined, 0, 3, 7),
     }),
     weight: 5,
   },
@@ -98,7 +100,7 @@ class Simulation {
         return;
       case 'single': {
         const { item } = command;
-        const result = machine.run((m) => m.locks.acquire({ ...item, ...this.lease(command.lease), waitMs: command.waitMs, lockDelayMs: command.lockDelayMs }));
+        const result = machine.run((m) => m.locks.acquire({ ...item, ...this.lease(command.lease), waitMs: command.waitMs, lockDelayMs: command.lockDelayMs, priority: command.priority }));
         if ('granted' in result) this.holds.push({ name: item.name, token: result.granted.token, group: null });
         else result.waiter.onSettle = (outcome) => {
           if (outcome.ok) this.holds.push({ name: item.name, token: outcome.grant.token, group: null });

@@ -30,7 +30,7 @@ describe('try-lock', () => {
     const view = h.machine.locks.inspect('x');
     assert.deepEqual(view, {
       name: 'x', limit: 1, waiters: 0,
-      holders: [{ token: 1, owner: 'worker-1', mode: 'write', leaseId: grant.leaseId, acquiredAt: h.clock.wallMs(), expiresAt: h.clock.wallMs() + 2_000 }],
+      holders: [{ token: 1, owner: 'worker-1', mode: 'write', leaseId: grant.leaseId, acquiredAt: h.clock.wallMs(), expiresAt: h.clock.wallMs() + 2_000, priority: 0 }],
     });
   });
 

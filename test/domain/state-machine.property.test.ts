@@ -31,6 +31,8 @@ type Command =
       readonly lockDelayMs: number;
       readonly mode: 'read' | 'write' | undefined;
       readonly maxHoldMs: number | undefined;
+      readonly priority: number | undefined;
+      readonly yieldGraceMs: number | undefined;
     }
   | { readonly t: 'release'; readonly hold: number; readonly wrongName: boolean }
   | { readonly t: 'cancel'; readonly waiter: number }
@@ -53,6 +55,9 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
       lockDelayMs: fc.constantFrom(0, 0, 120),
       mode: fc.constantFrom(undefined, undefined, 'write' as const, 'read' as const, 'read' as const),
       maxHoldMs: fc.constantFrom(undefined, undefined, undefined, 100, 250),
+      priority: fc.constantFrom(undefined, 0, 1, 3, 3),
+      // Only a waiting acquire with a priority may give one (else invalid_request).
+      yieldGraceMs: fc.constantFrom(undefined, 0, 50, 80),
     }),
     weight: 8,
   },
@@ -97,6 +102,7 @@ interface TrackedWaiter {
   readonly order: number;
   readonly deadlineMs: number;
   settled: number;
+  readonly priority: number;
 }
 
 interface ModelLease {
@@ -115,8 +121,10 @@ class Simulation {
   readonly waiters: TrackedWaiter[] = [];
   readonly leases = new Map<string, ModelLease>();
   /** Counts of what the run exercised, so a weak generator shows up as a failure. */
-  readonly seen = { waiterGrants: 0, waiterErrors: 0, lockDelays: 0, lateExpiries: 0, releases: 0, readGrants: 0, maxHoldEnds: 0 };
+  readonly seen = { waiterGrants: 0, waiterErrors: 0, lockDelays: 0, lateExpiries: 0, releases: 0, readGrants: 0, maxHoldEnds: 0, preemptions: 0 };
   private lastToken = 0;
+  /** Monotonic yield deadline by token, for the holds asked to yield (the first request). */
+  private readonly yieldDeadlines = new Map<number, number>();
   /** maxHoldMs by token, for the holds that asked for one. */
   private readonly bounds = new Map<number, number>();
   private waiterOrder = 0;
@@ -165,7 +173,9 @@ class Simulation {
         const name = command.wrongName ? names[(names.indexOf(hold.name as never) + 1) % names.length]! : hold.name;
         const live = machine.locks.byName.get(name)?.holders.get(hold.token);
         const bounded = live?.maxHold ?? null;
-        const alive = live !== undefined && !machine.leases.isDead(live.lease) && (bounded === null || bounded.deadlineMs > this.now);
+        const asked = live?.yieldRequest ?? null;
+        const alive = live !== undefined && !machine.leases.isDead(live.lease) && (bounded === null || bounded.deadlineMs > this.now) &&
+          (asked === null || asked.deadlineMs > this.now);
         let released = false;
         try {
           machine.run((m) => m.locks.release(name, hold.token));
@@ -234,6 +244,8 @@ class Simulation {
       lockDelayMs: command.lockDelayMs,
       mode: command.mode,
       maxHoldMs: command.maxHoldMs,
+      priority: command.priority,
+      yieldGraceMs: command.yieldGraceMs,
     };
     const result = this.h.machine.run((m) => m.locks.acquire(request));
     if ('granted' in result) {
@@ -243,7 +255,7 @@ class Simulation {
     assert.ok(command.waitMs > 0, 'a try-lock was queued');
     const tracked: TrackedWaiter = {
       waiter: result.waiter, name: command.name, order: this.waiterOrder++,
-      deadlineMs: this.now + command.waitMs, settled: 0,
+      deadlineMs: this.now + command.waitMs, settled: 0, priority: command.priority ?? 0,
     };
     result.waiter.onSettle = (outcome) => {
       tracked.settled += 1;
@@ -257,8 +269,9 @@ class Simulation {
       assert.equal(outcome.grant.name, tracked.name);
       this.holds.push({ name: outcome.grant.name, token: outcome.grant.token });
       for (const other of this.waiters) {
-        if (other.name === tracked.name && other.order < tracked.order) {
-          assert.equal(other.waiter.queued, false, `waiter ${tracked.order} granted before ${other.order} (FIFO)`);
+        // FIFO within a priority; no lower priority is granted before a higher one.
+        if (other.name === tracked.name && other.priority >= tracked.priority && (other.order < tracked.order || other.priority > tracked.priority)) {
+          assert.equal(other.waiter.queued, false, `waiter ${tracked.order} granted before ${other.order} (priority, then FIFO)`);
         }
       }
     };
@@ -325,7 +338,18 @@ class Simulation {
       case 'lock_delay_started':
         this.seen.lockDelays += 1;
         return;
+      case 'yield_requested': {
+        assert.equal(this.yieldDeadlines.has(event.token), false, 'a hold asked to yield twice');
+        assert.ok(event.askedBy > event.priority, 'a hold asked by a waiter of no higher priority');
+        this.yieldDeadlines.set(event.token, this.now + event.graceMs);
+        return;
+      }
       case 'lock_released':
+        if (event.reason === 'preempted') {
+          this.seen.preemptions += 1;
+          const deadline = this.yieldDeadlines.get(event.token);
+          assert.ok(deadline !== undefined && this.now >= deadline, `preempted at ${this.now}, deadline ${deadline}`);
+        }
         if (event.reason === 'max_hold') {
           this.seen.maxHoldEnds += 1;
           const bound = this.bounds.get(event.token);
@@ -357,6 +381,10 @@ class Simulation {
         assert.ok(lock.delayUntilMs > 0 || !headFits, `${name} has waiters and room for the first one`);
       }
       assert.equal(queueLength(lock), lock.waiterCount);
+      for (let waiter = lock.waiterHead; waiter?.next; waiter = waiter.next) {
+        const next = waiter.next;
+        assert.ok(waiter.priority > next.priority || (waiter.priority === next.priority && waiter.id < next.id), `${name}: queue out of order`);
+      }
       for (const hold of lock.holders.values()) {
         assert.equal(hold.name, name);
         assert.equal(hold.lease.ended, false, 'a hold on an ended lease');
@@ -389,6 +417,7 @@ class Simulation {
       for (const hold of lock.holders.values()) {
         assert.ok(hold.maxHold === null || hold.maxHold.deadlineMs > this.now, 'a bounded hold outlived its maxHoldMs');
         assert.ok(hold.maxHold === null || hold.maxHold.deadlineMs === hold.acquiredAtMonoMs + hold.maxHold.maxHoldMs);
+        assert.ok(hold.yieldRequest === null || hold.yieldRequest.deadlineMs > this.now, 'a hold outlived its yield deadline');
       }
     }
   }
@@ -406,7 +435,7 @@ function queueLength(lock: Lock): number {
 
 describe('state machine properties', () => {
   test('random command sequences keep every invariant', () => {
-    const seen = { waiterGrants: 0, waiterErrors: 0, lockDelays: 0, lateExpiries: 0, releases: 0, readGrants: 0, maxHoldEnds: 0 };
+    const seen = { waiterGrants: 0, waiterErrors: 0, lockDelays: 0, lateExpiries: 0, releases: 0, readGrants: 0, maxHoldEnds: 0, preemptions: 0 };
     fc.assert(
       fc.property(fc.array(commandArb, { minLength: 10, maxLength: 150, size: 'max' }), (commands) => {
         const sim = new Simulation();
@@ -419,7 +448,12 @@ describe('state machine properties', () => {
       { numRuns: 1000 },
     );
     // The generator must reach the interesting paths, or the properties prove little.
-    for (const [key, count] of Object.entries(seen)) assert.ok(count >= 100, `only ${count} ${key} in 1000 runs`);
+    // A preemption needs a queued waiter with a priority and a grace: rarer, so a lower floor.
+    const floors: Partial<Record<keyof typeof seen, number>> = { preemptions: 25 };
+    for (const [key, count] of Object.entries(seen)) {
+      const floor = floors[key as keyof typeof seen] ?? 100;
+      assert.ok(count >= floor, `only ${count} ${key} in 1000 runs`);
+    }
   });
 
   test('the same commands give the same events (the machine is deterministic)', () => {

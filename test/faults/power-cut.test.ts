@@ -252,6 +252,46 @@ describe('a power cut loses nothing a client was shown', () => {
     await third.close();
   });
 
+  test('a yield request survives a power cut and a clean restart: requestedAt + yieldGraceMs by the wall clock, priorities kept', async () => {
+    const dir = await fresh();
+    const disk = new PowerCutDisk();
+    const first = await open(dir, { disk });
+    const low = (await first.call('POST', '/v1/locks/y/acquire', { ttlMs: 600_000, priority: 2 })).body;
+    const askedAt = first.clock.wallMs();
+    void first.call('POST', '/v1/locks/y/acquire', { ttlMs: 600_000, waitMs: 300_000, priority: 7, yieldGraceMs: 10_000 }).catch(() => {});
+    const yieldBy = async (node: Node, token: number): Promise<number | undefined> =>
+      (await node.call('GET', '/v1/locks/y')).body.holders.find((h: { token: number }) => h.token === token)?.yieldBy;
+    while ((await yieldBy(first, low.token)) === undefined) await turns(1);
+    assert.equal(await yieldBy(first, low.token), askedAt + 10_000);
+    first.clock.advance(3_000);
+    await first.cut();
+
+    // The wall clock moved on 1 s during the outage: 6 s of the grace are left, the waiter is gone.
+    const clock = new ManualClock(first.clock.wallMs() + 1_000, first.clock.monoMs() + 50_000);
+    const second = await open(dir, { clock });
+    const held = async (node: Node, token: number): Promise<boolean> => (await node.call('POST', '/v1/locks/y/check', { token })).body.held;
+    const view = (await second.call('GET', '/v1/locks/y')).body;
+    assert.deepEqual([view.holders[0].token, view.holders[0].priority, view.holders[0].yieldBy], [low.token, 2, askedAt + 10_000]);
+    clock.advance(5_999);
+    assert.equal(await held(second, low.token), true);
+    clock.advance(1);
+    assert.equal(await held(second, low.token), false, 'never past requestedAt + yieldGraceMs: the restart gave it no more');
+    assert.equal((await second.call('POST', '/v1/locks/y/release', { token: low.token })).body.error.reason, 'preempted');
+    const again = (await second.call('POST', '/v1/locks/y/acquire', { ttlMs: 600_000 })).body;
+    void second.call('POST', '/v1/locks/y/acquire', { ttlMs: 600_000, waitMs: 300_000, priority: 1, yieldGraceMs: 5_000 }).catch(() => {});
+    while ((await yieldBy(second, again.token)) === undefined) await turns(1);
+    second.clock.advance(1_000);
+    await second.close();
+
+    const third = await open(dir, { clock: new ManualClock(clock.wallMs(), clock.monoMs()) });
+    assert.equal(await held(third, again.token), true, 'the snapshot written at close carries the request');
+    third.clock.advance(3_999);
+    assert.equal(await held(third, again.token), true);
+    third.clock.advance(1);
+    assert.equal(await held(third, again.token), false);
+    await third.close();
+  });
+
   test('a lookup never routes to a member whose lease deadline has passed', async () => {
     const clock = new ManualClock();
     const server = await startServer({}, { clock });

@@ -72,6 +72,10 @@ describe('replicated mode under faults', { skip: noEtcd, timeout: 120_000 }, () 
     await withReplicaLogs(replicas, async () => {
       const granted = await call(active.url, 'POST', '/v1/locks/kept/acquire', { ttlMs: 30_000 });
       assert.equal(granted.status, 200);
+      // Paused only once it has a session to lose: a pause before it joined proves nothing.
+      const standing = (): boolean => standby.lines.some((line) => line.includes('standing by'));
+      for (let i = 0; i < 400 && !standing(); i++) await sleep(25);
+      assert.ok(standing(), 'the standby joined the election');
       standby.signal('SIGSTOP');
       await sleep(2_500);
       standby.signal('SIGCONT');

@@ -188,7 +188,7 @@ describe('HTTP locks: acquire and release', () => {
     assert.deepEqual(view, {
       name: 'look',
       limit: 1,
-      holders: [{ token: grant.token, owner: 'me', mode: 'write', leaseId: grant.leaseId, acquiredAt: api.clock.wallMs(), expiresAt: grant.expiresAt }],
+      holders: [{ token: grant.token, owner: 'me', mode: 'write', leaseId: grant.leaseId, acquiredAt: api.clock.wallMs(), expiresAt: grant.expiresAt, priority: 0 }],
       waiters: 0,
     });
     expectStatus(await api.call('POST', '/v1/locks/look/release', { token: grant.token }), 200);

@@ -10,7 +10,7 @@ const schemas = routeSchemas(defaultLimits, makeSchemas(defaultLimits));
 describe('route schemas', () => {
   it('the compiled serializer never drops a field the contract may add', async () => {
     const app = Fastify();
-    const view = { name: 'a', limit: 1, holders: [{ token: 1, owner: '', mode: 'write', leaseId: 'L', acquiredAt: 1, expiresAt: null, since: 'x' }], waiters: 0, extra: { deep: [1] } };
+    const view = { name: 'a', limit: 1, holders: [{ token: 1, owner: '', mode: 'write', leaseId: 'L', acquiredAt: 1, expiresAt: null, priority: 0, since: 'x' }], waiters: 0, extra: { deep: [1] } };
     app.get('/lock', { schema: schemaOf(schemas, 'getLock') }, async () => view);
     app.get('/held', { schema: schemaOf(schemas, 'getLock') }, async (_request, reply) =>
       reply.code(409).send({ error: { code: 'lock_held', message: 'held', holders: [{ token: 1 }], retryAfterMs: 5 } }));

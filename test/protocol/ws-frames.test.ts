@@ -65,6 +65,14 @@ describe('the WebSocket frame schema', () => {
     await socket.push('position');
     await send('lock.release', { name: 'q', token: queueHolder['token'] });
     assert.equal((await queued)['ok'], true);
+    const low = await send('lock.acquire', { name: 'y', ttlMs: 5000 });
+    const high = server.http('POST', '/v1/locks/y/acquire', { ttlMs: 5000, waitMs: 5000, priority: 5, yieldGraceMs: 50 });
+    await socket.push('yield_requested');
+    await socket.push('lock', (m) => m['type'] === 'yield_requested');
+    const checked = await send('lock.check', { name: 'y', token: low['token'] });
+    assert.equal(typeof checked['yieldBy'], 'number');
+    await socket.push('hold_ended', (m) => m['reason'] === 'preempted');
+    assert.equal((await high).status, 200);
     await send('cancel', { requestId: 99 });
     await send('auth', { token: 'anything-at-all' });
     await send('unwatch', { watchId: ringWatch['watchId'] });

@@ -1,7 +1,7 @@
 import type { StateMachine } from '../../domain/state-machine.js';
 import { ByteReader, ByteWriter, DecodeError } from '../byte-buffer.js';
 import { crc32c } from '../crc32c.js';
-import { RecordType, decodeRecord, encodeHold, encodeLease, encodeMember, encodeRing, encodeSnapshotEnd } from '../record-codec.js';
+import { RecordType, decodeRecord, encodeLease, encodeLiveHold, encodeMember, encodeRing, encodeSnapshotEnd } from '../record-codec.js';
 import type { RecoveryImage } from '../recovery-image.js';
 import { CorruptLogError } from '../store-errors.js';
 import type { EtcdClient } from './etcd-client.js';
@@ -38,7 +38,7 @@ export function encodeState(machine: StateMachine, seq: number): Buffer {
   }
   for (const lock of machine.locks.byName.values()) {
     for (const hold of lock.holders.values()) {
-      encodeHold(out, hold.name, hold.token, hold.owner, hold.lease.id, lock.limit, hold.lockDelayMs, hold.acquiredAtWallMs, hold.principal, hold.mode, hold.maxHold?.maxHoldMs ?? 0);
+      encodeLiveHold(out, hold, lock.limit);
       holds += 1;
     }
   }
