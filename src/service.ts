@@ -122,7 +122,7 @@ export class LockringService {
    * Several names, all granted in one command or none (see src/domain/lock-groups.ts);
    * waits as `acquire` does, as one place in each name's queue.
    */
-  acquireAll(request: MultiAcquireRequest, signal?: AbortSignal, caller: Caller = null): Durable<MultiGrant> {
+  acquireAll(request: MultiAcquireRequest, signal?: AbortSignal, caller: Caller = null, queued?: (group: WaiterGroup) => void): Durable<MultiGrant> {
     const result = this.tryAcquire(request.waitMs, caller, (asked) => {
       for (const item of request.locks) this.admission.acquire({ ...request, name: item.name }, caller);
       return this.machine.locks.acquireAll({ ...request, ...asked });
@@ -130,7 +130,9 @@ export class LockringService {
     if (result instanceof Promise) return result;
     if ('granted' in result) return this.granted(result.granted);
     const group: WaiterGroup = result.group;
-    return this.wait<MultiGrant>(caller, signal, (settle) => (group.onSettle = settle), () => this.machine.locks.cancelAll(group));
+    const waiting = this.wait<MultiGrant>(caller, signal, (settle) => (group.onSettle = settle), () => this.machine.locks.cancelAll(group));
+    queued?.(group);
+    return waiting;
   }
 
   /** Releases every hold named, in one command, or none (not_holder names the first not held). */

@@ -45,7 +45,10 @@ export interface LockringClientOptions {
 }
 
 /** What `acquireAll` takes: the multi-lock's shared arguments, plus the client options of `acquire`. */
-export type AcquireAllOptions = Omit<OpArgs<'multilock.acquire'>, 'locks' | 'leaseId'> & Pick<AcquireOptions, 'signal' | 'keepalive' | 'safetyMarginMs'>;
+export type AcquireAllOptions = Omit<OpArgs<'multilock.acquire'>, 'locks' | 'leaseId' | 'positions'> & Pick<AcquireOptions, 'signal' | 'keepalive' | 'safetyMarginMs'> & {
+  /** As `acquire`'s, once per name: the multi-lock's place in that name's queue. */
+  readonly onPosition?: (name: string, position: number, total: number) => void;
+};
 
 /** What `acquire` takes: the server's own acquire arguments, plus client options. */
 export type AcquireOptions = Omit<OpArgs<'lock.acquire'>, 'name' | 'leaseId' | 'positions'> & {
@@ -217,15 +220,17 @@ export class LockringClient extends EventEmitter<ClientEvents> {
    * the names that blocked. The handle's signal fires when any hold may be lost.
    */
   async acquireAll(items: readonly (string | MultiLockItem)[], options: AcquireAllOptions = {}): Promise<MultiLockHandle> {
-    const { signal, keepalive = true, safetyMarginMs, ...rest } = options;
+    const { signal, keepalive = true, safetyMarginMs, onPosition, ...rest } = options;
     const locks = items.map((item) => (typeof item === 'string' ? { name: item } : item));
-    const args = { ...rest, locks, ttlMs: rest.ttlMs ?? lockTtlMsDefault };
+    const asksPositions = onPosition !== undefined && (rest.waitMs ?? 0) > 0;
+    const args = { ...rest, locks, ttlMs: rest.ttlMs ?? lockTtlMsDefault, ...(asksPositions ? { positions: true } : {}) };
     await this.firstConnection();
     const sentAtMs = performance.now();
     const granted = await this.shared('multilock.acquire', args, {
       signal,
       timeoutMs: (args.waitMs ?? 0) + this.requestTimeoutMs,
       onLateResult: (late: MultiGrant) => void this.shared('multilock.release', { holds: late.grants.map(({ name, token }) => ({ name, token })) }).catch(() => {}),
+      ...(asksPositions ? { onPosition: (push: PositionPush) => onPosition(push.name, push.position, push.total) } : {}),
     });
     // Every hold keeps the one lease alive on the same beat: their keepalives share one request.
     let renewing: Promise<unknown> | null = null;

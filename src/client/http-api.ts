@@ -123,8 +123,10 @@ export class HttpApi {
         const { name, ...body } = args as OpArgs<'lock.check'>;
         return this.request('POST', `/v1/locks/${path(name)}/${op === 'lock.release' ? 'release' : 'check'}`, body, options);
       }
-      case 'multilock.acquire':
-        return this.request('POST', '/v1/multi-locks/acquire', args, options);
+      case 'multilock.acquire': {
+        const { positions: _positions, ...body } = args as OpArgs<'multilock.acquire'>;
+        return this.request('POST', '/v1/multi-locks/acquire', body, options);
+      }
       case 'multilock.release':
         return this.request('POST', '/v1/multi-locks/release', args, options);
       case 'ring.lookup': {

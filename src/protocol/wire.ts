@@ -136,6 +136,8 @@ export interface OpArgsTable {
   'lock.check': { name: string; token: number; mode?: LockMode };
   'multilock.acquire': {
     locks: MultiLockItem[]; ttlMs?: number; leaseId?: string; owner?: string; waitMs?: number; lockDelayMs?: number; maxHoldMs?: number;
+    /** WebSocket only: with waitMs, a position push per name as each of its queues moves. */
+    positions?: boolean;
   };
   'multilock.release': { holds: HoldRef[] };
   'ring.lookup': { ring: string; key?: string; keys?: string[]; n?: number; version?: number; previous?: number };

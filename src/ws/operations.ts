@@ -2,7 +2,7 @@ import type { Static } from 'typebox';
 import { type Caller, authorize, ownsLease } from '../auth/access.js';
 import { LockringError, invalid } from '../domain/errors.js';
 import { leaseNotFound } from '../domain/leases.js';
-import type { Grant, MultiGrant, Waiter } from '../domain/model.js';
+import type { Grant, MultiGrant, Waiter, WaiterGroup } from '../domain/model.js';
 import { keyField, nameParam, ownerField } from '../protocol/validation.js';
 import type { Limits } from '../limits.js';
 import { diffRequest, handoverLookupOne, ringDiff } from '../ring-reads.js';
@@ -146,9 +146,19 @@ export class Operations {
 
   private acquireAll(socket: OpSocket, args: Args<'multilock.acquire'>, id: RequestId | null, caller: Caller): Durable<MultiGrant> {
     const { service, limits } = this.deps;
-    const { id: _id, op: _op, ...body } = args;
+    const { id: _id, op: _op, positions, ...body } = args;
     const request = { ...body, owner: ownerField(args.owner, limits) };
-    return this.waiting(socket, id, 'multilock.acquire', args.waitMs, (signal) => service.acquireAll(request, signal, caller));
+    // One place per name: each of its queues is followed, and pushes its own position.
+    const unfollows: (() => void)[] = [];
+    const follow = positions === true
+      ? (group: WaiterGroup): void => {
+        for (const member of group.members) unfollows.push(this.deps.positions.follow(member, id, socket));
+      }
+      : undefined;
+    const settled = (): void => {
+      for (const unfollow of unfollows) unfollow();
+    };
+    return this.waiting(socket, id, 'multilock.acquire', args.waitMs, (signal) => service.acquireAll(request, signal, caller, follow), settled);
   }
 
   /**

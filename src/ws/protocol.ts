@@ -45,7 +45,10 @@ export function makeFrameSchemas(limits: Limits) {
     }, closed),
     'lock.release': tokenArgs,
     'lock.check': Type.Object({ ...head, name, ...http.checkBody.properties }, closed),
-    'multilock.acquire': Type.Object({ ...head, ...http.multiAcquire.properties }, closed),
+    'multilock.acquire': Type.Object({
+      ...head, ...http.multiAcquire.properties,
+      positions: Type.Optional(Type.Boolean({ description: 'With waitMs: push the multi-lock\'s position in each of its queues while it waits.' })),
+    }, closed),
     'multilock.release': Type.Object({ ...head, ...http.multiRelease.properties }, closed),
     'ring.lookup': Type.Object(
       {

@@ -41,6 +41,26 @@ describe('client: acquireAll', () => {
     });
   }
 
+  for (const websocket of [true, false]) {
+    test(`onPosition of a waiting acquireAll: a place per name ${websocket ? 'over the socket' : 'is not called over HTTP, and the wait still works'}`, async () => {
+      const lockring = client({ websocket });
+      const prefix = websocket ? 'ws-pos' : 'http-pos';
+      const holder = await client().acquire(`${prefix}/b`, { ttlMs: 5_000 });
+      const seen: [string, number, number][] = [];
+      const waiting = lockring.acquireAll([`${prefix}/a`, `${prefix}/b`], {
+        ttlMs: 5_000, waitMs: 5_000, onPosition: (name, position, total) => seen.push([name, position, total]),
+      });
+      await eventually(() => (server.lockring.machine.locks.byName.get(`${prefix}/b`)?.waiterCount ?? 0) === 1, 'queued');
+      if (websocket) await eventually(() => seen.length === 2, 'a position per name');
+      await holder.release();
+      const handle = await waiting;
+      const count = seen.length;
+      await handle.release();
+      assert.deepEqual(seen.sort(), websocket ? [[`${prefix}/a`, 1, 1], [`${prefix}/b`, 1, 1]] : []);
+      assert.equal(seen.length, count, 'never after it returned');
+    });
+  }
+
   test('one hold released on its own: the others stay held; release() gives back the rest', async () => {
     const lockring = client();
     const handle = await lockring.acquireAll(['one/a', 'one/b', 'one/c'], { ttlMs: 2_000 });

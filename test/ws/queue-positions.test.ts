@@ -126,6 +126,49 @@ describe('websocket queue positions', () => {
     await Promise.all([holder.close(), socket.close()]);
   });
 
+  test('a higher-priority waiter queued ahead moves a waiter back: it is pushed its new place', async () => {
+    const name = 'positions/priority';
+    const { holder, others, socket, held } = await heldQueue(name);
+    const waiting = socket.request('lock.acquire', { name, ttlMs: 600_000, waitMs: 60_000, positions: true }, 'w');
+    assert.deepEqual(await socket.push('position'), { event: 'position', id: 'w', name, position: 1, total: 1 });
+    const urgent = others.request('lock.acquire', { name, ttlMs: 600_000, waitMs: 60_000, priority: 5 }, 'u');
+    assert.deepEqual(await socket.push('position', (m) => m['position'] === 2), { event: 'position', id: 'w', name, position: 2, total: 2 });
+    await holder.call('lock.release', { name, token: held['token'] });
+    const first = await urgent;
+    assert.equal(first['ok'], true, 'the higher priority is granted first');
+    assert.deepEqual(await socket.push('position', (m) => m['position'] === 1), { event: 'position', id: 'w', name, position: 1, total: 1 });
+    await others.call('lock.release', { name, token: first['token'] });
+    assert.equal((await waiting)['ok'], true);
+    assert.deepEqual(positionsOf(socket, 'w'), [1, 2, 1]);
+    await Promise.all([holder.close(), others.close(), socket.close()]);
+  });
+
+  test('a waiting multi-lock with positions is pushed its place in each of its queues', async () => {
+    const [holder, socket] = await Promise.all([1, 2].map(() => TestSocket.open(server.wsUrl))) as [TestSocket, TestSocket];
+    const a = await holder.call('lock.acquire', { name: 'positions/m-a', ttlMs: 600_000 });
+    const b = await holder.call('lock.acquire', { name: 'positions/m-b', ttlMs: 600_000 });
+    const ahead = holder.request('lock.acquire', { name: 'positions/m-b', ttlMs: 600_000, waitMs: 60_000 }, 'ahead');
+    await queued('positions/m-b', 1);
+    const locks = [{ name: 'positions/m-a' }, { name: 'positions/m-b' }];
+    const waiting = socket.request('multilock.acquire', { locks, ttlMs: 600_000, waitMs: 60_000, positions: true }, 'm');
+    await eventually(() => socket.pushesOf('position').length === 2, 'a push per name');
+    const byName = (): Record<string, number> =>
+      Object.fromEntries(socket.pushesOf('position').map((m) => [m['name'] as string, m['position'] as number]));
+    assert.deepEqual(byName(), { 'positions/m-a': 1, 'positions/m-b': 2 });
+    await holder.call('lock.release', { name: 'positions/m-b', token: b['token'] });
+    const next = await ahead;
+    await eventually(() => byName()['positions/m-b'] === 1, 'm-b moved up');
+    await holder.call('lock.release', { name: 'positions/m-b', token: next['token'] });
+    await holder.call('lock.release', { name: 'positions/m-a', token: a['token'] });
+    const granted = await waiting;
+    assert.equal(granted['ok'], true);
+    const count = socket.pushesOf('position').length;
+    await roundTrip(socket);
+    assert.equal(socket.pushesOf('position').length, count, 'none after the reply');
+    assert.equal(server.hub.positions.size, 0);
+    await Promise.all([holder.close(), socket.close()]);
+  });
+
   test('positions must be a boolean: anything else is invalid_request naming it and changes nothing', async () => {
     const socket = await TestSocket.open(server.wsUrl);
     for (const positions of ['yes', 1, null, {}]) {
