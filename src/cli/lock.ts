@@ -153,7 +153,10 @@ async function acquire(client: LockringClient, plan: LockPlan): Promise<Held | n
       // Several names: one multi-lock, granted all at once or not at all (--limit and --mode apply to each).
       handle = plan.names.length === 1
         ? heldOne(await client.acquire(plan.names[0]!, { ...options, ...item, ...ranked, onPosition }))
-        : heldAll(await client.acquireAll(plan.names.map((name) => ({ name, ...item })), options));
+        : heldAll(await client.acquireAll(plan.names.map((name) => ({ name, ...item })), {
+          ...options,
+          onPosition: (name, position, total) => say(`waiting for lock ${JSON.stringify(name)}: position ${position} of ${total}`),
+        }));
     } catch (error) {
       if (interrupted !== null) return gaveUp(interrupted);
       if (!(error instanceof LockringClientError) || error.transport) throw error;

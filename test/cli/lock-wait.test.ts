@@ -26,6 +26,18 @@ describe('lockring lock --wait: one place in the queue', () => {
     assert.match(second.stderr(), /waiting for lock "fifo": position 2 of 2\n(?:.*\n)*lockring: waiting for lock "fifo": position 1 of 1\n/);
   });
 
+  it('several names: the multi-lock says its place in each queue while it waits', async () => {
+    const holder = await api(shared.server.url, 'POST', '/v1/locks/multi-b/acquire', { ttlMs: 60_000 });
+    const run = startCli(['lock', 'multi-a', 'multi-b', '--wait', '30s', ...printToken], shared.env);
+    await waitFor(async () => (await waiters(shared.server.url, 'multi-b')) === 1, 15_000, 'the multi-lock to queue');
+    await waitFor(async () => /"multi-b": position 1 of 1/.test(run.stderr()), 15_000, 'the position lines');
+    await api(shared.server.url, 'POST', '/v1/locks/multi-b/release', { token: holder.body.token });
+    const ended = await run.exited;
+    assert.equal(ended.code, 0, run.stderr());
+    assert.match(run.stderr(), /^lockring: waiting for lock "multi-a": position 1 of 1$/m);
+    assert.match(run.stderr(), /^lockring: waiting for lock "multi-b": position 1 of 1$/m);
+  });
+
   it('a --wait longer than the server keeps a waiter (waitMsMax) is bad usage, exit 2, and queues nothing', async () => {
     const holder = await api(shared.server.url, 'POST', '/v1/locks/too-long/acquire', { ttlMs: 60_000 });
     const run = await runCli(['lock', 'too-long', '--wait', '6m', ...printToken], shared.env);
