@@ -44,7 +44,7 @@ const lockNames = ['fault/lock-a', 'fault/lock-b', 'fault/lock-c'];
 const semaphoreNames = ['fault/sem-a'];
 const semaphoreLimit = 3;
 /** Locks taken in read or write mode; the server runs with readersPerLockMax = readersBound. */
-const rwNames = ['fault/rw-a'];
+const rwNames = ['fault/rw-a', 'fault/rw-b'];
 const readersBound = 2;
 const ring = 'faults';
 const leasedRing = 'faults-leased';
@@ -297,7 +297,9 @@ async function lockClient(id: string): Promise<void> {
     lease.holds.push(hold);
     holds.push(hold);
     // Some short holds are left to expire (the holder "died"); the rest are kept alive, then released.
-    if (short && rand() < 0.2) continue;
+    // A writer left to expire on a read-write name is not: each recovery gives its lease a
+    // full TTL again, so with kills closer than that TTL it would keep every reader out.
+    if (short && rand() < 0.2 && !(rw && mode === 'write')) continue;
     const alive = await keepAlive(lease, performance.now() + between(50, 1_200));
     if (alive) await releaseHold(hold);
   }
