@@ -176,7 +176,7 @@ const isChange = (answer: Answer): boolean => answer.status >= 200 && answer.sta
  * some replica answers it; its answer tells what became of the hold.
  */
 export async function lockWorker(
-  history: HaHistory, urls: string[], id: string, name: string, limit: number, ttlMs: number, ring: string, mode: 'read' | 'write' = 'write',
+  history: HaHistory, urls: string[], id: string, name: string, limit: number, ttlMs: number, ring: string, mode: 'read' | 'write' = 'write', waitMs = 0,
 ): Promise<void> {
   const caller = new FollowingCaller(urls);
   for (let n = 0; !history.stopping; n++) {
@@ -184,7 +184,7 @@ export async function lockWorker(
     let granted: Answer;
     try {
       history.requests += 1;
-      granted = await caller.call('POST', `/v1/locks/${name}/acquire`, { ttlMs, owner: id, limit, mode }, 20_000, () => {
+      granted = await caller.call('POST', `/v1/locks/${name}/acquire`, { ttlMs, owner: id, limit, mode, ...(waitMs > 0 ? { waitMs } : {}) }, 20_000, () => {
         if (sentAt === 0) sentAt = performance.now();
       });
     } catch {
@@ -339,6 +339,7 @@ export async function leaseKeeper(history: HaHistory, urls: string[], ttlMs: num
 // A storm of all the clients above, and the checks at its end.
 
 const holdTtlMs = 4_000;
+const rwWaitMs = 2_000;
 
 export interface Storm {
   readonly history: HaHistory;
@@ -359,9 +360,12 @@ export async function startStorm(urls: string[]): Promise<Storm> {
     lockWorker(history, urls, 'c', 'sem', 2, holdTtlMs, 'faults'),
     lockWorker(history, urls, 'd', 'sem', 2, holdTtlMs, 'faults'),
     lockWorker(history, urls, 'e', 'sem', 2, holdTtlMs, 'faults'),
-    lockWorker(history, urls, 'r1', 'rw', 1, holdTtlMs, 'faults', 'read'),
-    lockWorker(history, urls, 'r2', 'rw', 1, holdTtlMs, 'faults', 'read'),
-    lockWorker(history, urls, 'w', 'rw', 1, holdTtlMs, 'faults', 'write'),
+    // They wait in the queue: two readers that only try could keep a trying writer out
+    // for a whole run (their holds overlap), which is lawful; a queued writer is served
+    // in its turn, readers arriving after it wait behind it.
+    lockWorker(history, urls, 'r1', 'rw', 1, holdTtlMs, 'faults', 'read', rwWaitMs),
+    lockWorker(history, urls, 'r2', 'rw', 1, holdTtlMs, 'faults', 'read', rwWaitMs),
+    lockWorker(history, urls, 'w', 'rw', 1, holdTtlMs, 'faults', 'write', rwWaitMs),
     fifoDriver(history, urls, 'fifo', 3, holdTtlMs),
     lease.kept,
   ];
@@ -396,7 +400,8 @@ export async function verify(storm: Storm, urls: string[], label: string): Promi
   assert.ok(history.holds.filter((h) => h.name === 'mutex').length >= 5, `${label}: only ${history.holds.length} grants`);
   assert.ok(history.holds.filter((h) => h.name === 'sem').length >= 5, `${label}: too few semaphore grants`);
   for (const mode of ['read', 'write']) {
-    assert.ok(history.holds.filter((h) => h.name === 'rw' && h.mode === mode).length >= 3, `${label}: too few ${mode} grants on the read-write lock`);
+    const grants = history.holds.filter((h) => h.name === 'rw' && h.mode === mode).length;
+    assert.ok(grants >= 3, `${label}: ${grants} ${mode} grants on the read-write lock, fewer than 3 (${summary(history)})`);
   }
   assert.ok(history.fifo.some((round) => round.tokens.filter((t) => t !== null).length >= 2), `${label}: no FIFO round completed`);
   assert.ok(storm.lease.keepalives >= 5, `${label}: the lease was hardly kept alive (${summary(history)})`);
@@ -405,5 +410,6 @@ export async function verify(storm: Storm, urls: string[], label: string): Promi
 export function summary(history: HaHistory): string {
   const released = history.holds.filter((h) => h.releaseOutcome === 'released').length;
   const keepalives = history.leases.map((lease) => `${lease.keepalives} ${lease.failures.join(' | ')}`);
-  return JSON.stringify({ grants: history.holds.length, released, members: history.members.length, fifoRounds: history.fifo.length, requests: history.requests, keepalives });
+  const rw = (mode: string): number => history.holds.filter((h) => h.name === 'rw' && h.mode === mode).length;
+  return JSON.stringify({ grants: history.holds.length, released, rwReads: rw('read'), rwWrites: rw('write'), members: history.members.length, fifoRounds: history.fifo.length, requests: history.requests, keepalives });
 }
