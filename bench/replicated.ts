@@ -2,7 +2,8 @@
  * The replicated mode against its alternatives, on one machine:
  *
  *   - acquire+release (HTTP, a fresh name per acquire) throughput and p99 with 50
- *     closed loops, against: lockring replicated on a 3-member etcd (fsync on),
+ *     closed loops (autocannon connections for lockring; the etcd3 client's own
+ *     calls for the recipe, as its users run it), against: lockring replicated on a 3-member etcd (fsync on),
  *     lockring on its local write-ahead log, and the etcd3 npm client's lock recipe
  *     on the same 3-member etcd. Each also per server CPU-second: the CPU of every
  *     server process involved (the replicas and the etcd members for the replicated
@@ -11,7 +12,7 @@
  *   - takeover after kill -9 of the active: from the kill to the first successful
  *     grant by a client retrying every 20 ms, over `--kills` kills.
  *
- *   npm run bench -- --replicated [--seconds 5] [--rounds 3] [--kills 20] [--session-ttl 5s]
+ *   npm run bench -- --replicated [--seconds 5] [--rounds 3] [--kills 20] [--session-ttl 2s]
  *   npx tsx bench/replicated.ts   (the same options)
  *
  * Needs /usr/bin/etcd. Prints a table and the results as JSON.
@@ -23,7 +24,9 @@ import { parseArgs } from 'node:util';
 import { Etcd3 } from 'etcd3';
 import { noEtcd, startEtcdCluster } from '../test/helpers/etcd-cluster.js';
 import { type Replica, startReplica, stopAll as stopReplicas, waitForActive } from '../test/helpers/lockring-cluster.js';
+import { httpLoad, lockCycleRequests } from './lib/http-load.js';
 import { timedLoops, type LoopResult } from './lib/loops.js';
+import { wsLoad, wsLockCycle } from './lib/ws-load.js';
 import { processCpuMs } from './lib/processes.js';
 import { startLockring } from './lib/servers.js';
 import { quantile, sleep } from './lib/stats.js';
@@ -31,7 +34,7 @@ import { quantile, sleep } from './lib/stats.js';
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' }, kills: { type: 'string', default: '20' },
-    rounds: { type: 'string', default: '3' }, 'session-ttl': { type: 'string', default: '5s' },
+    rounds: { type: 'string', default: '3' }, 'session-ttl': { type: 'string', default: '2s' },
     // Accepted so that `npm run bench -- --replicated ...` can hand its arguments on.
     replicated: { type: 'boolean', default: false },
   },
@@ -41,6 +44,8 @@ const kills = Number(values.kills);
 const rounds = Number(values.rounds);
 const sessionTtl = values['session-ttl'];
 const loops = 50;
+/** Requests in flight per WebSocket: 50 x 16, as in the main table's WS rows. */
+const wsInFlight = 16;
 
 interface Measured extends LoopResult {
   /** CPU seconds of the server processes during the run, in all and by group (lockring, etcd). */
@@ -50,11 +55,14 @@ interface Measured extends LoopResult {
 }
 
 /** Runs `load` and charges it the CPU the processes of `groups` used meanwhile. */
-async function withCpu(groups: Record<string, readonly number[]>, load: () => Promise<LoopResult>): Promise<Measured> {
+async function withCpu(groups: Record<string, readonly number[]>, load: (onMeasureStart: () => void) => Promise<LoopResult>): Promise<Measured> {
   const cpu = (): Record<string, number> =>
     Object.fromEntries(Object.entries(groups).map(([group, pids]) => [group, pids.reduce((sum, pid) => sum + processCpuMs(pid), 0)]));
-  const before = cpu();
-  const result = await load();
+  // Counted from the measured part on (after a load's warm-up, if it has one).
+  let before = cpu();
+  const result = await load(() => {
+    before = cpu();
+  });
   const after = cpu();
   const serverCpuSecBy = Object.fromEntries(Object.keys(groups).map((group) => [group, (after[group]! - before[group]!) / 1000]));
   const serverCpuSec = Object.values(serverCpuSecBy).reduce((sum, sec) => sum + sec, 0);
@@ -78,8 +86,23 @@ async function acquireRelease(url: string): Promise<number> {
   return 2;
 }
 
-const lockringLoad = (url: string): Promise<LoopResult> =>
-  timedLoops({ connections: Array.from({ length: loops }, (_, i) => i), inFlight: 1, durationSec: seconds, cycle: () => acquireRelease(url) });
+/**
+ * autocannon, not fetch: undici's fetch in this process spent about 2.8 ms of CPU per
+ * cycle and saturated its core near 380 cycles/s, so the lockring figures were the
+ * client's. Latency here is per request (two per cycle), from autocannon.
+ */
+async function lockringLoad(url: string, onMeasureStart: () => void): Promise<LoopResult> {
+  const result = await httpLoad({ url, connections: loops, durationSec: seconds, requests: lockCycleRequests('bench-'), warmupSec: 1, onMeasureStart });
+  const cycles = Math.floor(result.requests / 2);
+  return {
+    cyclesPerSec: cycles / result.durationSec, opsPerSec: result.reqPerSec, cycles, p50: result.p50, p99: result.p99, max: result.max,
+    errors: result.errors, errorCodes: result.statusCodes, durationSec: result.durationSec,
+  };
+}
+
+async function lockringWsLoad(url: string, onMeasureStart: () => void): Promise<LoopResult> {
+  return wsLoad({ url, clients: loops, inFlight: wsInFlight, durationSec: seconds, warmupSec: 1, cycle: wsLockCycle('bench-'), onMeasureStart });
+}
 
 async function takeovers(replicas: Replica[], etcd: string): Promise<number[]> {
   const times: number[] = [];
@@ -102,10 +125,35 @@ async function takeovers(replicas: Replica[], etcd: string): Promise<number[]> {
   return times;
 }
 
+type Key = 'wal' | 'walWs' | 'replicated' | 'replicatedWs' | 'etcd3' | 'etcd3Wide';
+const measures: readonly { key: Key; label: string; per: 'request' | 'cycle' }[] = [
+  { key: 'wal', label: 'lockring, local WAL, HTTP 50', per: 'request' },
+  { key: 'walWs', label: `lockring, local WAL, WS ${loops}x${wsInFlight}`, per: 'cycle' },
+  { key: 'replicated', label: 'lockring, replicated, HTTP 50', per: 'request' },
+  { key: 'replicatedWs', label: `lockring, replicated, WS ${loops}x${wsInFlight}`, per: 'cycle' },
+  { key: 'etcd3', label: 'etcd3 lock recipe, 50 loops', per: 'cycle' },
+  { key: 'etcd3Wide', label: `etcd3 lock recipe, ${loops * wsInFlight} loops`, per: 'cycle' },
+];
+
+/** The etcd3 npm client's lock recipe, `n` closed loops on one client (one gRPC channel, as its users run it). */
+const recipeLoad = (client: Etcd3, n: number) => (onMeasureStart: () => void): Promise<LoopResult> => {
+  const cycle = async (): Promise<number> => {
+    const lock = client.lock(`bench/${Math.random().toString(36).slice(2, 10)}`).ttl(30);
+    await lock.acquire();
+    await lock.release();
+    return 2;
+  };
+  const connections = Array.from({ length: n }, (_, i) => i);
+  return timedLoops({ connections, inFlight: 1, durationSec: 1, cycle }).then(() => {
+    onMeasureStart();
+    return timedLoops({ connections, inFlight: 1, durationSec: seconds, cycle });
+  });
+};
+
 async function main(): Promise<void> {
   if (noEtcd !== false) throw new Error(noEtcd);
-  const runs: Record<'wal' | 'replicated' | 'etcd3', Measured[]> = { wal: [], replicated: [], etcd3: [] };
-  const results: Record<string, unknown> = { seconds, rounds, loops, sessionTtl, runs };
+  const runs = Object.fromEntries(measures.map((m) => [m.key, [] as Measured[]])) as Record<Key, Measured[]>;
+  const results: Record<string, unknown> = { seconds, rounds, loops, wsInFlight, sessionTtl, runs };
   const cluster = await startEtcdCluster(3, { fsync: true });
   const etcdPids = cluster.members.map((m) => m.child!.pid!);
   try {
@@ -117,22 +165,20 @@ async function main(): Promise<void> {
         const dataDir = mkdtempSync(join(tmpdir(), 'lockring-bench-wal-'));
         const single = await startLockring({ dataDir, tag: 'wal' });
         try {
-          runs.wal.push(await withCpu({ lockring: [single.child.pid] }, () => lockringLoad(single.url)));
+          const groups = { lockring: [single.child.pid] };
+          runs.wal.push(await withCpu(groups, (start) => lockringLoad(single.url, start)));
+          runs.walWs.push(await withCpu(groups, (start) => lockringWsLoad(single.url, start)));
         } finally {
           await single.stop();
           rmSync(dataDir, { recursive: true, force: true });
         }
-        runs.replicated.push(await withCpu({ lockring: replicas.map((r) => r.pid), etcd: etcdPids }, () => lockringLoad(active.url)));
-        runs.etcd3.push(await withCpu({ etcd: etcdPids }, () => timedLoops({
-          connections: Array.from({ length: loops }, (_, i) => i), inFlight: 1, durationSec: seconds,
-          cycle: async () => {
-            const lock = client.lock(`bench/${Math.random().toString(36).slice(2, 10)}`).ttl(30);
-            await lock.acquire();
-            await lock.release();
-            return 2;
-          },
-        })));
-        process.stderr.write(`round ${round + 1}/${rounds}: wal ${runs.wal.at(-1)!.cyclesPerSec.toFixed(0)}/s, replicated ${runs.replicated.at(-1)!.cyclesPerSec.toFixed(0)}/s, etcd3 ${runs.etcd3.at(-1)!.cyclesPerSec.toFixed(0)}/s\n`);
+        const groups = { lockring: replicas.map((r) => r.pid), etcd: etcdPids };
+        runs.replicated.push(await withCpu(groups, (start) => lockringLoad(active.url, start)));
+        runs.replicatedWs.push(await withCpu(groups, (start) => lockringWsLoad(active.url, start)));
+        runs.etcd3.push(await withCpu({ etcd: etcdPids }, recipeLoad(client, loops)));
+        runs.etcd3Wide.push(await withCpu({ etcd: etcdPids }, recipeLoad(client, loops * wsInFlight)));
+        const rate = (key: Key): string => `${key} ${runs[key].at(-1)!.cyclesPerSec.toFixed(0)}/s`;
+        process.stderr.write(`round ${round + 1}/${rounds}: ${measures.map((m) => rate(m.key)).join(', ')}\n`);
       }
     } finally {
       client.close();
@@ -144,18 +190,28 @@ async function main(): Promise<void> {
     await stopReplicas();
     await cluster.stop();
   }
-  const lines = [`${loops} closed loops of acquire+release over HTTP, ${seconds} s x ${rounds} rounds (median, worst of the rounds):`];
-  for (const [label, key] of rounds === 0 ? [] : [['lockring, local WAL', 'wal'], ['lockring, replicated (3 etcd)', 'replicated'], ['etcd3 lock recipe (3 etcd)', 'etcd3']] as const) {
+  const lines = [`acquire+release, a fresh name per cycle, ${seconds} s x ${rounds} rounds (median, worst of the rounds):`];
+  for (const { label, key, per } of rounds === 0 ? [] : measures) {
     const list = runs[key];
     const worst = (pick: (m: Measured) => number, higherIsWorse: boolean): number => (higherIsWorse ? Math.max(...list.map(pick)) : Math.min(...list.map(pick)));
-    lines.push(`${label.padEnd(32)} ${median(list.map((m) => m.cyclesPerSec)).toFixed(0).padStart(6)} cycles/s (worst ${worst((m) => m.cyclesPerSec, false).toFixed(0)})`
-      + `   p99 ${median(list.map((m) => m.p99)).toFixed(1).padStart(7)} ms (worst ${worst((m) => m.p99, true).toFixed(1)})`
+    lines.push(`${label.padEnd(36)} ${median(list.map((m) => m.cyclesPerSec)).toFixed(0).padStart(6)} cycles/s (worst ${worst((m) => m.cyclesPerSec, false).toFixed(0)})`
+      + `   p99 per ${per.padEnd(7)} ${median(list.map((m) => m.p99)).toFixed(1).padStart(7)} ms (worst ${worst((m) => m.p99, true).toFixed(1)})`
       + `   ${median(list.map((m) => m.cyclesPerServerCpuSec)).toFixed(0).padStart(6)} cycles per server CPU-s (worst ${worst((m) => m.cyclesPerServerCpuSec, false).toFixed(0)})`
       + `   errors ${list.reduce((sum, m) => sum + m.errors, 0)}`);
   }
-  const ratio = rounds === 0 ? Number.NaN : median(runs.replicated.map((m) => m.cyclesPerServerCpuSec)) / median(runs.etcd3.map((m) => m.cyclesPerServerCpuSec));
-  if (rounds > 0) lines.push(`replicated / etcd3 recipe, cycles per server CPU-second: ${ratio.toFixed(1)}x`);
-  results['replicatedOverRecipePerCpu'] = ratio;
+  // Per round, then the median and the worst of the rounds: each ratio is of figures from the same round.
+  const ratios = (a: Key, b: Key): { median: number; worst: number } => {
+    const each = runs[a].map((m, i) => m.cyclesPerServerCpuSec / runs[b][i]!.cyclesPerServerCpuSec);
+    return { median: median(each), worst: Math.min(...each) };
+  };
+  if (rounds > 0) {
+    const http = ratios('replicated', 'etcd3');
+    const ws = ratios('replicatedWs', 'etcd3Wide');
+    const wsNarrow = ratios('replicatedWs', 'etcd3');
+    lines.push(`replicated / etcd3 recipe, cycles per server CPU-second: HTTP 50 vs recipe 50 ${http.median.toFixed(1)}x (worst ${http.worst.toFixed(1)}x); `
+      + `WS ${loops}x${wsInFlight} vs recipe ${loops * wsInFlight} ${ws.median.toFixed(1)}x (worst ${ws.worst.toFixed(1)}x); vs recipe 50 ${wsNarrow.median.toFixed(1)}x (worst ${wsNarrow.worst.toFixed(1)}x)`);
+    results['replicatedOverRecipePerCpu'] = { http, ws, wsOverRecipe50: wsNarrow };
+  }
   const takeover = results['takeoverMs'] as { p50: number; p99: number; worst: number | null; samples: number[] } | undefined;
   if (takeover !== undefined && takeover.samples.length > 0) {
     lines.push(`takeover after kill -9 (session TTL ${sessionTtl}), ${takeover.samples.length} kills: median ${takeover.p50.toFixed(0)} ms, p99 ${takeover.p99.toFixed(0)} ms, worst ${takeover.worst!.toFixed(0)} ms`);

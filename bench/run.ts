@@ -27,7 +27,7 @@ const anchors: readonly Scenario[] = [redisAnchor, etcdAnchor];
 const scenarios: readonly Scenario[] = [httpAcquire, contended, wsLockOps, keepalive, ring, expiry, memory, durability];
 
 const usage = `usage: npm run bench -- [--quick] [--only a,e] [--no-anchors] [--dist] [--profile] [--entry FILE]
-       npm run bench -- --replicated [--seconds 5] [--rounds 3] [--kills 20] [--session-ttl 5s]
+       npm run bench -- --replicated [--seconds 5] [--rounds 3] [--kills 20] [--session-ttl 2s]
   --replicated  the replicated mode instead (bench/replicated.ts): throughput against the local
                 log and the etcd3 lock recipe per server CPU-second, takeover after kill -9
   --quick       short runs (under 2 minutes in all); the default full run takes under 15

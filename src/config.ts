@@ -72,7 +72,7 @@ export const defaultConfig: Config = Object.freeze({
   etcd: null,
   cluster: 'lockring',
   advertiseUrl: null,
-  etcdSessionTtlMs: 5_000,
+  etcdSessionTtlMs: 2_000,
   limits: defaultLimits,
 });
 

@@ -75,7 +75,10 @@ export class Election {
     const sentAt = this.now();
     this.leaseId = await client.leaseGrant(this.ttlSeconds);
     this.renewed(sentAt);
-    this.keepaliveTimer = setInterval(() => void this.renew(), Math.max(100, Math.floor((this.ttlSeconds * 1000) / 3)));
+    // Every sixth of the TTL: a kill leaves the lease at most a sixth less than its TTL
+    // to run out (a faster takeover), and an active rides out about four failed
+    // keepalives in a row before it must step down.
+    this.keepaliveTimer = setInterval(() => void this.renew(), Math.max(100, Math.floor((this.ttlSeconds * 1000) / 6)));
     this.keepaliveTimer.unref();
     const key = keys.candidate(this.leaseId);
     const value = Buffer.from(JSON.stringify({ url: this.options.advertiseUrl }));
