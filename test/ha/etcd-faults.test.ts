@@ -29,8 +29,8 @@ describe('replicated mode when etcd fails', { skip: noEtcd, timeout: 150_000 }, 
     let cluster: SupervisedReplicas | null = null;
     let storm: Storm | null = null;
     try {
-      // A session TTL well above etcd's own leader election (500 ms here), as in production.
-      cluster = await superviseReplicas(etcd.endpoints, 'stop-leader', '3s', 3);
+      // The default session TTL: etcd's own leader election (500 ms here) fits well inside it.
+      cluster = await superviseReplicas(etcd.endpoints, 'stop-leader', '2s', 3);
       const { slots, urls } = cluster;
       const first = await waitForActive(slots, 20_000);
       await withReplicaLogs(slots, async () => {
