@@ -1,14 +1,15 @@
 /**
  * The replicated mode against its alternatives, on one machine:
  *
- *   - acquire+release (HTTP, a fresh name per acquire) throughput and p99 with 50
- *     closed loops (autocannon connections for lockring; the etcd3 client's own
- *     calls for the recipe, as its users run it), against: lockring replicated on a 3-member etcd (fsync on),
- *     lockring on its local write-ahead log, and the etcd3 npm client's lock recipe
- *     on the same 3-member etcd. Each also per server CPU-second: the CPU of every
- *     server process involved (the replicas and the etcd members for the replicated
- *     mode, the etcd members for the recipe, the one process for the local log),
- *     read from /proc. The three alternate for `--rounds` rounds;
+ *   - acquire+release cycles (a fresh name per cycle) against lockring on its local
+ *     write-ahead log and lockring replicated on a 3-member etcd (fsync on), each over
+ *     HTTP (autocannon, 50 connections) and over the WebSocket (50 clients x 16 in
+ *     flight), and against the etcd3 npm client's lock recipe on the same etcd with 50
+ *     and with 800 closed loops (the WebSocket load's cycles in flight). Each also per
+ *     server CPU-second: the CPU of every server process involved (the replicas and the
+ *     etcd members for the replicated mode, the etcd members for the recipe, the one
+ *     process for the local log), read from /proc after the warm-up. The six measures
+ *     alternate for `--rounds` rounds; ratios are taken per round;
  *   - takeover after kill -9 of the active: from the kill to the first successful
  *     grant by a client retrying every 20 ms, over `--kills` kills.
  *

@@ -76,8 +76,8 @@ export class Election {
     this.leaseId = await client.leaseGrant(this.ttlSeconds);
     this.renewed(sentAt);
     // Every sixth of the TTL: a kill leaves the lease at most a sixth less than its TTL
-    // to run out (a faster takeover), and an active rides out about four failed
-    // keepalives in a row before it must step down.
+    // to run out (a faster takeover), and an active rides out about five failed
+    // keepalives in a row (its leadership lease is the TTL less the drift margin).
     this.keepaliveTimer = setInterval(() => void this.renew(), Math.max(100, Math.floor((this.ttlSeconds * 1000) / 6)));
     this.keepaliveTimer.unref();
     const key = keys.candidate(this.leaseId);
