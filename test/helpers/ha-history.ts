@@ -390,8 +390,11 @@ export async function verify(storm: Storm, urls: string[], label: string): Promi
   const nodes = new Set((ring.body.nodes as { id: string }[]).map((node) => node.id));
   assert.deepEqual(history.missingMembers(nodes), [], `${label}: an acknowledged ring change was lost`);
   const keeper = await final.call('GET', '/v1/locks/keeper');
+  // What the kept lease went through, so that a lost hold says whether its lease was kept.
+  const kept = `${summary(history)}; problems ${JSON.stringify(problems)}; lease gone ${storm.lease.goneAt === null ? 'never' : `${Math.round(storm.lease.goneAt - storm.lease.lastAckedSentAt)} ms after its last acknowledged keepalive was sent`}`;
+  assert.equal(keeper.status, 200, `${label}: the hold on the kept lease survived (${keeper.status} ${JSON.stringify(keeper.body)}; ${kept})`);
   assert.equal(keeper.body.holders[0]?.token, storm.keeperToken, `${label}: the hold on the kept lease survived with its token`);
-  assert.equal(storm.lease.goneAt, null, `${label}: a lease kept alive within its TTL ended`);
+  assert.equal(storm.lease.goneAt, null, `${label}: a lease kept alive within its TTL ended (${kept})`);
   const after = await final.call('POST', '/v1/locks/after/acquire', { ttlMs: 1_000 });
   assert.equal(after.status, 200);
   assert.ok(after.body.token > history.highestToken, `${label}: tokens keep rising`);
