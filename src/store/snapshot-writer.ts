@@ -4,8 +4,8 @@ import type { StateMachine } from '../domain/state-machine.js';
 import { ByteWriter } from './byte-buffer.js';
 import { fsyncDir, snapshotName } from './data-dir.js';
 import { frameHeaderBytes, sealFrame } from './frame.js';
-import { encodeLease, encodeLiveHold, encodeLockDelay, encodeMember, encodeRing, encodeSnapshotEnd } from './record-codec.js';
-import { encodeRingHistory } from './ring-history-codec.js';
+import { encodeLease, encodeSnapshotEnd } from './record-codec.js';
+import { encodeLockState, encodeRingState } from './state-records.js';
 
 /** First bytes of a snapshot file: name and format version. */
 export const snapshotMagic = Buffer.from('LRSNAP01', 'latin1');
@@ -101,22 +101,14 @@ async function walk(machine: StateMachine, writer: SnapshotFileWriter, options: 
     if (await pause(1)) return null;
   }
   for (const lock of machine.locks.byName.values()) {
-    let records = 0;
-    for (const hold of lock.holders.values()) records += encodeLiveHold(writer.out, hold, lock.limit);
+    const records = encodeLockState(writer.out, lock, machine.clock.monoMs());
     counts.holds += lock.holders.size;
-    // What is left of a running lock-delay; recovery counts it again from the restart.
-    const delayMs = lock.delayUntilMs === 0 ? 0 : Math.ceil(lock.delayUntilMs - machine.clock.monoMs());
-    if (delayMs > 0) encodeLockDelay(writer.out, lock.name, lock.limit, delayMs);
-    if (await pause(records + (delayMs > 0 ? 1 : 0))) return null;
+    if (await pause(records)) return null;
   }
   for (const ring of machine.rings.byName.values()) {
-    encodeRing(writer.out, ring.name, ring.vnodes, ring.version, ring.algorithm);
-    for (const member of ring.members.values()) {
-      encodeMember(writer.out, ring.name, member.id, member.weight, member.metaJson, member.lease?.id ?? null, ring.version);
-    }
-    encodeRingHistory(writer.out, ring.name, { oldest: ring.history.oldest, changes: ring.history.changes() });
+    const records = encodeRingState(writer.out, ring);
     counts.members += ring.members.size;
-    if (await pause(2 + ring.members.size)) return null;
+    if (await pause(records)) return null;
   }
   return counts;
 }

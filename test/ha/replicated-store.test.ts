@@ -141,4 +141,28 @@ describe('replicated store against a real etcd', { skip: noEtcd }, () => {
     await c.opened;
     assert.equal(c.machine.locks.byName.size, 49);
   });
+
+  test('a snapshot in etcd keeps what the local one keeps: the algorithm and history of a ring, a running lock-delay', async () => {
+    const a = replica('a', 'snap-shape', { snapshotEveryRecords: 1_000_000 });
+    const storeA = await a.opened;
+    a.machine.run((m) => m.rings.put('cache', { algorithm: 'ketama' }));
+    a.machine.run((m) => m.rings.putMember('cache', 'n1', { weight: 1 }));
+    const before = a.machine.rings.get('cache').version;
+    a.machine.run((m) => m.rings.putMember('cache', 'n2', { weight: 1 }));
+    const held = a.machine.run((m) => m.locks.acquire({ name: 'delayed', ttlMs: 1_000, lockDelayMs: 60_000 }));
+    assert.ok('granted' in held);
+    a.clock.advance(1_001);
+    a.machine.tick();
+    assert.ok(a.machine.locks.byName.get('delayed')!.delayUntilMs > 0, 'the expiry started the lock-delay');
+    await storeA.snapshot();
+    const b = replica('b', 'snap-shape');
+    await eventually('b learns the active', () => b.active === 'http://a');
+    await storeA.close();
+    await b.opened;
+    const ring = b.machine.rings.get('cache');
+    assert.equal(ring.algorithm, 'ketama', 'the ring keeps its algorithm');
+    const diff = b.machine.run((m) => m.rings.diff('cache', { from: before, to: ring.version, n: 1, start: 0, limit: 1_000 }));
+    assert.ok(diff.ranges.length > 0, 'the history before the snapshot can still be diffed');
+    assert.throws(() => b.machine.run((m) => m.locks.acquire({ name: 'delayed', ttlMs: 1_000 })), { code: 'lock_held' }, 'the lock-delay still runs');
+  });
 });

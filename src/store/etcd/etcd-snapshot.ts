@@ -1,7 +1,8 @@
 import type { StateMachine } from '../../domain/state-machine.js';
 import { ByteReader, ByteWriter, DecodeError } from '../byte-buffer.js';
 import { crc32c } from '../crc32c.js';
-import { RecordType, decodeRecord, encodeLease, encodeLiveHold, encodeMember, encodeRing, encodeSnapshotEnd } from '../record-codec.js';
+import { RecordType, decodeRecord, encodeLease, encodeSnapshotEnd } from '../record-codec.js';
+import { encodeLockState, encodeRingState } from '../state-records.js';
 import type { RecoveryImage } from '../recovery-image.js';
 import { CorruptLogError } from '../store-errors.js';
 import type { EtcdClient } from './etcd-client.js';
@@ -36,18 +37,16 @@ export function encodeState(machine: StateMachine, seq: number): Buffer {
     encodeLease(out, lease.id, lease.ttlMs, lease.kind, lease.principal);
     leases += 1;
   }
+  // The same records as the local snapshot: holds, running lock-delays, rings with
+  // their algorithm and kept history.
+  const monoNowMs = machine.clock.monoMs();
   for (const lock of machine.locks.byName.values()) {
-    for (const hold of lock.holders.values()) {
-      encodeLiveHold(out, hold, lock.limit);
-      holds += 1;
-    }
+    encodeLockState(out, lock, monoNowMs);
+    holds += lock.holders.size;
   }
   for (const ring of machine.rings.byName.values()) {
-    encodeRing(out, ring.name, ring.vnodes, ring.version);
-    for (const member of ring.members.values()) {
-      encodeMember(out, ring.name, member.id, member.weight, member.metaJson, member.lease?.id ?? null, ring.version);
-      members += 1;
-    }
+    encodeRingState(out, ring);
+    members += ring.members.size;
   }
   encodeSnapshotEnd(out, { startSeq: seq, endSeq: seq, lastToken: machine.lastToken, leases, holds, members });
   return Buffer.from(out.buf.subarray(0, out.pos));
