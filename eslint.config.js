@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', '**/dist/**', 'node_modules/**', 'data/**', 'bench/results/**', 'scratch/**'] },
+  { ignores: ['dist/**', '**/dist/**', 'node_modules/**', 'data/**', 'bench/results/**', 'scratch/**', '.test-build/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

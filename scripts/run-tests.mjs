@@ -1,9 +1,16 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts file with node's built-in runner through tsx.
 // Node 20's `node --test` takes paths, not globs, so the files are listed here.
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+//
+// First it compiles src once into .test-build/ (the layout of dist/, so the code finds
+// package.json and its assets the same way) and tells the tests where it is: the
+// lockring processes they start run that JavaScript instead of transpiling the sources
+// in every process, which roughly halves the CPU of a server start on a suite that
+// starts a few hundred. The tests themselves still run from source through tsx.
+import { cpSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 
 function findTests(dir) {
   const found = [];
@@ -15,11 +22,24 @@ function findTests(dir) {
   return found;
 }
 
+function compile(outDir) {
+  rmSync(outDir, { recursive: true, force: true });
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', outDir], { stdio: 'inherit' });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+  cpSync('src/ui/assets', join(outDir, 'src/ui/assets'), { recursive: true });
+}
+
 const filter = process.argv.slice(2);
 const files = findTests('test').filter((f) => filter.length === 0 || filter.some((s) => f.includes(s)));
+const build = resolve('.test-build');
+compile(build);
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
-  { stdio: 'inherit', env: { ...process.env, LOCKRING_LOG_LEVEL: process.env.LOCKRING_LOG_LEVEL ?? 'silent' } },
+  {
+    stdio: 'inherit',
+    env: { ...process.env, LOCKRING_TEST_BUILD: build, LOCKRING_LOG_LEVEL: process.env.LOCKRING_LOG_LEVEL ?? 'silent' },
+  },
 );
 process.exit(result.status ?? 1);

@@ -6,9 +6,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { entryArgs } from '../helpers/entry.js';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const cliEntry = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 /** Environment without the caller's LOCKRING_* settings (tests name their own). */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -29,7 +29,7 @@ const started = new Set<ChildProcess>();
 
 /** Starts `lockring ARGS` (from source) without waiting for it. */
 export function startCli(args: string[], env: NodeJS.ProcessEnv = cleanEnv(), cwd: string = repoRoot, user?: RunAs): Running {
-  return startProcess(process.execPath, ['--import', 'tsx', cliEntry, ...args], env, cwd, user);
+  return startProcess(process.execPath, [...entryArgs('cli'), ...args], env, cwd, user);
 }
 
 /** Another user to run as (a test running as root that needs permissions to apply). */

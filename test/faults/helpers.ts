@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { entryArgs } from '../helpers/entry.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const running = new Set<ChildProcess>();
@@ -65,7 +66,7 @@ function parse(line: string): Record<string, unknown> | undefined {
 /** Spawns the server on a free port of 127.0.0.1 over `dataDir`; does not wait for anything. */
 export function spawnServer(dataDir: string, env: Record<string, string> = {}): ChildServer {
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, entryArgs('main'), {
     cwd: repoRoot,
     env: {
       ...process.env,

@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { LockringClient } from '../../src/client/client.js';
 import { noEtcd } from '../helpers/etcd-cluster.js';
+import { entryArgs } from '../helpers/entry.js';
 import { call, etcdForSuite, startReplica, waitForActive } from '../helpers/lockring-cluster.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -46,7 +47,7 @@ describe('clients of a replicated cluster', { skip: noEtcd, timeout: 90_000 }, (
     const active = await waitForActive(replicas);
     const standby = replicas.find((r) => r !== active)!;
     await call(active.url, 'POST', '/v1/locks/cli-lock/acquire', { ttlMs: 10_000, owner: 'someone' });
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'status', 'cli-lock', '--json'], {
+    const result = spawnSync(process.execPath, [...entryArgs('cli'), 'status', 'cli-lock', '--json'], {
       cwd: repoRoot, encoding: 'utf8', timeout: 30_000,
       env: { ...process.env, LOCKRING_URL: `${standby.url},${active.url}` },
     });

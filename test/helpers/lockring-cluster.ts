@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before } from 'node:test';
 import { type EtcdCluster, freePort, startEtcdCluster } from './etcd-cluster.js';
+import { entryArgs } from './entry.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -46,7 +47,7 @@ export async function startReplica(etcd: string, cluster: string, sessionTtl = '
 /** Starts a replica on `port` without waiting for it (a supervisor's restart, which may fail while etcd is down). */
 export function spawnReplica(etcd: string, cluster: string, sessionTtl: string, port: number, env: Record<string, string> = {}): Replica {
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+  const child = spawn(process.execPath, [...entryArgs('cli'), 'serve'], {
     cwd: repoRoot,
     env: {
       ...process.env,

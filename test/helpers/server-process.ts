@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { entryArgs } from './entry.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -38,7 +39,7 @@ function replicatedEnv(): Record<string, string> {
 }
 
 export async function startServerProcess(env: Record<string, string> = {}, startupMs = 15_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, entryArgs('main'), {
     cwd: repoRoot,
     env: {
       ...process.env,
