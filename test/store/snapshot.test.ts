@@ -2,8 +2,9 @@
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { after, describe, test } from 'node:test';
+import { writeSnapshot } from '../../src/store/snapshot-writer.js';
 import { abandonStore } from '../../src/store/store.js';
-import { digest, open, random, removeDir, settle, step, tempDir } from './helpers.js';
+import { digest, makeMachine, open, random, removeDir, settle, step, tempDir } from './helpers.js';
 
 const dirs: string[] = [];
 after(async () => {
@@ -113,4 +114,45 @@ describe('segments and snapshots', () => {
       await third.store.close();
     });
   }
+});
+
+describe('a background snapshot shares the event loop by time', () => {
+  /**
+   * Writes a snapshot of `leases` leases with `options` while immediates tick; returns
+   * the leases written and, each time it checks `aborted` (at every pause of the walk,
+   * and once before installing), how many immediate turns had run by then.
+   */
+  async function pausesDuring(leases: number, options: { sliceMs: number; nowMs: () => number }): Promise<{ leases: number; turnsAtPauses: number[] }> {
+    const dir = await fresh();
+    const { machine } = await makeMachine();
+    for (let i = 0; i < leases; i++) machine.run((m) => m.leases.grant(60_000));
+    let turns = 0;
+    const turnsAtPauses: number[] = [];
+    let done = false;
+    const written = writeSnapshot(
+      { machine, lastSeq: () => 0, durableThrough: async () => {} },
+      { dir, sliceItems: Number.MAX_SAFE_INTEGER, aborted: () => turnsAtPauses.push(turns) < 0, ...options },
+    ).finally(() => (done = true));
+    while (!done) {
+      await nextTurn();
+      turns += 1;
+    }
+    return { leases: (await written)?.leases ?? -1, turnsAtPauses };
+  }
+
+  test('a slice ends once sliceMs has passed, however few objects it wrote, and the event loop runs before the next', async () => {
+    // No time bound and less than a frame of objects: the walk never pauses (the one
+    // check is the one before installing).
+    const untimed = await pausesDuring(1_000, { sliceMs: Infinity, nowMs: () => 0 });
+    assert.equal(untimed.leases, 1_000);
+    assert.equal(untimed.turnsAtPauses.length, 1);
+    // A clock that moves 1 ms per look: every look (each 64 objects) ends the slice.
+    let clockMs = 0;
+    const timed = await pausesDuring(1_000, { sliceMs: 1, nowMs: () => (clockMs += 1) });
+    assert.equal(timed.leases, 1_000);
+    assert.equal(timed.turnsAtPauses.length, Math.floor(1_000 / 64) + 1);
+    for (let i = 1; i < timed.turnsAtPauses.length; i++) {
+      assert.ok(timed.turnsAtPauses[i]! > timed.turnsAtPauses[i - 1]!, `an immediate ran between pauses ${i - 1} and ${i}`);
+    }
+  });
 });
