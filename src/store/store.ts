@@ -64,7 +64,7 @@ const defaults = {
   commitDelayMs: 0,
   batchBytesMax: 1024 * 1024,
   snapshotSliceItems: 4096,
-  // Half an expiry-loop turn: while both run, expiries get two thirds of the time the two share.
+  // Half an expiry-loop turn (1 ms): when both have work, the snapshot takes the smaller share.
   snapshotSliceMs: 0.5,
 };
 
