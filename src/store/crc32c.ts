@@ -22,10 +22,14 @@ function buildTable(): Int32Array {
   return t;
 }
 
-/** CRC-32C of `bytes[start, end)`, as an unsigned 32-bit integer. */
-export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length): number {
+/**
+ * CRC-32C of `bytes[start, end)`, as an unsigned 32-bit integer. `previous`, the CRC of
+ * the bytes before these, continues it: the CRC of parts fed in order is the CRC of
+ * their concatenation.
+ */
+export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length, previous = 0): number {
   const t = table;
-  let crc = ~0;
+  let crc = ~previous;
   let i = start;
   while (end - i >= 8) {
     const a = crc ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));

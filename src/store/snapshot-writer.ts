@@ -4,8 +4,8 @@ import type { StateMachine } from '../domain/state-machine.js';
 import { ByteWriter } from './byte-buffer.js';
 import { fsyncDir, snapshotName } from './data-dir.js';
 import { frameHeaderBytes, sealFrame } from './frame.js';
-import { encodeLease, encodeSnapshotEnd } from './record-codec.js';
-import { encodeLockState, encodeRingState } from './state-records.js';
+import { encodeSnapshotEnd } from './record-codec.js';
+import { walkState } from './state-walk.js';
 
 /** First bytes of a snapshot file: name and format version. */
 export const snapshotMagic = Buffer.from('LRSNAP01', 'latin1');
@@ -20,7 +20,7 @@ export interface SnapshotSource {
 
 export interface SnapshotOptions {
   readonly dir: string;
-  /** Objects written between two yields to the event loop at most; Infinity for none (at close). */
+  /** Records written between two yields to the event loop at most; Infinity for none (at close). */
   readonly sliceItems: number;
   /** Longest a slice of the walk runs before it yields, whatever its count; Infinity for no bound (at close). */
   readonly sliceMs: number;
@@ -40,14 +40,11 @@ export interface SnapshotWritten {
 }
 
 const frameBytesTarget = 1024 * 1024;
-/** Objects written between two looks at the clock. */
-const itemsPerClockCheck = 64;
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Writes the machine's state as a snapshot while the server keeps running: the
- * walk yields to the event loop every `sliceItems` objects, so a million holds do
- * not stall expiries. The state changes under the walk, which is why it is fuzzy:
+ * walk (state-walk.ts) yields to the event loop between short slices, so a million
+ * holds do not stall expiries. The state changes under the walk, which is why it is fuzzy:
  * it reflects every record up to `startSeq` and some after; recovery replays the
  * log from startSeq + 1 over it (records are idempotent). It is installed (renamed
  * into place) only once the log is durable through the last record it may
@@ -61,7 +58,14 @@ export async function writeSnapshot(source: SnapshotSource, options: SnapshotOpt
   const writer = new SnapshotFileWriter(file);
   let finished = false;
   try {
-    const counts = await walk(source.machine, writer, options);
+    const counts = await walkState(source.machine, writer.out, {
+      ...options,
+      full: () => writer.out.pos >= frameBytesTarget,
+      flush: () => writer.flushFrame(),
+      counted: (records) => {
+        writer.items += records;
+      },
+    });
     if (counts === null) return null;
     const endSeq = source.lastSeq();
     encodeSnapshotEnd(writer.out, { startSeq, endSeq, lastToken: source.machine.lastToken, ...counts });
@@ -79,62 +83,6 @@ export async function writeSnapshot(source: SnapshotSource, options: SnapshotOpt
     if (!finished) await file.close().catch(() => {});
     await unlink(temporary).catch(() => {});
   }
-}
-
-interface WalkCounts {
-  leases: number;
-  holds: number;
-  members: number;
-}
-
-async function walk(machine: StateMachine, writer: SnapshotFileWriter, options: SnapshotOptions): Promise<WalkCounts | null> {
-  const counts: WalkCounts = { leases: 0, holds: 0, members: 0 };
-  let slice = 0;
-  let sinceClockCheck = 0;
-  const nowMs = options.nowMs ?? (() => performance.now());
-  let sliceStartedMs = nowMs();
-  // A slice ends at sliceItems objects or sliceMs, whichever comes first: what an
-  // object costs varies (a lock with many holders, a ring with its history, a cold
-  // cache), and the expiry loop's turn it shares the event loop with is 1 ms.
-  // Checked synchronously: an await per object cost a microtask each (a snapshot of
-  // a million leases took about a third longer, bench/snapshot-stall.ts).
-  const due = (items: number): boolean => {
-    writer.items += items;
-    if (writer.out.pos >= frameBytesTarget) return true;
-    slice += items;
-    if (slice >= options.sliceItems) return true;
-    sinceClockCheck += items;
-    if (sinceClockCheck < itemsPerClockCheck) return false;
-    sinceClockCheck = 0;
-    return nowMs() - sliceStartedMs >= options.sliceMs;
-  };
-  /** Writes a full frame (waiting for the disk gives the event loop its turn) or yields; true if aborted. */
-  const pause = async (): Promise<boolean> => {
-    if (writer.out.pos >= frameBytesTarget) await writer.flushFrame();
-    else await yieldToLoop();
-    slice = 0;
-    sinceClockCheck = 0;
-    sliceStartedMs = nowMs();
-    return options.aborted();
-  };
-  // Map iterators survive changes between yields: deleted entries are skipped,
-  // added ones visited. Either way the log replay settles each object.
-  for (const lease of machine.leases.byId.values()) {
-    encodeLease(writer.out, lease.id, lease.ttlMs, lease.kind, lease.principal);
-    counts.leases += 1;
-    if (due(1) && (await pause())) return null;
-  }
-  for (const lock of machine.locks.byName.values()) {
-    const records = encodeLockState(writer.out, lock, machine.clock.monoMs());
-    counts.holds += lock.holders.size;
-    if (due(records) && (await pause())) return null;
-  }
-  for (const ring of machine.rings.byName.values()) {
-    const records = encodeRingState(writer.out, ring);
-    counts.members += ring.members.size;
-    if (due(records) && (await pause())) return null;
-  }
-  return counts;
 }
 
 /** Frames of records written one after another, after the magic. */

@@ -9,6 +9,7 @@ import type { OpenLogFile } from './log-file.js';
 import { type FsyncObserver, type LogPosition, LogWriter } from './log-writer.js';
 import { recoverLog } from './recovery.js';
 import { writeSnapshot } from './snapshot-writer.js';
+import { backgroundSlice } from './state-walk.js';
 import { type DurabilityFailedError, StoreError } from './store-errors.js';
 
 export interface StoreOptions {
@@ -26,7 +27,7 @@ export interface StoreOptions {
   readonly commitDelayMs?: number | undefined;
   /** Largest batch written with one fsync. Default 1 MiB. */
   readonly batchBytesMax?: number | undefined;
-  /** Objects a background snapshot writes between two yields to the event loop, at most. Default 4096. */
+  /** Records a background snapshot writes between two yields to the event loop, at most. Default 4096. */
   readonly snapshotSliceItems?: number | undefined;
   /** Longest a background snapshot runs between two yields to the event loop. Default 0.5 ms. */
   readonly snapshotSliceMs?: number | undefined;
@@ -63,9 +64,8 @@ const defaults = {
   snapshotEveryRecords: 1_000_000,
   commitDelayMs: 0,
   batchBytesMax: 1024 * 1024,
-  snapshotSliceItems: 4096,
-  // Half an expiry-loop turn (1 ms): when both have work, the snapshot takes the smaller share.
-  snapshotSliceMs: 0.5,
+  snapshotSliceItems: backgroundSlice.sliceItems,
+  snapshotSliceMs: backgroundSlice.sliceMs,
 };
 
 /**

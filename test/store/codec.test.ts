@@ -14,6 +14,20 @@ describe('record codec', () => {
     assert.equal(crc32c(long, 3, 997), crc32c(long.subarray(3, 997)));
   });
 
+  test('crc32c continued part by part (the chunks of an etcd snapshot) equals the crc32c of the whole', () => {
+    const whole = Buffer.from(Array.from({ length: 10_000 }, (_, i) => (i * 31 + (i >> 7)) & 0xff));
+    for (const cuts of [[5_000], [1, 2, 3], [4_096, 8_192], [9_999], [0, 10_000]]) {
+      let crc = 0;
+      let at = 0;
+      for (const end of [...cuts, whole.length]) {
+        crc = crc32c(whole.subarray(at, end), 0, end - at, crc);
+        at = end;
+      }
+      assert.equal(crc, crc32c(whole), `parts cut at ${cuts.join(', ')}`);
+    }
+    assert.equal(crc32c(Buffer.from('56789'), 0, 5, crc32c(Buffer.from('1234'))), 0xe3069283);
+  });
+
   test('varints and strings round-trip, including large tokens and non-ASCII names', () => {
     const numbers = [0, 1, 127, 128, 16_383, 16_384, 2 ** 31 - 1, 2 ** 31, 2 ** 32 + 5, 1_700_000_000_123, Number.MAX_SAFE_INTEGER];
     const strings = ['', 'a', 'x'.repeat(32), 'y'.repeat(33), 'ключ/ü', '🔒'.repeat(20), 'z'.repeat(6000), 'é'.repeat(300)];

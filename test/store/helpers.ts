@@ -86,12 +86,11 @@ export function digest(machine: StateMachine): Digest {
   return { leases, holds: holds.sort(), rings: rings.sort(), lastToken: machine.lastToken };
 }
 
-type Opened = Awaited<ReturnType<typeof open>>;
 
 export { random } from '../helpers/random.js';
 
 /** One random command: grants, acquires, releases, revokes, expiries, ring changes. */
-export function step({ machine, clock }: Opened, rand: () => number): void {
+export function step({ machine, clock }: { readonly machine: StateMachine; readonly clock: ManualClock }, rand: () => number): void {
   const pick = <T>(items: readonly T[]): T | undefined => items[Math.floor(rand() * items.length)];
   const leases = [...machine.leases.byId.keys()];
   const roll = rand();

@@ -5,7 +5,8 @@ import type { Durability } from '../durability.js';
 import { EtcdClient } from './etcd-client.js';
 import { EtcdError } from './etcd-error.js';
 import { ClusterKeys } from './etcd-keys.js';
-import { chunksOf, encodeState, pointerOf } from './etcd-snapshot.js';
+import { backgroundSlice } from '../state-walk.js';
+import { encodeState, pointerOf } from './etcd-snapshot.js';
 import { Election, type Leadership } from './election.js';
 import { LogAppender } from './log-appender.js';
 import { LogFollower } from './log-follower.js';
@@ -28,6 +29,8 @@ export interface ReplicatedOptions {
   readonly onFatal: (error: EtcdError) => void;
   /** Snapshot into etcd after this many records (default: the etcdSnapshotIntervalRecordsMax limit). */
   readonly snapshotEveryRecords?: number;
+  /** Records the snapshot walk writes between two yields to the event loop, at most (default 4096; tests make it small). */
+  readonly snapshotSliceItems?: number;
   /** Deadline of one etcd call (default: half the session TTL, at least 1 s; etcd's own leader election takes about that). */
   readonly callTimeoutMs?: number;
   readonly wallNowMs?: () => number;
@@ -251,34 +254,46 @@ class Active implements ReplicatedStore {
    */
   private async writeSnapshot(): Promise<void> {
     const { limits, machine, log } = this.options;
+    // The log is cut at a batch boundary: deleting the batches up to seq keeps every record after it.
     this.appender.sealOpen();
     const seq = this.appender.appendedSeq;
-    const state = encodeState(machine, seq);
     this.recordsSinceSnapshot = 0;
-    if (state.length > limits.etcdQuotaBytesMax / 4) {
-      log.error({ bytes: state.length, quota: limits.etcdQuotaBytesMax }, 'state too large for a snapshot in etcd (limit etcdQuotaBytesMax / 4); the log keeps everything');
+    const encoded = await encodeState(machine, seq, () => this.appender.appendedSeq, {
+      chunkBytes: limits.etcdSnapshotChunkBytesMax,
+      bytesMax: limits.etcdQuotaBytesMax / 4,
+      walk: {
+        ...backgroundSlice,
+        ...(this.options.snapshotSliceItems === undefined ? {} : { sliceItems: this.options.snapshotSliceItems }),
+        aborted: () => this.lost !== null || this.closing !== null,
+      },
+    });
+    if (encoded === null) return;
+    if ('tooLarge' in encoded) {
+      log.error({ bytes: encoded.tooLarge, quota: limits.etcdQuotaBytesMax }, 'state too large for a snapshot in etcd (limit etcdQuotaBytesMax / 4); the log keeps everything');
       return;
     }
-    await this.appender.whenDurable(seq);
+    // Fuzzy: it may reflect records through endSeq, so those must be in etcd before it is installed.
+    await this.appender.whenDurable(encoded.endSeq);
     const fence = { key: this.leadership.key, target: 'CREATE' as const, createRevision: this.leadership.createRevision };
-    const chunks = chunksOf(state, limits.etcdSnapshotChunkBytesMax);
+    const { chunks } = encoded;
     const perTxn = Math.max(1, Math.min(limits.etcdTxnOpsMax - 1, Math.floor(limits.etcdBatchBytesMax / limits.etcdSnapshotChunkBytesMax)));
     for (let first = 0; first < chunks.length; first += perTxn) {
       const puts = chunks.slice(first, first + perTxn).map((value, i) => ({ put: { key: this.keys.snapChunk(seq, first + i), value } }));
       await this.fenced([fence], puts);
     }
     const previous = (await this.client.range(this.keys.snapshot)).kvs[0];
-    const pointer = Buffer.from(JSON.stringify(pointerOf(seq, state, chunks.length)));
+    const pointer = Buffer.from(JSON.stringify(pointerOf(seq, encoded)));
     const revision = await this.fenced([fence], [{ put: { key: this.keys.snapshot, value: pointer } }]);
     const cleanup = [{ deleteRange: { key: this.keys.logPrefix, rangeEnd: this.keys.log(seq + 1) } }];
     if (previous !== undefined) {
       const old = (JSON.parse(previous.value.toString()) as { seq: number }).seq;
       if (old !== seq) cleanup.push({ deleteRange: this.keys.snapChunks(old) });
+      else cleanup.push({ deleteRange: { key: this.keys.snapChunk(seq, chunks.length), rangeEnd: this.keys.snapChunks(seq).rangeEnd } });
     }
     const deleted = await this.fenced([fence], cleanup);
     await this.client.compact(Math.min(revision, deleted));
-    (this.options.observer ?? silentObserver).snapshot(state.length);
-    log.info({ seq, bytes: state.length, chunks: chunks.length }, 'snapshot written to etcd');
+    (this.options.observer ?? silentObserver).snapshot(encoded.bytes);
+    log.info({ seq, endSeq: encoded.endSeq, bytes: encoded.bytes, chunks: chunks.length }, 'snapshot written to etcd');
   }
 
   private async fenced(compare: Parameters<EtcdClient['txn']>[0], ops: Parameters<EtcdClient['txn']>[1]): Promise<number> {
