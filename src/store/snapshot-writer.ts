@@ -5,7 +5,7 @@ import { ByteWriter } from './byte-buffer.js';
 import { fsyncDir, snapshotName } from './data-dir.js';
 import { frameHeaderBytes, sealFrame } from './frame.js';
 import { encodeSnapshotEnd } from './record-codec.js';
-import { walkState } from './state-walk.js';
+import { type WalkOptions, walkState } from './state-walk.js';
 
 /** First bytes of a snapshot file: name and format version. */
 export const snapshotMagic = Buffer.from('LRSNAP01', 'latin1');
@@ -18,16 +18,9 @@ export interface SnapshotSource {
   durableThrough(seq: number): Promise<void>;
 }
 
-export interface SnapshotOptions {
+/** The walk's slices (Infinity for none, at close) and its abort check (a closing store stops a background snapshot). */
+export interface SnapshotOptions extends Pick<WalkOptions, 'sliceItems' | 'sliceMs' | 'aborted' | 'nowMs'> {
   readonly dir: string;
-  /** Records written between two yields to the event loop at most; Infinity for none (at close). */
-  readonly sliceItems: number;
-  /** Longest a slice of the walk runs before it yields, whatever its count; Infinity for no bound (at close). */
-  readonly sliceMs: number;
-  /** Checked at each yield: a closing store stops a background snapshot. */
-  readonly aborted: () => boolean;
-  /** Measures a slice (tests step it); default performance.now. */
-  readonly nowMs?: (() => number) | undefined;
 }
 
 export interface SnapshotWritten {

@@ -9,7 +9,7 @@ import type { OpenLogFile } from './log-file.js';
 import { type FsyncObserver, type LogPosition, LogWriter } from './log-writer.js';
 import { recoverLog } from './recovery.js';
 import { writeSnapshot } from './snapshot-writer.js';
-import { backgroundSlice } from './state-walk.js';
+import { backgroundSlice, yieldToLoop } from './state-walk.js';
 import { type DurabilityFailedError, StoreError } from './store-errors.js';
 
 export interface StoreOptions {
@@ -224,7 +224,7 @@ class Store implements OpenedStore {
     this.recordsSinceSnapshot = 0;
     const running = (async () => {
       // Start from a fresh macrotask: never inside the command whose event got us here.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await yieldToLoop();
       await this.writeSnapshot(this.settings.snapshotSliceItems, this.settings.snapshotSliceMs);
     })();
     this.snapshotRunning = running

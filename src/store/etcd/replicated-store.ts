@@ -262,8 +262,8 @@ class Active implements ReplicatedStore {
       chunkBytes: limits.etcdSnapshotChunkBytesMax,
       bytesMax: limits.etcdQuotaBytesMax / 4,
       walk: {
-        ...backgroundSlice,
-        ...(this.options.snapshotSliceItems === undefined ? {} : { sliceItems: this.options.snapshotSliceItems }),
+        sliceItems: this.options.snapshotSliceItems ?? backgroundSlice.sliceItems,
+        sliceMs: backgroundSlice.sliceMs,
         aborted: () => this.lost !== null || this.closing !== null,
       },
     });
