@@ -17,8 +17,6 @@
  */
 export interface DeadlineEntry {
   deadlineMs: number;
-  /** Tie-breaker: equal deadlines fire in the order they were scheduled. */
-  seq: number;
   /** The entry's slot in its queue, -1 when not queued. */
   heapIndex: number;
 }
@@ -62,8 +60,8 @@ export class DeadlineQueue<E extends DeadlineEntry> {
   /** Queues the entry at `deadlineMs`, or moves it there if already queued. */
   schedule(entry: E, deadlineMs: number): void {
     entry.deadlineMs = deadlineMs;
+    // Tie-breaker, kept here only: equal deadlines fire in the order they were scheduled.
     const order = this.seq++;
-    entry.seq = order;
     let slot = entry.heapIndex;
     if (slot < 0 || this.entries[slot] !== entry) {
       slot = this.takeSlot();

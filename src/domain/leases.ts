@@ -67,13 +67,14 @@ export class Leases {
       ttlMs,
       attached: kind === 'session',
       ended: false,
-      holds: new Set(),
+      firstHold: null,
+      lastHold: null,
+      holdCount: 0,
       // Few leases carry ring members or waiters: their sets are made on first use.
       members: null,
       waiters: null,
       principal,
       deadlineMs: 0,
-      seq: 0,
       heapIndex: -1,
     };
     assert(!this.byId.has(lease.id), 'lease id generated twice');
@@ -191,8 +192,8 @@ export class Leases {
   restore(id: string, ttlMs: number, kind: LeaseKind, principal?: string): Lease {
     const lease: Lease = {
       type: 'lease', id, kind, ttlMs, attached: false, ended: false,
-      holds: new Set(), members: null, waiters: null, principal,
-      deadlineMs: 0, seq: 0, heapIndex: -1,
+      firstHold: null, lastHold: null, holdCount: 0, members: null, waiters: null, principal,
+      deadlineMs: 0, heapIndex: -1,
     };
     this.byId.set(id, lease);
     this.ctx.deadlines.schedule(lease, this.ctx.clock.monoMs() + ttlMs);

@@ -2,6 +2,7 @@ import type { DomainContext } from './context.js';
 import { LockringError, invalid, limitExceeded } from './errors.js';
 import type { HoldRef } from './events.js';
 import { leaseNotFound, type Leases } from './leases.js';
+import { holderOf } from './lock-holders.js';
 import type { AcquireRequest, HoldTerms } from './locks.js';
 import type { Grant, GroupOutcome, Hold, Lease, Lock, LockMode, MultiGrant, Waiter, WaiterGroup } from './model.js';
 import { checkName } from './names.js';
@@ -123,7 +124,8 @@ export class LockGroups {
     this.checkRefs(refs);
     // Due ends first, all of them: one may end a lease another hold of the list is on.
     for (const ref of refs) {
-      const hold = this.host.locks.get(ref.name)?.holders.get(ref.token);
+      const lock = this.host.locks.get(ref.name);
+      const hold = lock === undefined ? undefined : holderOf(lock, ref.token);
       if (hold !== undefined) this.host.endIfPast(hold);
     }
     const holds = refs.map((ref) => this.host.heldHold(ref.name, ref.token));
@@ -198,7 +200,7 @@ export class LockGroups {
   /** Whether this entry heads its queue and a hold in its mode fits there now. */
   private ready(member: Waiter): boolean {
     const lock = member.lock;
-    return lock.waiterHead === member && lock.delayUntilMs === 0 && this.host.fits(lock, member.mode);
+    return lock.waiterHead === member && lock.delay === null && this.host.fits(lock, member.mode);
   }
 
   /** Takes every entry out of its queue; the queues behind them may move. */

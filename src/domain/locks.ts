@@ -4,7 +4,9 @@ import { EndedHolds } from './ended-holds.js';
 import { LockringError, invalid, limitExceeded } from './errors.js';
 import { type HoldRef, type LockReleasedEvent, maxHoldField, noHoldRefs, principalField, priorityField, readField } from './events.js';
 import { LentHoldRefs } from './lent-hold-refs.js';
+import { linkHold, unlinkHold } from './lease-holds.js';
 import { type LeaseEnd, Leases } from './leases.js';
+import { addHolder, holderList, holderOf, removeHolder } from './lock-holders.js';
 import { LockGroups, type MultiAcquireRequest, type MultiAcquireResult } from './lock-groups.js';
 import type { Grant, Hold, HoldEnd, Lease, Lock, LockMode, MaxHold, Waiter, WaiterGroup, WaiterOutcome, YieldRequest } from './model.js';
 import { checkLabel, checkName, compareUtf8 } from './names.js';
@@ -35,7 +37,9 @@ export interface AcquireRequest {
 }
 
 /** A hold as the log keeps it (recovery); no priority is priority 0. */
-export type RestoredHold = Omit<Hold, 'acquiredAtMonoMs' | 'maxHold' | 'yieldRequest' | 'priority'> & { readonly priority?: number };
+export type RestoredHold = Omit<Hold, 'acquiredAtMonoMs' | 'maxHold' | 'yieldRequest' | 'priority' | 'leasePrev' | 'leaseNext'> & {
+  readonly priority?: number;
+};
 
 export type AcquireResult = { readonly granted: Grant } | { readonly waiter: Waiter };
 
@@ -218,7 +222,7 @@ export class Locks {
 
   /** Whether `token` holds `name` now (in `mode`, when one is asked for). */
   check(name: string, token: number, mode?: LockMode): boolean {
-    const hold = this.byName.get(name)?.holders.get(token);
+    const hold = this.holderOf(name, token);
     if (hold === undefined || (mode !== undefined && hold.mode !== mode)) return false;
     if (!this.endIfPast(hold)) return true;
     // A check may come outside `run`; nothing else would hand the freed permits on.
@@ -228,7 +232,7 @@ export class Locks {
 
   /** When `token`'s hold of `name` ends by a pending yield request (wall clock); undefined when none. */
   yieldBy(name: string, token: number): number | undefined {
-    const request = this.byName.get(name)?.holders.get(token)?.yieldRequest;
+    const request = this.holderOf(name, token)?.yieldRequest;
     return request === undefined || request === null ? undefined : request.yieldByWallMs;
   }
 
@@ -316,7 +320,7 @@ export class Locks {
 
   /** A lock-delay ran out: the queue may move again. */
   endDelay(lock: Lock): void {
-    lock.delayUntilMs = 0;
+    lock.delay = null;
     this.ctx.emit({ type: 'lock_delay_ended', name: lock.name });
     this.schedulePump(lock);
   }
@@ -328,12 +332,13 @@ export class Locks {
    */
   dropLease(lease: Lease, reason: LeaseEnd): readonly HoldRef[] {
     if (lease.waiters !== null && lease.waiters.size > 0) this.dropWaiters(lease);
-    if (lease.holds.size === 0) return noHoldRefs;
-    const released = this.lentRefs.take(lease.holds.size);
+    if (lease.holdCount === 0) return noHoldRefs;
+    const released = this.lentRefs.take(lease.holdCount);
     const holdEnd: HoldEnd = reason === 'released' ? 'revoked' : reason;
     let index = 0;
-    // Deleting the current entry while iterating a Set is safe: iteration goes on with the next.
-    for (const hold of lease.holds) {
+    // Ending a hold unlinks it: the walk takes the next one first.
+    for (let hold = lease.firstHold, next: Hold | null; hold !== null; hold = next) {
+      next = hold.leaseNext;
       this.lentRefs.set(released, index++, hold.name, hold.token);
       this.end(hold, holdEnd);
     }
@@ -372,9 +377,11 @@ export class Locks {
   restore(hold: RestoredHold, limit: number, maxHoldMs = 0): void {
     const lock = this.byName.get(hold.name) ?? this.create(hold.name, limit);
     const nowMs = this.ctx.clock.monoMs();
-    const restored: Hold = { ...hold, priority: hold.priority ?? 0, acquiredAtMonoMs: nowMs, maxHold: null, yieldRequest: null };
-    lock.holders.set(hold.token, restored);
-    hold.lease.holds.add(restored);
+    const restored: Hold = {
+      ...hold, priority: hold.priority ?? 0, acquiredAtMonoMs: nowMs, maxHold: null, yieldRequest: null, leasePrev: null, leaseNext: null,
+    };
+    addHolder(lock, restored);
+    linkHold(hold.lease, restored);
     if (hold.mode === 'read') lock.readers += 1;
     this.holdCount += 1;
     if (maxHoldMs === 0) return;
@@ -384,23 +391,20 @@ export class Locks {
 
   /** Restores a pending yield request of a restored hold (recovery; see YieldRequests.restore). */
   restoreYield(name: string, token: number, graceMs: number, requestedAtWallMs: number): void {
-    const hold = this.byName.get(name)?.holders.get(token);
+    const hold = this.holderOf(name, token);
     if (hold !== undefined && hold.yieldRequest === null) this.yields.restore(hold, graceMs, requestedAtWallMs);
   }
 
   /** Restores a running lock-delay from the log (recovery), `delayMs` from now. */
   restoreDelay(name: string, limit: number, delayMs: number): void {
     const lock = this.byName.get(name) ?? this.create(name, limit);
-    const untilMs = this.ctx.clock.monoMs() + delayMs;
-    if (untilMs <= lock.delayUntilMs) return;
-    lock.delayUntilMs = untilMs;
-    this.ctx.deadlines.schedule(lock, untilMs);
+    this.extendDelay(lock, this.ctx.clock.monoMs() + delayMs);
   }
 
   /** `more` holds on `lease` (one by default) must stay within holdsPerLeaseMax. */
   private checkHoldsOn(lease: Lease | null, more = 1): void {
     const { holdsPerLeaseMax } = this.ctx.limits;
-    if ((lease?.holds.size ?? 0) + more > holdsPerLeaseMax) throw limitExceeded('holdsPerLeaseMax', holdsPerLeaseMax);
+    if ((lease?.holdCount ?? 0) + more > holdsPerLeaseMax) throw limitExceeded('holdsPerLeaseMax', holdsPerLeaseMax);
   }
 
   /** The name as it stands must take this acquire's limit and mode. */
@@ -416,9 +420,15 @@ export class Locks {
     if (request.mode === 'read' && lock.limit !== 1) throw modeMismatch(lock);
   }
 
+  /** The hold of `token` on `name` as it stands, whether or not a deadline of it has passed. */
+  holderOf(name: string, token: number): Hold | undefined {
+    const lock = this.byName.get(name);
+    return lock === undefined ? undefined : holderOf(lock, token);
+  }
+
   /** The hold of `token` on `name`, after ending it if a deadline passed; else not_holder. */
   private heldHold(name: string, token: number): Hold {
-    const hold = this.byName.get(name)?.holders.get(token);
+    const hold = this.holderOf(name, token);
     if (hold !== undefined) this.endIfPast(hold);
     // A bounded or preempted hold may have ended while its lease lives on.
     if (hold === undefined || !this.holds(hold)) {
@@ -446,7 +456,7 @@ export class Locks {
    */
   private endOwnLease(lease: Lease): void {
     if (lease.ended) return;
-    if (lease.kind === 'hold' || (lease.kind === 'group' && lease.holds.size === 0)) this.leases.end(lease, 'released');
+    if (lease.kind === 'hold' || (lease.kind === 'group' && lease.holdCount === 0)) this.leases.end(lease, 'released');
   }
 
   /** Bad input gets a clear error and changes nothing, whichever transport sent it. */
@@ -493,9 +503,14 @@ export class Locks {
   private reaped(name: string): Lock | undefined {
     const lock = this.byName.get(name);
     if (lock === undefined) return undefined;
-    for (const hold of lock.holders.values()) this.endIfPast(hold);
-    if (lock.delayUntilMs !== 0 && lock.delayUntilMs <= this.ctx.clock.monoMs()) {
-      this.ctx.deadlines.remove(lock);
+    if (lock.holderMap !== null) {
+      // Ending a holder while iterating its Map is safe: iteration goes on with the next.
+      for (const hold of lock.holderMap.values()) this.endIfPast(hold);
+    } else if (lock.holder !== null) {
+      this.endIfPast(lock.holder);
+    }
+    if (lock.delay !== null && lock.delay.deadlineMs <= this.ctx.clock.monoMs()) {
+      this.ctx.deadlines.remove(lock.delay);
       this.endDelay(lock);
     }
     this.flush();
@@ -504,7 +519,7 @@ export class Locks {
 
   /** Granted at once when nothing delays the name, it would stand first in the queue, and it fits. */
   private grantable(lock: Lock, mode: LockMode, priority: number): boolean {
-    return lock.delayUntilMs === 0 && wouldLead(lock, priority) && this.fits(lock, mode);
+    return lock.delay === null && wouldLead(lock, priority) && this.fits(lock, mode);
   }
 
   /**
@@ -512,16 +527,16 @@ export class Locks {
    * name's permits, a read joins readers only (never a writer) up to readersPerLockMax.
    */
   private fits(lock: Lock, mode: LockMode): boolean {
-    if (mode === 'write') return lock.holders.size < lock.limit;
-    return lock.holders.size === lock.readers && lock.readers < this.ctx.limits.readersPerLockMax;
+    if (mode === 'write') return lock.holderCount < lock.limit;
+    return lock.holderCount === lock.readers && lock.readers < this.ctx.limits.readersPerLockMax;
   }
 
   private create(name: string, limit: number): Lock {
     const { locksMax } = this.ctx.limits;
     if (this.byName.size >= locksMax) throw limitExceeded('locksMax', locksMax);
     const lock: Lock = {
-      type: 'lock-delay', name, limit, holders: new Map(), waiterHead: null, waiterTail: null,
-      waiterCount: 0, readers: 0, delayUntilMs: 0, deadlineMs: 0, seq: 0, heapIndex: -1,
+      name, limit, holder: null, holderMap: null, holderCount: 0, waiterHead: null, waiterTail: null,
+      waiterCount: 0, readers: 0, delay: null,
     };
     this.byName.set(name, lock);
     this.index.set(name, lock);
@@ -539,9 +554,11 @@ export class Locks {
       acquiredAtMonoMs: this.ctx.clock.monoMs(),
       maxHold: null,
       yieldRequest: null,
+      leasePrev: null,
+      leaseNext: null,
     };
-    lock.holders.set(token, hold);
-    lease.holds.add(hold);
+    addHolder(lock, hold);
+    linkHold(lease, hold);
     if (mode === 'read') lock.readers += 1;
     this.holdCount += 1;
     if (maxHoldMs > 0) this.bound(hold, maxHoldMs, hold.acquiredAtMonoMs + maxHoldMs);
@@ -555,14 +572,14 @@ export class Locks {
 
   /** Schedules the end of a bounded hold at monotonic `untilMs`. */
   private bound(hold: Hold, maxHoldMs: number, untilMs: number): void {
-    const entry: MaxHold = { type: 'max-hold', hold, maxHoldMs, deadlineMs: 0, seq: 0, heapIndex: -1 };
+    const entry: MaxHold = { type: 'max-hold', hold, maxHoldMs, deadlineMs: 0, heapIndex: -1 };
     hold.maxHold = entry;
     this.ctx.deadlines.schedule(entry, untilMs);
   }
 
   /** Whether `hold` is still one of its name's holders. */
   private holds(hold: Hold): boolean {
-    return !hold.lease.ended && this.byName.get(hold.name)?.holders.get(hold.token) === hold;
+    return !hold.lease.ended && this.holderOf(hold.name, hold.token) === hold;
   }
 
   /**
@@ -599,8 +616,8 @@ export class Locks {
 
   private end(hold: Hold, reason: HoldEnd): void {
     const lock = this.byName.get(hold.name)!;
-    lock.holders.delete(hold.token);
-    hold.lease.holds.delete(hold);
+    removeHolder(lock, hold);
+    unlinkHold(hold.lease, hold);
     if (hold.maxHold !== null) this.ctx.deadlines.remove(hold.maxHold);
     if (hold.yieldRequest !== null) this.ctx.deadlines.remove(hold.yieldRequest);
     if (hold.mode === 'read') lock.readers -= 1;
@@ -622,15 +639,20 @@ export class Locks {
   }
 
   private startDelay(lock: Lock, delayMs: number): void {
-    const untilMs = this.ctx.clock.monoMs() + delayMs;
-    if (untilMs <= lock.delayUntilMs) return;
-    lock.delayUntilMs = untilMs;
-    this.ctx.deadlines.schedule(lock, untilMs);
+    if (!this.extendDelay(lock, this.ctx.clock.monoMs() + delayMs)) return;
     this.ctx.emit({ type: 'lock_delay_started', name: lock.name, limit: lock.limit, delayMs });
   }
 
+  /** Runs the lock-delay of `lock` until monotonic `untilMs`, unless one runs that long already; true when it was set. */
+  private extendDelay(lock: Lock, untilMs: number): boolean {
+    if (lock.delay === null) lock.delay = { type: 'lock-delay', lock, deadlineMs: 0, heapIndex: -1 };
+    else if (untilMs <= lock.delay.deadlineMs) return false;
+    this.ctx.deadlines.schedule(lock.delay, untilMs);
+    return true;
+  }
+
   private held(lock: Lock): LockringError {
-    const holders = [...lock.holders.values()].map((hold) => ({
+    const holders = holderList(lock).map((hold) => ({
       token: hold.token,
       owner: hold.owner,
       mode: hold.mode,
@@ -644,8 +666,8 @@ export class Locks {
   }
 
   private retryAfterMs(lock: Lock): number | undefined {
-    if (lock.delayUntilMs === 0) return undefined;
-    return Math.max(0, Math.ceil(lock.delayUntilMs - this.ctx.clock.monoMs()));
+    if (lock.delay === null) return undefined;
+    return Math.max(0, Math.ceil(lock.delay.deadlineMs - this.ctx.clock.monoMs()));
   }
 
   private enqueue(lock: Lock, lease: Lease | null, request: AcquireRequest): Waiter {
@@ -658,7 +680,7 @@ export class Locks {
       ttlMs: request.ttlMs ?? 0, lockDelayMs: request.lockDelayMs ?? 0, maxHoldMs: request.maxHoldMs ?? 0, enqueuedAtMonoMs: now, principal: request.principal,
       priority: request.priority ?? 0, yieldGraceMs: request.yieldGraceMs ?? null,
       prev: null, next: null, queued: true, onSettle: null, group: null,
-      deadlineMs: 0, seq: 0, heapIndex: -1,
+      deadlineMs: 0, heapIndex: -1,
     };
     linkByPriority(lock, waiter);
     lock.waiterCount += 1;
@@ -698,7 +720,7 @@ export class Locks {
   private pump(lock: Lock): void {
     // FIFO across both modes: a reader behind a waiting writer waits for it, so readers
     // never starve a writer; readers at the head are granted together, one loop each.
-    while (lock.waiterHead !== null && lock.delayUntilMs === 0 && this.fits(lock, lock.waiterHead.mode)) {
+    while (lock.waiterHead !== null && lock.delay === null && this.fits(lock, lock.waiterHead.mode)) {
       const waiter = lock.waiterHead;
       if (waiter.group !== null) {
         // A multi-lock goes only with all its names: until then it holds this queue (FIFO).
@@ -714,7 +736,7 @@ export class Locks {
       if (!outcome.ok) this.ctx.emit({ type: 'waiter_left', name: lock.name, reason: 'rejected' });
       this.settle(waiter, outcome);
     }
-    if (lock.holders.size === 0 && lock.waiterCount === 0 && lock.delayUntilMs === 0 && this.byName.get(lock.name) === lock) {
+    if (lock.holderCount === 0 && lock.waiterCount === 0 && lock.delay === null && this.byName.get(lock.name) === lock) {
       this.byName.delete(lock.name);
       this.index.delete(lock.name);
     }
@@ -736,7 +758,7 @@ export class Locks {
   }
 
   private view(lock: Lock): LockView {
-    const holders: HolderView[] = [...lock.holders.values()].map((hold) => ({
+    const holders: HolderView[] = holderList(lock).map((hold) => ({
       token: hold.token,
       owner: hold.owner,
       mode: hold.mode,

@@ -23,7 +23,10 @@ export interface Lease extends DeadlineEntry {
   /** A session lease held by a live socket does not count down. */
   attached: boolean;
   ended: boolean;
-  readonly holds: Set<Hold>;
+  /** The holds on this lease, in grant order (lease-holds.ts): a list through the holds. */
+  firstHold: Hold | null;
+  lastHold: Hold | null;
+  holdCount: number;
   /** Ring members bound to this lease; null until the first one. */
   members: Set<Member> | null;
   /** Acquires waiting on this lease; null until the first one. */
@@ -58,6 +61,9 @@ export interface Hold {
   maxHold: MaxHold | null;
   /** Set once a higher-priority waiter asked the hold to yield; the first request stands. */
   yieldRequest: YieldRequest | null;
+  /** Its neighbours among the holds on its lease (lease-holds.ts). */
+  leasePrev: Hold | null;
+  leaseNext: Hold | null;
 }
 
 /**
@@ -89,18 +95,30 @@ export interface YieldRequest extends DeadlineEntry {
 /** How a hold ended: what `not_holder` reports and what watchers see. */
 export type HoldEnd = 'released' | 'expired' | 'revoked' | 'max_hold' | 'preempted';
 
-export interface Lock extends DeadlineEntry {
-  readonly type: 'lock-delay';
+export interface Lock {
   readonly name: string;
   limit: number;
-  readonly holders: Map<number, Hold>;
+  /** The holders by token (lock-holders.ts): the lone one here, a Map once there are two. */
+  holder: Hold | null;
+  holderMap: Map<number, Hold> | null;
+  holderCount: number;
   waiterHead: Waiter | null;
   waiterTail: Waiter | null;
   waiterCount: number;
   /** Holders in read mode (0 on a name never read-locked): the rest hold in write mode. */
   readers: number;
-  /** Monotonic ms until which no grant is made (lock-delay); 0 when none runs. */
-  delayUntilMs: number;
+  /** The running lock-delay: no grant is made until its deadline. Null when none runs (most names, ever). */
+  delay: LockDelay | null;
+}
+
+/**
+ * A lock-delay running on a name after a hold of it expired: an entry of the deadline
+ * heap of its own, made only for names that have one, so that the others carry no
+ * deadline fields.
+ */
+export interface LockDelay extends DeadlineEntry {
+  readonly type: 'lock-delay';
+  readonly lock: Lock;
 }
 
 export interface Grant {
@@ -182,4 +200,4 @@ export interface Member {
   lease: Lease | null;
 }
 
-export type DeadlineItem = Lease | Waiter | Lock | MaxHold | YieldRequest;
+export type DeadlineItem = Lease | Waiter | LockDelay | MaxHold | YieldRequest;

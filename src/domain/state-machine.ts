@@ -161,7 +161,7 @@ export class StateMachine {
         this.locks.timeout(item);
         return 0;
       case 'lock-delay':
-        this.locks.endDelay(item);
+        this.locks.endDelay(item.lock);
         return 0;
       case 'max-hold':
       case 'yield':

@@ -1,5 +1,6 @@
 import type { DomainContext } from './context.js';
 import { readField } from './events.js';
+import { holderList } from './lock-holders.js';
 import type { Hold, Lock, LockMode, Waiter, YieldRequest } from './model.js';
 
 /**
@@ -45,7 +46,7 @@ export class YieldRequests {
   /** The request's deadline, `leftMs` from now. */
   private schedule(hold: Hold, graceMs: number, requestedAtWallMs: number, leftMs: number): void {
     const yieldByWallMs = Math.round(this.ctx.clock.wallMs() + leftMs);
-    const entry: YieldRequest = { type: 'yield', hold, graceMs, requestedAtWallMs, yieldByWallMs, deadlineMs: 0, seq: 0, heapIndex: -1 };
+    const entry: YieldRequest = { type: 'yield', hold, graceMs, requestedAtWallMs, yieldByWallMs, deadlineMs: 0, heapIndex: -1 };
     hold.yieldRequest = entry;
     this.ctx.deadlines.schedule(entry, this.ctx.clock.monoMs() + leftMs);
   }
@@ -70,11 +71,11 @@ export function holdsToAsk(lock: Lock, mode: LockMode, priority: number, readers
 
 /** Which holds keep a hold in `mode` out, and how many of them must go. */
 function inTheWay(lock: Lock, mode: LockMode, readersMax: number): { among: Hold[]; need: number } {
-  const holds = [...lock.holders.values()];
+  const holds = holderList(lock);
   // A write takes a permit: enough holds of any mode must go to free one.
-  if (mode === 'write') return { among: holds, need: lock.holders.size - lock.limit + 1 };
+  if (mode === 'write') return { among: holds, need: lock.holderCount - lock.limit + 1 };
   // A read joins readers only: every writer must go; among readers, room under the cap.
-  if (lock.readers < lock.holders.size) {
+  if (lock.readers < lock.holderCount) {
     const writers = holds.filter((hold) => hold.mode === 'write');
     return { among: writers, need: writers.length };
   }

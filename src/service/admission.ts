@@ -60,7 +60,7 @@ export class Admission {
   release(name: string, token: number, caller: Caller): void {
     authorize(caller, 'lock.write', name);
     if (caller === null) return;
-    const hold = this.machine.locks.byName.get(name)?.holders.get(token);
+    const hold = this.machine.locks.holderOf(name, token);
     if (hold !== undefined) authorizeHold(caller, name, token, hold.principal);
   }
 

@@ -1,3 +1,4 @@
+import { holderList } from '../domain/lock-holders.js';
 import type { Lock } from '../domain/model.js';
 import type { Ring } from '../domain/ring.js';
 import type { ByteWriter } from './byte-buffer.js';
@@ -13,9 +14,9 @@ import { encodeRingHistory } from './ring-history-codec.js';
 /** A lock's holds and its running lock-delay; returns the records written. */
 export function encodeLockState(out: ByteWriter, lock: Lock, monoNowMs: number): number {
   let records = 0;
-  for (const hold of lock.holders.values()) records += encodeLiveHold(out, hold, lock.limit);
+  for (const hold of holderList(lock)) records += encodeLiveHold(out, hold, lock.limit);
   // What is left of a running lock-delay; recovery counts it again from the restart.
-  const delayMs = lock.delayUntilMs === 0 ? 0 : Math.ceil(lock.delayUntilMs - monoNowMs);
+  const delayMs = lock.delay === null ? 0 : Math.ceil(lock.delay.deadlineMs - monoNowMs);
   if (delayMs > 0) {
     encodeLockDelay(out, lock.name, lock.limit, delayMs);
     records += 1;

@@ -83,7 +83,7 @@ export async function walkState(machine: StateMachine, out: ByteWriter, options:
   }
   for (const lock of machine.locks.byName.values()) {
     const records = encodeLockState(out, lock, machine.clock.monoMs());
-    counts.holds += lock.holders.size;
+    counts.holds += lock.holderCount;
     if (due(records) && (await pause())) return null;
   }
   for (const ring of machine.rings.byName.values()) {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type LockLostError, LockringClient, type LockringClientError } from '../../src/index.js';
 import { type TestServer, eventually, startServer, within } from '../ws/helpers.js';
+import { holderList } from '../../src/domain/lock-holders.js';
 
 const lostReason = (signal: AbortSignal): string => (signal.reason as LockLostError).reason;
 
@@ -13,7 +14,10 @@ describe('client: acquireAll', () => {
     clients.push(made);
     return made;
   };
-  const held = (name: string): number[] => [...(server.lockring.machine.locks.byName.get(name)?.holders.keys() ?? [])];
+  const held = (name: string): number[] => {
+    const lock = server.lockring.machine.locks.byName.get(name);
+    return lock === undefined ? [] : holderList(lock).map((hold) => hold.token);
+  };
   before(async () => {
     server = await startServer();
   });

@@ -39,7 +39,7 @@ describe('bounded holds (maxHoldMs)', () => {
     advance(h, 300);
     assert.equal(h.machine.locks.check('a', bounded.token), false);
     assert.equal(h.machine.locks.check('b', other.token), true);
-    assert.equal(h.machine.leases.live(id).holds.size, 1);
+    assert.equal(h.machine.leases.live(id).holdCount, 1);
   });
 
   test('the next waiter gets the lock at the bound', () => {

@@ -7,7 +7,7 @@ interface Item extends DeadlineEntry {
   readonly label: number;
 }
 
-const item = (label: number): Item => ({ label, deadlineMs: 0, seq: 0, heapIndex: -1 });
+const item = (label: number): Item => ({ label, deadlineMs: 0, heapIndex: -1 });
 
 function drain(queue: DeadlineQueue<Item>, nowMs = Number.MAX_SAFE_INTEGER): number[] {
   const labels: number[] = [];
@@ -142,7 +142,9 @@ describe('DeadlineQueue at size', () => {
     const left = entries.filter((_, i) => i % 5 !== 0);
     assert.equal(queue.size, left.length);
     assert.equal(queue.peekDeadlineMs(), Math.min(...left.map((entry) => entry.deadlineMs)));
-    const expected = [...left].sort((a, b) => a.deadlineMs - b.deadlineMs || a.seq - b.seq).map((entry) => entry.label);
+    // Equal deadlines pop in scheduling order: the moved entries were scheduled last.
+    const order = (entry: Item): number => (entry.label % 3 === 0 ? count + entry.label : entry.label);
+    const expected = [...left].sort((a, b) => a.deadlineMs - b.deadlineMs || order(a) - order(b)).map((entry) => entry.label);
     assert.deepEqual(drain(queue), expected);
     assert.equal(queue.peekDeadlineMs(), Infinity);
     // Everything left: a new round takes the freed slots, in order again.

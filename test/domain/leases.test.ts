@@ -10,6 +10,7 @@ import {
   wait,
   errorOf,
 } from '../helpers/machine.js';
+import { holdsOnLease } from '../../src/domain/lease-holds.js';
 
 describe('lease grant, keepalive, revoke, inspect', () => {
   test('grant returns a live lease whose expiresAt is wall time + ttlMs', () => {
@@ -36,7 +37,7 @@ describe('lease grant, keepalive, revoke, inspect', () => {
     h.machine.run((m) => m.rings.putMember('r', 'n1', { leaseId: id }));
     const lease = h.machine.leases.live(id);
     assert.deepEqual(
-      [...lease.holds].map((hold) => [hold.name, hold.token]),
+      holdsOnLease(lease).map((hold) => [hold.name, hold.token]),
       [['a', a.token], ['b', b.token]],
     );
     assert.deepEqual([...(lease.members ?? [])].map((m) => [m.ring.name, m.id]), [['r', 'n1']]);

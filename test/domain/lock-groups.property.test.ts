@@ -166,7 +166,7 @@ class Simulation {
   }
 
   private held(name: string, token: number): boolean {
-    return this.h.machine.locks.byName.get(name)?.holders.has(token) ?? false;
+    return this.h.machine.locks.holderOf(name, token) !== undefined;
   }
 
   check(): void {
@@ -182,10 +182,10 @@ class Simulation {
     let anyBusy = false;
     for (const lock of locks.byName.values()) {
       // Readers share a limit-1 name up to readersPerLockMax; writers take a permit each.
-      if (lock.readers === 0) assert.ok(lock.holders.size <= lock.limit, `${lock.name}: ${lock.holders.size} holders over limit ${lock.limit}`);
-      assert.ok(lock.readers === 0 || lock.readers === lock.holders.size, `${lock.name}: readers beside a writer`);
+      if (lock.readers === 0) assert.ok(lock.holderCount <= lock.limit, `${lock.name}: ${lock.holderCount} holders over limit ${lock.limit}`);
+      assert.ok(lock.readers === 0 || lock.readers === lock.holderCount, `${lock.name}: readers beside a writer`);
       assert.ok(lock.readers <= readersMax);
-      if (lock.holders.size > 0 || lock.delayUntilMs !== 0) anyBusy = true;
+      if (lock.holderCount > 0 || lock.delay !== null) anyBusy = true;
       this.checkHeadWaits(lock);
     }
     assert.ok(locks.waiterCount <= this.h.machine.limits.waitersMax);
@@ -197,7 +197,7 @@ class Simulation {
     const head = lock.waiterHead;
     if (head === null) return;
     const fits = (l: Lock, mode: 'read' | 'write') =>
-      l.delayUntilMs === 0 && (mode === 'write' ? l.holders.size < l.limit : l.holders.size === l.readers && l.readers < readersMax);
+      l.delay === null && (mode === 'write' ? l.holderCount < l.limit : l.holderCount === l.readers && l.readers < readersMax);
     const members = head.group === null ? [head] : head.group.members;
     const ready = members.every((member) => member.lock.waiterHead === member && fits(member.lock, member.mode));
     assert.ok(!ready, `the head of ${lock.name} could be granted but waits`);
@@ -207,7 +207,7 @@ class Simulation {
   drain(): void {
     const { machine } = this.h;
     for (let round = 0; round < 20 && machine.locks.waiterCount > 0; round++) {
-      const busy = [...machine.locks.byName.values()].some((lock) => lock.delayUntilMs !== 0);
+      const busy = [...machine.locks.byName.values()].some((lock) => lock.delay !== null);
       if (busy) {
         this.h.clock.advance(80);
         machine.tick();

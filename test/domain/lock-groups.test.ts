@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { MultiAcquireRequest } from '../../src/domain/lock-groups.js';
 import type { GroupOutcome, MultiGrant, WaiterGroup } from '../../src/domain/model.js';
 import { acquire, advance, build, eventsOf, expectError, grantLease, grantOf, wait, type Harness } from '../helpers/machine.js';
+import { holderList } from '../../src/domain/lock-holders.js';
 
 const names = (...list: string[]) => list.map((name) => ({ name }));
 
@@ -34,7 +35,7 @@ function grantedOf(waiting: GroupWaiting): MultiGrant {
 
 const holders = (h: Harness, name: string): number[] => {
   const lock = h.machine.locks.byName.get(name);
-  return lock === undefined ? [] : [...lock.holders.keys()];
+  return lock === undefined ? [] : holderList(lock).map((hold) => hold.token);
 };
 const release = (h: Harness, name: string, token: number) => h.machine.run((m) => m.locks.release(name, token));
 const releaseAll = (h: Harness, holds: { name: string; token: number }[]) => h.machine.run((m) => m.locks.releaseAll(holds));
@@ -49,7 +50,7 @@ describe('multi-lock: all or nothing', () => {
     assert.deepEqual(granted.grants.map((g) => g.token), [1, 2, 3]);
     const lease = h.machine.leases.byId.get(granted.leaseId)!;
     assert.equal(lease.kind, 'group');
-    assert.equal(lease.holds.size, 3);
+    assert.equal(lease.holdCount, 3);
   });
 
   test('one held name refuses the whole group: nothing is granted, no lease nor token is spent, lock_held names it', () => {
@@ -104,7 +105,7 @@ describe('multi-lock: all or nothing', () => {
     const id = grantLease(h);
     const granted = acquireAll(h, { locks: names('a', 'b'), leaseId: id });
     assert.equal(granted.leaseId, id);
-    assert.equal(h.machine.leases.byId.get(id)!.holds.size, 2);
+    assert.equal(h.machine.leases.byId.get(id)!.holdCount, 2);
   });
 });
 

@@ -210,7 +210,7 @@ describe('lock priority: yield requests', () => {
     advance(h, 10);
     assert.equal(h.machine.locks.check('x', low.token), false);
     assert.equal(h.machine.locks.check('y', other.token), true);
-    assert.equal(h.machine.leases.live(id).holds.size, 1);
+    assert.equal(h.machine.leases.live(id).holdCount, 1);
   });
 
   test('found past its yield deadline on access before the expiry loop ran: ended on the spot', () => {

@@ -59,7 +59,7 @@ describe('try-lock', () => {
     const id = grantLease(h);
     acquire(h, { name: 'x', leaseId: id });
     acquire(h, { name: 'y', leaseId: id });
-    assert.equal(h.machine.leases.live(id).holds.size, 2);
+    assert.equal(h.machine.leases.live(id).holdCount, 2);
   });
 
   test('exactly one of ttlMs and leaseId', () => {
@@ -705,7 +705,7 @@ describe('queries outside run()', () => {
     // strand the waiter until some later command (its own timeout would say lock_held).
     assert.equal(h.machine.locks.check('x', holder.token), false);
     assert.equal(grantOf(waiting).name, 'x');
-    assert.equal(h.machine.locks.byName.get('x')!.holders.size, 1);
+    assert.equal(h.machine.locks.byName.get('x')!.holderCount, 1);
   });
 
   test('an inspect that finds a dead holder does the same', () => {

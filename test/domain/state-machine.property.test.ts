@@ -12,6 +12,8 @@ import { LockringError, type ErrorCode } from '../../src/domain/errors.js';
 import type { DomainEvent } from '../../src/domain/events.js';
 import type { Lock, Waiter } from '../../src/domain/model.js';
 import { build, type Harness } from '../helpers/machine.js';
+import { holdsOnLease } from '../../src/domain/lease-holds.js';
+import { holderList } from '../../src/domain/lock-holders.js';
 
 const names = ['a', 'b', 'c'] as const;
 const readersMax = 2;
@@ -171,7 +173,7 @@ class Simulation {
         const hold = this.recentHold(command.hold);
         if (hold === undefined) return;
         const name = command.wrongName ? names[(names.indexOf(hold.name as never) + 1) % names.length]! : hold.name;
-        const live = machine.locks.byName.get(name)?.holders.get(hold.token);
+        const live = machine.locks.holderOf(name, hold.token);
         const bounded = live?.maxHold ?? null;
         const asked = live?.yieldRequest ?? null;
         const alive = live !== undefined && !machine.leases.isDead(live.lease) && (bounded === null || bounded.deadlineMs > this.now) &&
@@ -304,14 +306,14 @@ class Simulation {
         assert.ok(event.token > this.lastToken, `token ${event.token} after ${this.lastToken}`);
         this.lastToken = event.token;
         const lock = this.h.machine.locks.byName.get(event.name)!;
-        assert.equal(lock.delayUntilMs, 0, 'granted during a lock-delay');
+        assert.equal(lock.delay, null, 'granted during a lock-delay');
         if (event.mode === 'read') {
           this.seen.readGrants += 1;
           assert.equal(lock.limit, 1, 'a read hold on a semaphore');
-          assert.equal(lock.readers, lock.holders.size, 'a read hold beside a writer');
+          assert.equal(lock.readers, lock.holderCount, 'a read hold beside a writer');
           assert.ok(lock.readers <= readersMax);
         } else {
-          assert.ok(lock.holders.size - lock.readers <= lock.limit);
+          assert.ok(lock.holderCount - lock.readers <= lock.limit);
           assert.equal(lock.readers, 0, 'a write hold beside readers');
         }
         return;
@@ -368,34 +370,50 @@ class Simulation {
     let waiters = 0;
     for (const [name, lock] of machine.locks.byName) {
       assert.equal(lock.name, name);
-      const readers = [...lock.holders.values()].filter((hold) => hold.mode === 'read').length;
+      const readers = holderList(lock).filter((hold) => hold.mode === 'read').length;
       assert.equal(lock.readers, readers, `${name}: reader count`);
-      assert.ok(readers === 0 || readers === lock.holders.size, `${name}: a writer beside readers`);
+      assert.ok(readers === 0 || readers === lock.holderCount, `${name}: a writer beside readers`);
       assert.ok(readers <= readersMax, `${name}: ${readers} readers over ${readersMax}`);
-      assert.ok(readers > 0 || lock.holders.size <= lock.limit, `${name}: ${lock.holders.size} holders over limit ${lock.limit}`);
-      assert.ok(lock.holders.size > 0 || lock.waiterCount > 0 || lock.delayUntilMs > 0, `${name} is idle but exists`);
+      assert.ok(readers > 0 || lock.holderCount <= lock.limit, `${name}: ${lock.holderCount} holders over limit ${lock.limit}`);
+      assert.ok(lock.holderCount > 0 || lock.waiterCount > 0 || lock.delay !== null, `${name} is idle but exists`);
       if (lock.waiterCount > 0) {
         // Never a grantable head: the first waiter does not fit beside the holders.
         const head = lock.waiterHead!;
-        const headFits = head.mode === 'write' ? lock.holders.size < lock.limit : readers === lock.holders.size && readers < readersMax;
-        assert.ok(lock.delayUntilMs > 0 || !headFits, `${name} has waiters and room for the first one`);
+        const headFits = head.mode === 'write' ? lock.holderCount < lock.limit : readers === lock.holderCount && readers < readersMax;
+        assert.ok(lock.delay !== null || !headFits, `${name} has waiters and room for the first one`);
       }
       assert.equal(queueLength(lock), lock.waiterCount);
       for (let waiter = lock.waiterHead; waiter?.next; waiter = waiter.next) {
         const next = waiter.next;
         assert.ok(waiter.priority > next.priority || (waiter.priority === next.priority && waiter.id < next.id), `${name}: queue out of order`);
       }
-      for (const hold of lock.holders.values()) {
+      for (const hold of holderList(lock)) {
         assert.equal(hold.name, name);
         assert.equal(hold.lease.ended, false, 'a hold on an ended lease');
         assert.equal(machine.leases.byId.get(hold.lease.id), hold.lease, 'a hold on a lease not in the table');
-        assert.ok(hold.lease.holds.has(hold));
+        assert.ok(holdsOnLease(hold.lease).includes(hold));
       }
-      holds += lock.holders.size;
+      assert.equal(holderList(lock).length, lock.holderCount, 'a lock miscounts its holders');
+      assert.ok(lock.holderMap === null || lock.holder === null, 'a lone holder beside a holder map');
+      holds += lock.holderCount;
       waiters += lock.waiterCount;
     }
     assert.equal(machine.locks.holdCount, holds);
     assert.equal(machine.locks.waiterCount, waiters);
+    let onLeases = 0;
+    for (const lease of machine.leases.byId.values()) {
+      // The list through the holds: linked both ways, counted right, every hold still held.
+      const list = holdsOnLease(lease);
+      assert.equal(list.length, lease.holdCount, 'a lease miscounts its holds');
+      assert.equal(lease.lastHold, list.at(-1) ?? null);
+      list.forEach((hold, i) => {
+        assert.equal(hold.lease, lease);
+        assert.equal(hold.leasePrev, list[i - 1] ?? null, 'a hold linked back wrong');
+        assert.equal(machine.locks.holderOf(hold.name, hold.token), hold, 'a lease lists a hold its lock does not');
+      });
+      onLeases += list.length;
+    }
+    assert.equal(onLeases, holds, 'holds on leases and holds on locks differ');
     for (const tracked of this.waiters) {
       if (tracked.waiter.queued) assert.equal(tracked.settled, 0);
     }
@@ -413,8 +431,8 @@ class Simulation {
       if (tracked.deadlineMs <= this.now) assert.equal(tracked.waiter.queued, false, 'a waiter outlived its waitMs');
     }
     for (const lock of machine.locks.byName.values()) {
-      assert.ok(lock.delayUntilMs === 0 || lock.delayUntilMs > this.now, 'a lock-delay outlived its end');
-      for (const hold of lock.holders.values()) {
+      assert.ok(lock.delay === null || lock.delay.deadlineMs > this.now, 'a lock-delay outlived its end');
+      for (const hold of holderList(lock)) {
         assert.ok(hold.maxHold === null || hold.maxHold.deadlineMs > this.now, 'a bounded hold outlived its maxHoldMs');
         assert.ok(hold.maxHold === null || hold.maxHold.deadlineMs === hold.acquiredAtMonoMs + hold.maxHold.maxHoldMs);
         assert.ok(hold.yieldRequest === null || hold.yieldRequest.deadlineMs > this.now, 'a hold outlived its yield deadline');

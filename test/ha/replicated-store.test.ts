@@ -94,7 +94,7 @@ describe('replicated store against a real etcd', { skip: noEtcd }, () => {
     const restored = b.machine.leases.byId.get(lease.id);
     assert.ok(restored, 'the lease survived the takeover');
     assert.equal(b.machine.leases.expiresAt(restored) !== null && b.machine.leases.expiresAt(restored)! - b.clock.wallMs() >= 30_000, true, 'full TTL from the takeover');
-    assert.equal(b.machine.locks.byName.get('job')?.holders.has(grant.granted.token), true);
+    assert.equal(b.machine.locks.holderOf('job', grant.granted.token) !== undefined, true);
     assert.equal(b.machine.locks.byName.get('gone'), undefined, 'the release was not lost');
     assert.equal(b.machine.rings.get('r').members.get('n1')?.weight, 2);
     const next = b.machine.run((m) => m.locks.acquire({ name: 'after', ttlMs: 5_000 }));
@@ -209,7 +209,7 @@ describe('replicated store against a real etcd', { skip: noEtcd }, () => {
     assert.ok('granted' in held);
     a.clock.advance(1_001);
     a.machine.tick();
-    assert.ok(a.machine.locks.byName.get('delayed')!.delayUntilMs > 0, 'the expiry started the lock-delay');
+    assert.ok(a.machine.locks.byName.get('delayed')!.delay !== null, 'the expiry started the lock-delay');
     await storeA.snapshot();
     const b = replica('b', 'snap-shape');
     await eventually('b learns the active', () => b.active === 'http://a');

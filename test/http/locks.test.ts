@@ -114,7 +114,7 @@ describe('HTTP locks: acquire and release', () => {
     const explicit = expectError(await acquire(api, 'busy', { ttlMs: 2_000, waitMs: 0 }), 409, 'lock_held');
     assert.equal(explicit.holders.length, 1);
     // The refused acquire granted no lease.
-    assert.equal(api.lockring.machine.leases.byId.get(first.leaseId)?.holds.size, 1);
+    assert.equal(api.lockring.machine.leases.byId.get(first.leaseId)?.holdCount, 1);
   });
 
   test('tokens are strictly increasing across names', async () => {

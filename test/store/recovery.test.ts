@@ -4,6 +4,7 @@ import { readdir } from 'node:fs/promises';
 import { after, describe, test } from 'node:test';
 import { abandonStore } from '../../src/store/store.js';
 import { digest, open, removeDir, settle, tempDir } from './helpers.js';
+import { holdsOnLease } from '../../src/domain/lease-holds.js';
 
 const dirs: string[] = [];
 after(async () => {
@@ -126,7 +127,7 @@ describe('recovery', () => {
     assert.equal(restoredSession.kind, 'session');
     assert.equal(restoredSession.deadlineMs, second.clock.monoMs() + 3_000);
     // The holder still holds, with the same token, until the restored lease runs out.
-    const token = [...restored.holds][0]!.token;
+    const token = holdsOnLease(restored)[0]!.token;
     assert.equal(second.machine.locks.check('held', token), true);
     second.clock.advance(2_000);
     second.machine.tick();
