@@ -6,13 +6,14 @@
  * id and name strings, deadline slots), and that is where a flatter layout pays.
  *
  * Names and lease ids have the server's lengths and shapes (16-character names as scenario
- * g's, 32 hex characters per lease id, flat strings cut from a buffer as the server's are:
+ * g's; lease ids from the server's own source, flat 32-hex strings naming their slot:
  * a `padStart` id would be a rope of three strings, 100 B more). Each figure is the heap growth over `count` items
  * between two forced collections, divided by `count`.
  */
 import { ManualClock } from '../src/domain/clock.js';
 import { StateMachine } from '../src/domain/state-machine.js';
 import { makeLimits } from '../src/limits.js';
+import { leaseIdSource } from '../src/server.js';
 import { loadHashing } from '../src/xxhash.js';
 
 const count = Number(process.argv[2] ?? 100_000);
@@ -23,13 +24,7 @@ const roomy = count * 2;
 const limits = { ...makeLimits(), leasesMax: roomy, locksMax: roomy, holdsMax: roomy, holdsPerLeaseMax: roomy };
 
 function machine(): StateMachine {
-  const id = Buffer.alloc(16);
-  let seq = 0;
-  const newLeaseId = (): string => {
-    id.writeUInt32BE(++seq, 12);
-    return id.toString('hex');
-  };
-  return new StateMachine({ clock: new ManualClock(), limits, hashing, newLeaseId });
+  return new StateMachine({ clock: new ManualClock(), limits, hashing, newLeaseId: leaseIdSource() });
 }
 
 /** Heap bytes per item that `make(i)` keeps, for i in [0, count). */

@@ -23,7 +23,7 @@ import { ManualClock } from '../src/domain/clock.js';
 import { StateMachine } from '../src/domain/state-machine.js';
 import { makeLimits } from '../src/limits.js';
 import { createLogger } from '../src/ops/logger.js';
-import { buildServer } from '../src/server.js';
+import { buildServer, leaseIdSource } from '../src/server.js';
 import { loadHashing } from '../src/xxhash.js';
 import { prng } from './lib/stats.js';
 
@@ -54,8 +54,7 @@ new PerformanceObserver((list) => {
 async function machineFor(layer: Layer, clock: ManualClock): Promise<{ machine: StateMachine; close: () => Promise<void> }> {
   const limits = makeLimits({ leasesMax: Math.max(leases + 10, 1_000_000), walBacklogBytesMax: 1024 * 1024 * 1024 });
   if (layer === 'domain') {
-    let seq = 0;
-    const machine = new StateMachine({ clock, limits, hashing: await loadHashing(), newLeaseId: () => `lease-${(++seq).toString(16).padStart(26, '0')}` });
+    const machine = new StateMachine({ clock, limits, hashing: await loadHashing(), newLeaseId: leaseIdSource() });
     return { machine, close: async () => {} };
   }
   const dataDir = layer === 'log' ? mkdtempSync(join(tmpdir(), 'lockring-expiry-cost-')) : null;

@@ -19,6 +19,7 @@ import { pino } from 'pino';
 import { systemClock } from '../src/domain/clock.js';
 import { StateMachine } from '../src/domain/state-machine.js';
 import { makeLimits } from '../src/limits.js';
+import { leaseIdSource } from '../src/server.js';
 import { encodeState } from '../src/store/etcd/etcd-snapshot.js';
 import { openStore } from '../src/store/index.js';
 import { backgroundSlice } from '../src/store/state-walk.js';
@@ -50,8 +51,7 @@ async function probe(stop: Promise<unknown>): Promise<number[]> {
 
 for (let round = 1; round <= rounds; round++) {
   const dir = await mkdtemp(join(tmpdir(), 'lockring-snapshot-stall-'));
-  let seq = 0;
-  const machine = new StateMachine({ clock: systemClock, limits, hashing, newLeaseId: () => (++seq).toString(16).padStart(32, '0') });
+  const machine = new StateMachine({ clock: systemClock, limits, hashing, newLeaseId: leaseIdSource() });
   const store = await openStore({ dataDir: dir, machine, log: pino({ level: 'silent' }), snapshotEveryRecords: Number.MAX_SAFE_INTEGER, snapshotOnClose: false });
   for (let i = 0; i < leases; i++) machine.run((m) => m.leases.grant(3_600_000));
   await store.settled();

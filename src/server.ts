@@ -37,7 +37,7 @@ export interface ServerDeps {
   readonly clock?: Clock;
   readonly hashing?: Hashing;
   readonly logger?: Logger;
-  readonly newLeaseId?: () => string;
+  readonly newLeaseId?: (slot: number) => string;
   /** Opens durable storage and recovers into the machine; memory only when absent. */
   readonly openDurability?: (machine: StateMachine, logger: Logger, metrics: Metrics, health: Health) => Promise<Durability & { epoch: number }>;
   /** Heartbeat timers of event streams (tests drive them by hand). */
@@ -181,22 +181,26 @@ function createApp(config: Config, logger: Logger, metrics: Metrics): FastifyIns
 }
 
 /**
- * Random 128-bit lease ids as 32 hex characters, cut from a pooled buffer. Lease ids
- * are bearer-like capabilities, so they are unguessable; the pool keeps the cost of
- * the CSPRNG off the hot path, and `toString('hex')` gives a flat string (Node 20's
- * `randomUUID()` returns a concatenated rope that costs ~400 extra bytes per lease).
+ * Lease ids as 32 hex characters: the lease's slot in the lease table (32 bits, see
+ * src/domain/lease-table.ts), then 96 random bits. Lease ids are bearer-like
+ * capabilities, so they are unguessable; the random bytes are cut from a pooled buffer
+ * to keep the CSPRNG off the hot path, and one `toString('hex')` of the 16 bytes gives a
+ * flat string (a concatenation, or Node 20's `randomUUID()`, gives a rope that costs
+ * hundreds of bytes more per lease).
  */
-function leaseIdSource(): () => string {
-  const idBytes = 16;
-  const pool = Buffer.alloc(idBytes * 256);
+export function leaseIdSource(): (slot: number) => string {
+  const randomBytesPerId = 12;
+  const pool = Buffer.alloc(randomBytesPerId * 256);
   let offset = pool.length;
-  return () => {
+  const id = Buffer.alloc(4 + randomBytesPerId);
+  return (slot) => {
     if (offset === pool.length) {
       randomBytes(pool.length).copy(pool);
       offset = 0;
     }
-    const id = pool.toString('hex', offset, offset + idBytes);
-    offset += idBytes;
-    return id;
+    id.writeUInt32BE(slot, 0);
+    pool.copy(id, 4, offset, offset + randomBytesPerId);
+    offset += randomBytesPerId;
+    return id.toString('hex');
   };
 }

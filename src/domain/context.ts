@@ -14,5 +14,6 @@ export interface DomainContext {
   readonly fencing: FencingCounter;
   readonly hashing: Hashing;
   readonly emit: EventSink;
-  readonly newLeaseId: () => string;
+  /** A new lease id; an id the server makes names `slot` (lease-table.ts). */
+  readonly newLeaseId: (slot: number) => string;
 }

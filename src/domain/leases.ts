@@ -1,6 +1,7 @@
 import type { DomainContext } from './context.js';
 import { LockringError, assert, invalid, limitExceeded } from './errors.js';
 import { type HoldRef, type LeaseEndedEvent, type MemberRef, copyHoldRefs, copyMemberRefs, noMemberRefs, principalField } from './events.js';
+import { LeaseTable } from './lease-table.js';
 import type { Lease, LeaseKind } from './model.js';
 
 /** Why a lease ended. `released`: a hold's own lease, ended by releasing that hold. */
@@ -30,7 +31,7 @@ export const leaseNotFound = (id: string): LockringError =>
 
 /** The lease table: grant, keepalive, revoke, expiry, sessions. */
 export class Leases {
-  readonly byId = new Map<string, Lease>();
+  readonly byId: LeaseTable;
   dependents: LeaseDependents | null = null;
   /**
    * Ending a lease allocates nothing: this event object is refilled and lent to the
@@ -42,7 +43,9 @@ export class Leases {
   /** True while `end` runs: the lent lists and event are in use. */
   private ending = false;
 
-  constructor(private readonly ctx: DomainContext) {}
+  constructor(private readonly ctx: DomainContext) {
+    this.byId = new LeaseTable(ctx.limits.leasesMax);
+  }
 
   checkTtl(field: string, ttlMs: number): void {
     const { ttlMsMin, ttlMsMax } = this.ctx.limits;
@@ -62,7 +65,8 @@ export class Leases {
     this.checkRoom();
     const lease: Lease = {
       type: 'lease',
-      id: this.ctx.newLeaseId(),
+      id: this.ctx.newLeaseId(this.byId.nextSlot()),
+      slot: -1,
       kind,
       ttlMs,
       attached: kind === 'session',
@@ -78,7 +82,7 @@ export class Leases {
       heapIndex: -1,
     };
     assert(!this.byId.has(lease.id), 'lease id generated twice');
-    this.byId.set(lease.id, lease);
+    this.byId.add(lease);
     if (!lease.attached) this.ctx.deadlines.schedule(lease, this.ctx.clock.monoMs() + ttlMs);
     this.ctx.emit({ type: 'lease_granted', leaseId: lease.id, ttlMs, kind, ...principalField(principal) });
     return lease;
@@ -138,7 +142,7 @@ export class Leases {
     this.ending = true;
     try {
       lease.ended = true;
-      this.byId.delete(lease.id);
+      this.byId.remove(lease);
       this.ctx.deadlines.remove(lease);
       const dependents = this.dependents!;
       const released = dependents.dropLocks(lease, reason);
@@ -191,11 +195,12 @@ export class Leases {
   /** Restores a lease from the log with its full TTL counted from now (recovery). */
   restore(id: string, ttlMs: number, kind: LeaseKind, principal?: string): Lease {
     const lease: Lease = {
-      type: 'lease', id, kind, ttlMs, attached: false, ended: false,
+      type: 'lease', id, slot: -1, kind, ttlMs, attached: false, ended: false,
       firstHold: null, lastHold: null, holdCount: 0, members: null, waiters: null, principal,
       deadlineMs: 0, heapIndex: -1,
     };
-    this.byId.set(id, lease);
+    assert(!this.byId.has(id), 'lease restored twice');
+    this.byId.add(lease);
     this.ctx.deadlines.schedule(lease, this.ctx.clock.monoMs() + ttlMs);
     return lease;
   }

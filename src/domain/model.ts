@@ -18,6 +18,8 @@ export type LeaseKind = 'plain' | 'session' | 'hold' | 'group';
 export interface Lease extends DeadlineEntry {
   readonly type: 'lease';
   readonly id: string;
+  /** Its slot in the lease table (lease-table.ts), named by its id; -1 when the id names none. */
+  slot: number;
   readonly kind: LeaseKind;
   ttlMs: number;
   /** A session lease held by a live socket does not count down. */

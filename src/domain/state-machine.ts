@@ -16,7 +16,8 @@ export interface StateMachineOptions {
   readonly clock: Clock;
   readonly limits: Limits;
   readonly hashing: Hashing;
-  readonly newLeaseId: () => string;
+  /** A new lease id; an id the server makes names `slot` (lease-table.ts). */
+  readonly newLeaseId: (slot: number) => string;
   readonly lastToken?: number;
 }
 

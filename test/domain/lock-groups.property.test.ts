@@ -69,6 +69,7 @@ interface GrantedGroup {
 
 class Simulation {
   readonly h: Harness = build({
+    slotIds: true,
     limits: { leasesMax: 10, locksMax: 4, holdsMax: 8, waitersPerLockMax: 4, waitersMax: 8, readersPerLockMax: readersMax, namesPerAcquireMax: 3 },
   });
   readonly leaseIds: string[] = [];

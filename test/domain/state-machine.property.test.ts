@@ -116,6 +116,7 @@ interface ModelLease {
 
 class Simulation {
   readonly h: Harness = build({
+    slotIds: true,
     limits: { leasesMax: 12, locksMax: 2, holdsMax: 6, waitersPerLockMax: 3, waitersMax: 5, readersPerLockMax: readersMax },
   });
   readonly leaseIds: string[] = [];
@@ -401,7 +402,12 @@ class Simulation {
     assert.equal(machine.locks.holdCount, holds);
     assert.equal(machine.locks.waiterCount, waiters);
     let onLeases = 0;
+    let leaseCount = 0;
     for (const lease of machine.leases.byId.values()) {
+      // Slots are reused as leases end: an id finds its own lease only, by its slot.
+      assert.equal(machine.leases.byId.get(lease.id), lease, 'the lease table does not find a lease by its id');
+      assert.ok(lease.slot >= 0, 'a lease with a slot id kept beside the slots');
+      leaseCount += 1;
       // The list through the holds: linked both ways, counted right, every hold still held.
       const list = holdsOnLease(lease);
       assert.equal(list.length, lease.holdCount, 'a lease miscounts its holds');
@@ -414,6 +420,7 @@ class Simulation {
       onLeases += list.length;
     }
     assert.equal(onLeases, holds, 'holds on leases and holds on locks differ');
+    assert.equal(leaseCount, machine.leases.byId.size);
     for (const tracked of this.waiters) {
       if (tracked.waiter.queued) assert.equal(tracked.settled, 0);
     }

@@ -27,6 +27,17 @@ export interface HarnessOptions {
   readonly limits?: Partial<Limits>;
   readonly hashing?: Hashing;
   readonly lastToken?: number;
+  /**
+   * Lease ids in the server's shape (the slot, then a counter standing in for the random
+   * part), so the lease table finds leases by slot; otherwise `L1`, `L2`, ... which it
+   * keeps by id beside the slots.
+   */
+  readonly slotIds?: boolean;
+}
+
+/** A lease id naming `slot` as the server's do, its other 24 hex characters from `seq`. */
+export function slotLeaseId(slot: number, seq: number): string {
+  return slot.toString(16).padStart(8, '0') + seq.toString(16).padStart(24, '0');
 }
 
 export function build(options: HarnessOptions = {}): Harness {
@@ -36,7 +47,7 @@ export function build(options: HarnessOptions = {}): Harness {
     clock,
     limits: makeLimits(options.limits ?? {}),
     hashing: options.hashing ?? realHashing,
-    newLeaseId: () => `L${++leaseSeq}`,
+    newLeaseId: options.slotIds === true ? (slot) => slotLeaseId(slot, ++leaseSeq) : () => `L${++leaseSeq}`,
     ...(options.lastToken === undefined ? {} : { lastToken: options.lastToken }),
   });
   const events: DomainEvent[] = [];
