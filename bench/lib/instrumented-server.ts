@@ -84,6 +84,9 @@ class WindowProfile {
   }
 }
 
+/** The timeline covers the first 30 s of a window (the storm's is 10 s). */
+const timelineTenthsMax = 300;
+
 async function main(): Promise<void> {
   const config = configFromEnv();
   const logger = createLogger(config.logLevel);
@@ -95,6 +98,21 @@ async function main(): Promise<void> {
   let firstExpiryMs = NaN;
   let lastExpiryMs = NaN;
   let sentinelId = '';
+  /** Worst lateness per 100 ms of the window, from its first expiry: where a backlog builds and drains. */
+  let latenessByTenth: number[] = [];
+  // Time inside the expiry loop's slices (every subscriber of an expiry runs in them):
+  // what expiries cost, measured where they run rather than as a difference of two loads.
+  let tickMs = 0;
+  const machine = lockring.machine;
+  const tick = machine.tick.bind(machine);
+  machine.tick = (budget) => {
+    const startedMs = performance.now();
+    try {
+      return tick(budget);
+    } finally {
+      tickMs += performance.now() - startedMs;
+    }
+  };
   lockring.machine.subscribe((event) => {
     if (event.type !== 'lease_ended' || event.reason !== 'expired' || event.kind !== 'plain') return;
     if (event.leaseId === sentinelId) return;
@@ -103,6 +121,8 @@ async function main(): Promise<void> {
     const now = performance.now();
     if (Number.isNaN(firstExpiryMs)) firstExpiryMs = now;
     lastExpiryMs = now;
+    const tenth = Math.floor((now - firstExpiryMs) / 100);
+    if (tenth < timelineTenthsMax && event.latenessMs > (latenessByTenth[tenth] ?? -1)) latenessByTenth[tenth] = event.latenessMs;
   });
   await lockring.app.listen({ host: config.host, port: config.port, listenTextResolver: (address) => `lockring listening on ${address}` });
   await lockring.start();
@@ -146,6 +166,7 @@ async function main(): Promise<void> {
     const seededAt = performance.now();
     const memory = process.memoryUsage();
     gc.reset();
+    tickMs = 0;
     await profile.start();
     process.stdout.write(
       `@seeded ${JSON.stringify({
@@ -171,6 +192,8 @@ async function main(): Promise<void> {
         lateness: lateness.summary(),
         expiringForMs: lastExpiryMs - firstExpiryMs,
         leasesLeft: lockring.machine.leases.byId.size,
+        tickMs,
+        latenessByTenth: Array.from(latenessByTenth, (ms) => Math.round((ms ?? 0) * 10) / 10),
         gcMs,
         gcCount,
         gcMinorMs,
@@ -190,6 +213,7 @@ async function main(): Promise<void> {
     else if (command.cmd === 'reset') {
       lateness = new Recorder(4_000_000);
       expired = 0;
+      latenessByTenth = [];
       firstExpiryMs = NaN;
       lastExpiryMs = NaN;
       process.stdout.write('@reset {}\n');

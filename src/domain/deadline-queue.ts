@@ -16,8 +16,10 @@
  * deadlines are equal.
  */
 export interface DeadlineEntry {
-  deadlineMs: number;
-  /** The entry's slot in its queue, -1 when not queued. */
+  /**
+   * The entry's slot in its queue, -1 when not queued. Its deadline lives only in the
+   * queue (`deadlineOf`): a field of its own would cost a boxed double per lease.
+   */
   heapIndex: number;
 }
 
@@ -43,6 +45,7 @@ export class DeadlineQueue<E extends DeadlineEntry> {
   private freeCount = 0;
   private length = 0;
   private seq = 0;
+  private poppedMs = NaN;
 
   get size(): number {
     return this.length;
@@ -57,9 +60,20 @@ export class DeadlineQueue<E extends DeadlineEntry> {
     return this.length === 0 ? Infinity : this.heap[pad * pair]!;
   }
 
+  /** The entry's deadline; Infinity when it is not queued. */
+  deadlineOf(entry: E): number {
+    const slot = entry.heapIndex;
+    if (slot < 0 || this.entries[slot] !== entry) return Infinity;
+    return this.heap[(this.positions[slot]! + pad) * pair]!;
+  }
+
+  /** The deadline of the entry `popDue` returned last. */
+  get poppedDeadlineMs(): number {
+    return this.poppedMs;
+  }
+
   /** Queues the entry at `deadlineMs`, or moves it there if already queued. */
   schedule(entry: E, deadlineMs: number): void {
-    entry.deadlineMs = deadlineMs;
     // Tie-breaker, kept here only: equal deadlines fire in the order they were scheduled.
     const order = this.seq++;
     let slot = entry.heapIndex;
@@ -90,6 +104,7 @@ export class DeadlineQueue<E extends DeadlineEntry> {
   /** Removes and returns the earliest entry due at `nowMs`, if any. */
   popDue(nowMs: number): E | undefined {
     if (this.length === 0 || this.heap[pad * pair]! > nowMs) return undefined;
+    this.poppedMs = this.heap[pad * pair]!;
     const entry = this.entries[this.heap[pad * pair + 1]!]!;
     this.removeAt(0);
     return entry;

@@ -78,7 +78,6 @@ export class Leases {
       members: null,
       waiters: null,
       principal,
-      deadlineMs: 0,
       heapIndex: -1,
     };
     assert(!this.byId.has(lease.id), 'lease id generated twice');
@@ -90,7 +89,7 @@ export class Leases {
 
   /** True once the deadline has passed, whether or not the expiry has run yet. */
   isDead(lease: Lease): boolean {
-    return lease.ended || (!lease.attached && lease.deadlineMs <= this.ctx.clock.monoMs());
+    return lease.ended || (!lease.attached && this.ctx.deadlines.deadlineOf(lease) <= this.ctx.clock.monoMs());
   }
 
   /**
@@ -129,9 +128,12 @@ export class Leases {
     return { released: copyHoldRefs(event.released), removed: copyMemberRefs(event.removed) };
   }
 
-  /** Runs a due expiry (from the loop or found dead on the way); returns the holds and members it ended. */
-  expire(lease: Lease): number {
-    const latenessMs = Math.max(0, this.ctx.clock.monoMs() - lease.deadlineMs);
+  /**
+   * Runs a due expiry (from the loop, which has popped its deadline, or found dead on
+   * the way); returns the holds and members it ended.
+   */
+  expire(lease: Lease, deadlineMs: number = this.ctx.deadlines.deadlineOf(lease)): number {
+    const latenessMs = Math.max(0, this.ctx.clock.monoMs() - deadlineMs);
     return this.end(lease, 'expired', latenessMs);
   }
 
@@ -165,7 +167,7 @@ export class Leases {
   /** Wall-clock deadline for display; null while a socket keeps a session alive. */
   expiresAt(lease: Lease): number | null {
     if (lease.attached) return null;
-    return Math.round(this.ctx.clock.wallMs() + (lease.deadlineMs - this.ctx.clock.monoMs()));
+    return Math.round(this.ctx.clock.wallMs() + (this.ctx.deadlines.deadlineOf(lease) - this.ctx.clock.monoMs()));
   }
 
   /** A session lease, kept alive by its socket until `detach`. */
@@ -197,7 +199,7 @@ export class Leases {
     const lease: Lease = {
       type: 'lease', id, slot: -1, kind, ttlMs, attached: false, ended: false,
       firstHold: null, lastHold: null, holdCount: 0, members: null, waiters: null, principal,
-      deadlineMs: 0, heapIndex: -1,
+      heapIndex: -1,
     };
     assert(!this.byId.has(id), 'lease restored twice');
     this.byId.add(lease);

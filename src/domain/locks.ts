@@ -37,7 +37,7 @@ export interface AcquireRequest {
 }
 
 /** A hold as the log keeps it (recovery); no priority is priority 0. */
-export type RestoredHold = Omit<Hold, 'acquiredAtMonoMs' | 'maxHold' | 'yieldRequest' | 'priority' | 'leasePrev' | 'leaseNext'> & {
+export type RestoredHold = Omit<Hold, 'maxHold' | 'yieldRequest' | 'priority' | 'leasePrev' | 'leaseNext'> & {
   readonly priority?: number;
 };
 
@@ -292,7 +292,7 @@ export class Locks {
       if (waiters.length === pageMax) return { name, total: lock.waiterCount, waiters, next: position - 1 };
       waiters.push({
         position, owner: waiter.owner, mode: waiter.mode, leaseId: waiter.lease?.id ?? null, priority: waiter.priority,
-        waitedMs: now - waiter.enqueuedAtMonoMs, timesOutInMs: Math.max(0, Math.ceil(waiter.deadlineMs - now)),
+        waitedMs: now - waiter.enqueuedAtMonoMs, timesOutInMs: Math.max(0, Math.ceil(this.ctx.deadlines.deadlineOf(waiter) - now)),
         ...principalField(waiter.principal),
       });
     }
@@ -378,7 +378,7 @@ export class Locks {
     const lock = this.byName.get(hold.name) ?? this.create(hold.name, limit);
     const nowMs = this.ctx.clock.monoMs();
     const restored: Hold = {
-      ...hold, priority: hold.priority ?? 0, acquiredAtMonoMs: nowMs, maxHold: null, yieldRequest: null, leasePrev: null, leaseNext: null,
+      ...hold, priority: hold.priority ?? 0, maxHold: null, yieldRequest: null, leasePrev: null, leaseNext: null,
     };
     addHolder(lock, restored);
     linkHold(hold.lease, restored);
@@ -509,7 +509,7 @@ export class Locks {
     } else if (lock.holder !== null) {
       this.endIfPast(lock.holder);
     }
-    if (lock.delay !== null && lock.delay.deadlineMs <= this.ctx.clock.monoMs()) {
+    if (lock.delay !== null && this.ctx.deadlines.deadlineOf(lock.delay) <= this.ctx.clock.monoMs()) {
       this.ctx.deadlines.remove(lock.delay);
       this.endDelay(lock);
     }
@@ -551,7 +551,6 @@ export class Locks {
     const hold: Hold = {
       name: lock.name, mode, token, owner, lease, lockDelayMs, principal, priority,
       acquiredAtWallMs: this.ctx.clock.wallMs(),
-      acquiredAtMonoMs: this.ctx.clock.monoMs(),
       maxHold: null,
       yieldRequest: null,
       leasePrev: null,
@@ -561,7 +560,7 @@ export class Locks {
     linkHold(lease, hold);
     if (mode === 'read') lock.readers += 1;
     this.holdCount += 1;
-    if (maxHoldMs > 0) this.bound(hold, maxHoldMs, hold.acquiredAtMonoMs + maxHoldMs);
+    if (maxHoldMs > 0) this.bound(hold, maxHoldMs, this.ctx.clock.monoMs() + maxHoldMs);
     this.ctx.emit({
       type: 'lock_acquired', name: lock.name, token, owner, leaseId: lease.id, limit: lock.limit,
       lockDelayMs, acquiredAtWallMs: hold.acquiredAtWallMs, waitedMs, ...principalField(principal), ...readField(mode), ...maxHoldField(maxHoldMs),
@@ -572,7 +571,7 @@ export class Locks {
 
   /** Schedules the end of a bounded hold at monotonic `untilMs`. */
   private bound(hold: Hold, maxHoldMs: number, untilMs: number): void {
-    const entry: MaxHold = { type: 'max-hold', hold, maxHoldMs, deadlineMs: 0, heapIndex: -1 };
+    const entry: MaxHold = { type: 'max-hold', hold, maxHoldMs, heapIndex: -1 };
     hold.maxHold = entry;
     this.ctx.deadlines.schedule(entry, untilMs);
   }
@@ -593,7 +592,7 @@ export class Locks {
       return true;
     }
     const bound = this.firstBound(hold);
-    if (bound === null || bound.deadlineMs > this.ctx.clock.monoMs()) return false;
+    if (bound === null || this.ctx.deadlines.deadlineOf(bound) > this.ctx.clock.monoMs()) return false;
     this.ctx.deadlines.remove(bound);
     this.endBound(bound);
     return true;
@@ -603,7 +602,8 @@ export class Locks {
   private firstBound(hold: Hold): MaxHold | YieldRequest | null {
     const { maxHold, yieldRequest } = hold;
     if (maxHold === null || yieldRequest === null) return maxHold ?? yieldRequest;
-    return yieldRequest.deadlineMs < maxHold.deadlineMs ? yieldRequest : maxHold;
+    const deadlines = this.ctx.deadlines;
+    return deadlines.deadlineOf(yieldRequest) < deadlines.deadlineOf(maxHold) ? yieldRequest : maxHold;
   }
 
   private grantView(hold: Hold, limit: number): Grant {
@@ -630,7 +630,9 @@ export class Locks {
     event.owner = hold.owner;
     event.leaseId = hold.lease.id;
     event.reason = reason;
-    event.heldMs = this.ctx.clock.monoMs() - hold.acquiredAtMonoMs;
+    // On the wall clock, as the hold keeps no monotonic start (a boxed double per hold):
+    // a restored hold counts from its first grant, and a clock step shifts one sample.
+    event.heldMs = Math.max(0, this.ctx.clock.wallMs() - hold.acquiredAtWallMs);
     event.principal = hold.principal;
     event.mode = hold.mode === 'read' ? 'read' : undefined;
     this.ctx.emit(event);
@@ -645,8 +647,8 @@ export class Locks {
 
   /** Runs the lock-delay of `lock` until monotonic `untilMs`, unless one runs that long already; true when it was set. */
   private extendDelay(lock: Lock, untilMs: number): boolean {
-    if (lock.delay === null) lock.delay = { type: 'lock-delay', lock, deadlineMs: 0, heapIndex: -1 };
-    else if (untilMs <= lock.delay.deadlineMs) return false;
+    if (lock.delay === null) lock.delay = { type: 'lock-delay', lock, heapIndex: -1 };
+    else if (untilMs <= this.ctx.deadlines.deadlineOf(lock.delay)) return false;
     this.ctx.deadlines.schedule(lock.delay, untilMs);
     return true;
   }
@@ -666,8 +668,13 @@ export class Locks {
   }
 
   private retryAfterMs(lock: Lock): number | undefined {
-    if (lock.delay === null) return undefined;
-    return Math.max(0, Math.ceil(lock.delay.deadlineMs - this.ctx.clock.monoMs()));
+    return lock.delay === null ? undefined : this.delayLeftMs(lock);
+  }
+
+  /** What is left of the name's running lock-delay, in whole ms; 0 when none runs. */
+  delayLeftMs(lock: Lock): number {
+    if (lock.delay === null) return 0;
+    return Math.max(0, Math.ceil(this.ctx.deadlines.deadlineOf(lock.delay) - this.ctx.clock.monoMs()));
   }
 
   private enqueue(lock: Lock, lease: Lease | null, request: AcquireRequest): Waiter {
@@ -680,7 +687,7 @@ export class Locks {
       ttlMs: request.ttlMs ?? 0, lockDelayMs: request.lockDelayMs ?? 0, maxHoldMs: request.maxHoldMs ?? 0, enqueuedAtMonoMs: now, principal: request.principal,
       priority: request.priority ?? 0, yieldGraceMs: request.yieldGraceMs ?? null,
       prev: null, next: null, queued: true, onSettle: null, group: null,
-      deadlineMs: 0, heapIndex: -1,
+      heapIndex: -1,
     };
     linkByPriority(lock, waiter);
     lock.waiterCount += 1;

@@ -52,8 +52,8 @@ export interface Hold {
   readonly token: number;
   readonly owner: string;
   readonly lease: Lease;
+  /** When it was granted, on the wall clock: what views show and the log keeps. */
   readonly acquiredAtWallMs: number;
-  readonly acquiredAtMonoMs: number;
   readonly lockDelayMs: number;
   /** Name of the auth token that acquired the hold (auth on); shown in listings. */
   readonly principal?: string | undefined;

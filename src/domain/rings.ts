@@ -108,8 +108,7 @@ export class Rings {
    */
   live(name: string): Ring {
     const ring = this.get(name);
-    const due = this.ctx.deadlines.peek();
-    if (due === undefined || due.deadlineMs > this.ctx.clock.monoMs()) return ring;
+    if (this.ctx.deadlines.peekDeadlineMs() > this.ctx.clock.monoMs()) return ring;
     for (const member of [...ring.members.values()]) {
       const lease = member.lease;
       if (lease !== null && !lease.ended && this.leases.isDead(lease)) this.leases.expire(lease);

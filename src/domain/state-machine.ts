@@ -143,6 +143,11 @@ export class StateMachine {
     return { processed, work, more: deadlines.peekDeadlineMs() <= now };
   }
 
+  /** When a queued deadline falls due, on the monotonic clock; Infinity when it is not queued. */
+  deadlineOf(entry: DeadlineItem): number {
+    return this.ctx.deadlines.deadlineOf(entry);
+  }
+
   /** Monotonic time of the earliest deadline, if any (for the expiry loop's timer). */
   nextDeadlineMs(): number | undefined {
     const next = this.ctx.deadlines.peekDeadlineMs();
@@ -157,7 +162,7 @@ export class StateMachine {
   private fire(item: DeadlineItem): number {
     switch (item.type) {
       case 'lease':
-        return item.ended ? 0 : this.leases.expire(item);
+        return item.ended ? 0 : this.leases.expire(item, this.ctx.deadlines.poppedDeadlineMs);
       case 'waiter':
         this.locks.timeout(item);
         return 0;

@@ -46,7 +46,7 @@ export class YieldRequests {
   /** The request's deadline, `leftMs` from now. */
   private schedule(hold: Hold, graceMs: number, requestedAtWallMs: number, leftMs: number): void {
     const yieldByWallMs = Math.round(this.ctx.clock.wallMs() + leftMs);
-    const entry: YieldRequest = { type: 'yield', hold, graceMs, requestedAtWallMs, yieldByWallMs, deadlineMs: 0, heapIndex: -1 };
+    const entry: YieldRequest = { type: 'yield', hold, graceMs, requestedAtWallMs, yieldByWallMs, heapIndex: -1 };
     hold.yieldRequest = entry;
     this.ctx.deadlines.schedule(entry, this.ctx.clock.monoMs() + leftMs);
   }

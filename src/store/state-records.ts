@@ -12,13 +12,12 @@ import { encodeRingHistory } from './ring-history-codec.js';
  */
 
 /** A lock's holds and its running lock-delay; returns the records written. */
-export function encodeLockState(out: ByteWriter, lock: Lock, monoNowMs: number): number {
+export function encodeLockState(out: ByteWriter, lock: Lock, delayLeftMs: number): number {
   let records = 0;
   for (const hold of holderList(lock)) records += encodeLiveHold(out, hold, lock.limit);
   // What is left of a running lock-delay; recovery counts it again from the restart.
-  const delayMs = lock.delay === null ? 0 : Math.ceil(lock.delay.deadlineMs - monoNowMs);
-  if (delayMs > 0) {
-    encodeLockDelay(out, lock.name, lock.limit, delayMs);
+  if (delayLeftMs > 0) {
+    encodeLockDelay(out, lock.name, lock.limit, delayLeftMs);
     records += 1;
   }
   return records;

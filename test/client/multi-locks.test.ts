@@ -81,8 +81,9 @@ describe('client: acquireAll', () => {
     const lockring = client();
     const handle = await lockring.acquireAll(['beat/a', 'beat/b', 'beat/c'], { ttlMs: 300 });
     const lease = server.lockring.machine.leases.byId.get(handle.leaseId)!;
-    const deadline = lease.deadlineMs;
-    await eventually(() => lease.deadlineMs > deadline, 'a keepalive renewed the lease');
+    const machine = server.lockring.machine;
+    const deadline = machine.deadlineOf(lease);
+    await eventually(() => machine.deadlineOf(lease) > deadline, 'a keepalive renewed the lease');
     assert.equal(handle.signal.aborted, false);
     await handle.release();
   });

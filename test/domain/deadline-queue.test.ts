@@ -7,7 +7,7 @@ interface Item extends DeadlineEntry {
   readonly label: number;
 }
 
-const item = (label: number): Item => ({ label, deadlineMs: 0, heapIndex: -1 });
+const item = (label: number): Item => ({ label, heapIndex: -1 });
 
 function drain(queue: DeadlineQueue<Item>, nowMs = Number.MAX_SAFE_INTEGER): number[] {
   const labels: number[] = [];
@@ -24,7 +24,8 @@ describe('DeadlineQueue', () => {
     const deadlines = [50, 10, 40, 30, 20, 60, 0];
     deadlines.forEach((deadline, i) => queue.schedule(item(i), deadline));
     assert.equal(queue.size, 7);
-    assert.equal(queue.peek()!.deadlineMs, 0);
+    assert.equal(queue.peek()!.label, 6);
+    assert.equal(queue.deadlineOf(queue.peek()!), 0);
     assert.deepEqual(drain(queue), [6, 1, 4, 3, 2, 0, 5]);
     assert.equal(queue.size, 0);
     assert.equal(queue.peek(), undefined);
@@ -65,7 +66,7 @@ describe('DeadlineQueue', () => {
     queue.remove(entries[0]!);
     assert.equal(entries[4]!.heapIndex, -1);
     assert.equal(queue.size, 8);
-    const expected = entries.filter((_, i) => i !== 4 && i !== 0).sort((a, b) => a.deadlineMs - b.deadlineMs).map((e) => e.label);
+    const expected = entries.filter((_, i) => i !== 4 && i !== 0).sort((a, b) => queue.deadlineOf(a) - queue.deadlineOf(b)).map((e) => e.label);
     assert.deepEqual(drain(queue), expected);
     queue.remove(item(99));
     assert.equal(queue.size, 0);
@@ -141,10 +142,10 @@ describe('DeadlineQueue at size', () => {
     });
     const left = entries.filter((_, i) => i % 5 !== 0);
     assert.equal(queue.size, left.length);
-    assert.equal(queue.peekDeadlineMs(), Math.min(...left.map((entry) => entry.deadlineMs)));
+    assert.equal(queue.peekDeadlineMs(), Math.min(...left.map((entry) => queue.deadlineOf(entry))));
     // Equal deadlines pop in scheduling order: the moved entries were scheduled last.
     const order = (entry: Item): number => (entry.label % 3 === 0 ? count + entry.label : entry.label);
-    const expected = [...left].sort((a, b) => a.deadlineMs - b.deadlineMs || order(a) - order(b)).map((entry) => entry.label);
+    const expected = [...left].sort((a, b) => queue.deadlineOf(a) - queue.deadlineOf(b) || order(a) - order(b)).map((entry) => entry.label);
     assert.deepEqual(drain(queue), expected);
     assert.equal(queue.peekDeadlineMs(), Infinity);
     // Everything left: a new round takes the freed slots, in order again.

@@ -177,8 +177,8 @@ class Simulation {
         const live = machine.locks.holderOf(name, hold.token);
         const bounded = live?.maxHold ?? null;
         const asked = live?.yieldRequest ?? null;
-        const alive = live !== undefined && !machine.leases.isDead(live.lease) && (bounded === null || bounded.deadlineMs > this.now) &&
-          (asked === null || asked.deadlineMs > this.now);
+        const alive = live !== undefined && !machine.leases.isDead(live.lease) && (bounded === null || machine.deadlineOf(bounded) > this.now) &&
+          (asked === null || machine.deadlineOf(asked) > this.now);
         let released = false;
         try {
           machine.run((m) => m.locks.release(name, hold.token));
@@ -438,11 +438,12 @@ class Simulation {
       if (tracked.deadlineMs <= this.now) assert.equal(tracked.waiter.queued, false, 'a waiter outlived its waitMs');
     }
     for (const lock of machine.locks.byName.values()) {
-      assert.ok(lock.delay === null || lock.delay.deadlineMs > this.now, 'a lock-delay outlived its end');
+      assert.ok(lock.delay === null || machine.deadlineOf(lock.delay) > this.now, 'a lock-delay outlived its end');
       for (const hold of holderList(lock)) {
-        assert.ok(hold.maxHold === null || hold.maxHold.deadlineMs > this.now, 'a bounded hold outlived its maxHoldMs');
-        assert.ok(hold.maxHold === null || hold.maxHold.deadlineMs === hold.acquiredAtMonoMs + hold.maxHold.maxHoldMs);
-        assert.ok(hold.yieldRequest === null || hold.yieldRequest.deadlineMs > this.now, 'a hold outlived its yield deadline');
+        assert.ok(hold.maxHold === null || machine.deadlineOf(hold.maxHold) > this.now, 'a bounded hold outlived its maxHoldMs');
+        assert.ok(hold.maxHold === null || machine.deadlineOf(hold.maxHold) - hold.maxHold.maxHoldMs - this.now === hold.acquiredAtWallMs - machine.clock.wallMs(),
+          'a bounded hold ends maxHoldMs after its grant');
+        assert.ok(hold.yieldRequest === null || machine.deadlineOf(hold.yieldRequest) > this.now, 'a hold outlived its yield deadline');
       }
     }
   }

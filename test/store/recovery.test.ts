@@ -121,11 +121,11 @@ describe('recovery', () => {
 
     const second = await open(dir);
     const restored = second.machine.leases.byId.get(lease.id)!;
-    assert.equal(restored.deadlineMs, second.clock.monoMs() + 2_000);
+    assert.equal(second.machine.deadlineOf(restored), second.clock.monoMs() + 2_000);
     const restoredSession = second.machine.leases.byId.get(session.id)!;
     assert.equal(restoredSession.attached, false);
     assert.equal(restoredSession.kind, 'session');
-    assert.equal(restoredSession.deadlineMs, second.clock.monoMs() + 3_000);
+    assert.equal(second.machine.deadlineOf(restoredSession), second.clock.monoMs() + 3_000);
     // The holder still holds, with the same token, until the restored lease runs out.
     const token = holdsOnLease(restored)[0]!.token;
     assert.equal(second.machine.locks.check('held', token), true);
