@@ -59,6 +59,11 @@ interface Report {
   readonly gcCount: number;
   /** Of gcMs, the young-generation collections (scavenges); the rest is mark-sweep-compact work. */
   readonly gcMinorMs: number;
+  /** The longest pause, ms, and its perf_hooks kind (1 scavenge, 2 mark-sweep-compact, 4 incremental marking). */
+  readonly gcLongestMs: number;
+  readonly gcLongestKind: number;
+  /** The event loop's longest stall in the window (perf_hooks' loop-delay monitor), ms. */
+  readonly loopDelayMaxMs: number;
   /** The server's CPU profile of that stretch (with --profile), else null. */
   readonly profileFile: string | null;
 }
@@ -93,6 +98,9 @@ export function histogramQuantileMs(before: Bucket[], after: Bucket[], q: number
   const bucket = delta.find((b) => b.count >= q * total);
   return { boundMs: (bucket?.le ?? NaN) * 1000, count: total };
 }
+
+/** perf_hooks' GC kinds. */
+const gcKinds: Readonly<Record<number, string>> = { 1: 'a scavenge', 2: 'mark-sweep-compact', 4: 'incremental marking', 8: 'weak callbacks' };
 
 const latenessMetric = 'lockring_expiry_lateness_seconds';
 
@@ -240,7 +248,9 @@ function rows(ctx: ScenarioContext, mode: Mode, { idle, during, report, seeded, 
     note:
       `${leases / (spreadMs / 1000)} expiries/s need ${((usPerExpiry * leases) / (spreadMs / 1000) / 1e4).toFixed(0)}% of a core at this cost; ` +
       `the server got ${Math.round(during.serverCpuPercent)}% during the window; GC paused it ${Math.round(report.gcMs)} ms ` +
-      `(${report.gcCount} pauses, ${((report.gcMs / wallMs) * 100).toFixed(1)}% of the window; scavenges ${Math.round(report.gcMinorMs)} ms)`,
+      `(${report.gcCount} pauses, ${((report.gcMs / wallMs) * 100).toFixed(1)}% of the window; scavenges ${Math.round(report.gcMinorMs)} ms; ` +
+      `longest ${report.gcLongestMs.toFixed(1)} ms, ${gcKinds[report.gcLongestKind] ?? `kind ${report.gcLongestKind}`}); ` +
+      `longest event-loop stall ${report.loopDelayMaxMs.toFixed(1)} ms`,
   });
   // The same from outside: the window's server CPU less what the same lock load cost per
   // cycle before the leases. Noisy (two loads on a shared machine); n/a when not positive.
