@@ -278,7 +278,7 @@ export class LockringService {
   }
 
   private granted<T>(value: T): Durable<T> {
-    this.metrics.acquireTotal.inc({ result: 'granted' });
+    this.metrics.acquires.add('granted');
     return this.pipeline.release(value);
   }
 
@@ -323,13 +323,13 @@ export class LockringService {
   }
 
   private countSettled(outcome: WaiterOutcome | GroupOutcome): void {
-    if (outcome.ok) this.metrics.acquireTotal.inc({ result: 'granted' });
-    else this.metrics.acquireTotal.inc({ result: outcome.error.code === 'lock_held' ? 'timeout' : 'rejected' });
+    if (outcome.ok) this.metrics.acquires.add('granted');
+    else this.metrics.acquires.add(outcome.error.code === 'lock_held' ? 'timeout' : 'rejected');
   }
 
   private countRefusal(error: unknown): void {
     const conflict = error instanceof LockringError && (error.code === 'lock_held' || error.code === 'limit_mismatch' || error.code === 'mode_mismatch');
-    this.metrics.acquireTotal.inc({ result: conflict ? 'conflict' : 'rejected' });
+    this.metrics.acquires.add(conflict ? 'conflict' : 'rejected');
     this.admission.countLimit(error);
   }
 }

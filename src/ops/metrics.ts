@@ -20,9 +20,9 @@ const appendBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 
  */
 export class Metrics {
   readonly registry = new Registry();
-  readonly acquireTotal: Counter<'result'>;
-  readonly waitSeconds: Histogram;
-  readonly holdSeconds: Histogram;
+  readonly acquires: TalliedCounter<AcquireResult>;
+  readonly waitSeconds: TalliedHistogram;
+  readonly holdSeconds: TalliedHistogram;
   readonly leaseExpiredTotal: Counter;
   /** Expiries since the last scrape: counted here, handed to the counter when scraped. */
   private expiredUncounted = 0;
@@ -33,10 +33,10 @@ export class Metrics {
   readonly walBacklogBytes: Gauge;
   walBacklogSource: () => number = () => 0;
   readonly wsSlowClosedTotal: Counter;
-  readonly wsMessagesTotal: Counter<'direction'>;
+  readonly wsMessages: TalliedCounter<'in' | 'out'>;
   readonly limitExceededTotal: Counter<'limit'>;
-  readonly httpRequestSeconds: Histogram<'route' | 'method' | 'status'>;
-  private readonly httpChildren = new Map<string, { observe(seconds: number): void }>();
+  readonly httpRequestSeconds: TalliedHistogram;
+  private readonly httpChildren = new Map<string, Tally>();
   readonly authFailuresTotal: Counter<'reason'>;
   readonly rateLimitedTotal: Counter<'scope'>;
   readonly httpClientErrorsTotal: Counter<'reason'>;
@@ -76,14 +76,15 @@ export class Metrics {
         for (const ring of machine.rings.byName.values()) this.set({ ring: ring.name }, ring.members.size);
       },
     });
-    this.acquireTotal = new Counter({
-      name: 'lockring_lock_acquire_total', help: 'Acquire requests by how they ended.', labelNames: ['result'], registers,
+    // Fed once or twice per request: tallied in plain numbers, handed to prom-client when scraped.
+    this.acquires = new TalliedCounter({
+      name: 'lockring_lock_acquire_total', help: 'Acquire requests by how they ended.', registers,
+      label: 'result', values: ['granted', 'conflict', 'timeout', 'rejected'],
     });
-    for (const result of ['granted', 'conflict', 'timeout', 'rejected'] as const) this.acquireTotal.inc({ result }, 0);
-    this.waitSeconds = new Histogram({
+    this.waitSeconds = new TalliedHistogram({
       name: 'lockring_lock_wait_seconds', help: 'Time from acquire to grant.', buckets: waitBuckets, registers,
     });
-    this.holdSeconds = new Histogram({
+    this.holdSeconds = new TalliedHistogram({
       name: 'lockring_lock_hold_seconds', help: 'Time from grant to the end of a hold.', buckets: holdBuckets, registers,
     });
     // Both are fed once per expiry, 100,000 times a second in a storm: a plain addition
@@ -113,13 +114,13 @@ export class Metrics {
     this.wsSlowClosedTotal = new Counter({
       name: 'lockring_ws_slow_closed_total', help: 'Sockets closed (1013) because their send buffer passed its limit.', registers,
     });
-    this.wsMessagesTotal = new Counter({
-      name: 'lockring_ws_messages_total', help: 'WebSocket frames by direction.', labelNames: ['direction'], registers,
+    this.wsMessages = new TalliedCounter({
+      name: 'lockring_ws_messages_total', help: 'WebSocket frames by direction.', registers, label: 'direction', values: ['in', 'out'],
     });
     this.limitExceededTotal = new Counter({
       name: 'lockring_limit_exceeded_total', help: 'Requests refused by a limit, by limit name.', labelNames: ['limit'], registers,
     });
-    this.httpRequestSeconds = new Histogram({
+    this.httpRequestSeconds = new TalliedHistogram({
       name: 'lockring_http_request_duration_seconds', help: 'HTTP request duration by route pattern.',
       labelNames: ['route', 'method', 'status'], buckets: waitBuckets, registers,
     });
@@ -173,10 +174,10 @@ export class Metrics {
     const key = `${method} ${status} ${route}`;
     let child = this.httpChildren.get(key);
     if (child === undefined) {
-      child = this.httpRequestSeconds.labels({ route, method, status: String(status) });
+      child = this.httpRequestSeconds.child({ route, method, status: String(status) });
       this.httpChildren.set(key, child);
     }
-    child.observe(seconds);
+    child.record(seconds);
   }
 
   private observe(event: DomainEvent): void {
@@ -188,10 +189,10 @@ export class Metrics {
         }
         return;
       case 'lock_acquired':
-        this.waitSeconds.observe(event.waitedMs / 1000);
+        this.waitSeconds.record(event.waitedMs / 1000);
         return;
       case 'lock_released':
-        this.holdSeconds.observe(event.heldMs / 1000);
+        this.holdSeconds.record(event.heldMs / 1000);
         return;
       default:
         return;
@@ -200,8 +201,8 @@ export class Metrics {
 }
 
 interface HistogramSample {
-  readonly labels: { le?: number | '+Inf' };
-  /** prom-client merges these into `labels` (none here: the histogram has no labels). */
+  readonly labels: Readonly<Record<string, string | number>>;
+  /** prom-client merges these into `labels` (none here: labels are on each sample). */
   readonly sharedLabels: Readonly<Record<string, never>>;
   readonly value: number;
   readonly metricName: string;
@@ -209,28 +210,17 @@ interface HistogramSample {
 
 const noSharedLabels: Readonly<Record<string, never>> = Object.freeze({});
 
-/**
- * A histogram without labels for a hot path: `record` is a bucket search and three
- * additions into typed arrays (prom-client's `observe` builds label objects and
- * hashes them on every call). The tally is turned into prom-client's samples when
- * scraped, in the shape its own histograms export: cumulative `_bucket` by `le`,
- * then `+Inf`, `_sum` and `_count`. Fed only through `record`.
- */
-export class TalliedHistogram extends Histogram {
-  private readonly upperBounds: Float64Array;
-  /** Per bucket (the last one is +Inf), not cumulative. */
-  private readonly counts: Float64Array;
-  private sum = 0;
-  private count = 0;
-  private readonly metricName: string;
-  private readonly metricHelp: string;
+/** One label set's tally: per bucket (the last one is +Inf, not cumulative), sum and count. */
+export class Tally {
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
 
-  constructor(config: { name: string; help: string; buckets: readonly number[]; registers: Registry[] }) {
-    super({ ...config, buckets: [...config.buckets] });
-    this.metricName = config.name;
-    this.metricHelp = config.help;
-    this.upperBounds = Float64Array.from(config.buckets);
-    this.counts = new Float64Array(config.buckets.length + 1);
+  constructor(
+    readonly labels: Readonly<Record<string, string>>,
+    private readonly upperBounds: Float64Array,
+  ) {
+    this.counts = new Float64Array(upperBounds.length + 1);
   }
 
   record(value: number): void {
@@ -242,28 +232,113 @@ export class TalliedHistogram extends Histogram {
     this.count += 1;
   }
 
+  /** Accepts prom-client's child interface too. */
+  observe(value: number): void {
+    this.record(value);
+  }
+}
+
+/**
+ * A histogram for a hot path: `record` is a bucket search and three additions into
+ * typed arrays (prom-client's `observe` builds label objects and hashes them on every
+ * call, children included). A labelled one hands out a `Tally` per label set, made
+ * once by `child`. The tallies are turned into prom-client's samples when scraped, in
+ * the shape its own histograms export: per label set in order of first use,
+ * cumulative `_bucket` by `le`, then `+Inf`, `_sum` and `_count`.
+ */
+export class TalliedHistogram extends Histogram {
+  private readonly upperBounds: Float64Array;
+  private readonly tallies = new Map<string, Tally>();
+  /** The label-less tally (a histogram without labels exports its zeros from the start). */
+  private readonly root: Tally | null;
+  private readonly labelNames: readonly string[];
+  private readonly metricName: string;
+  private readonly metricHelp: string;
+
+  constructor(config: { name: string; help: string; buckets: readonly number[]; registers: Registry[]; labelNames?: readonly string[] }) {
+    super({ ...config, buckets: [...config.buckets], labelNames: [...(config.labelNames ?? [])] });
+    this.metricName = config.name;
+    this.metricHelp = config.help;
+    this.labelNames = config.labelNames ?? [];
+    this.upperBounds = Float64Array.from(config.buckets);
+    this.root = this.labelNames.length === 0 ? this.child({}) : null;
+  }
+
+  /** The tally of the label set `labels` (made on first use; keep it). */
+  child(labels: Readonly<Record<string, string>>): Tally {
+    const key = this.labelNames.map((name) => labels[name] ?? '').join('\u0000');
+    let tally = this.tallies.get(key);
+    if (tally === undefined) {
+      tally = new Tally(labels, this.upperBounds);
+      this.tallies.set(key, tally);
+    }
+    return tally;
+  }
+
+  /** Records into the label-less tally. */
+  record(value: number): void {
+    this.root!.record(value);
+  }
+
   override reset(): void {
     super.reset();
     // Called by prom-client's constructor, before this class's fields exist.
-    if (this.counts === undefined) return;
-    this.counts.fill(0);
-    this.sum = 0;
-    this.count = 0;
+    if (this.tallies === undefined) return;
+    for (const tally of this.tallies.values()) {
+      tally.counts.fill(0);
+      tally.sum = 0;
+      tally.count = 0;
+    }
   }
 
   /** What the registry reads to write the text format; prom-client's `get` reads it too. */
   getForPromString(): Promise<{ name: string; help: string; type: 'histogram'; values: HistogramSample[]; aggregator: 'sum' }> {
     const name = this.metricName;
     const values: HistogramSample[] = [];
-    let cumulative = 0;
-    for (let i = 0; i < this.upperBounds.length; i++) {
-      cumulative += this.counts[i]!;
-      values.push({ labels: { le: this.upperBounds[i]! }, value: cumulative, metricName: `${name}_bucket`, sharedLabels: noSharedLabels });
+    for (const tally of this.tallies.values()) {
+      let cumulative = 0;
+      for (let i = 0; i < this.upperBounds.length; i++) {
+        cumulative += tally.counts[i]!;
+        values.push({ labels: { le: this.upperBounds[i]!, ...tally.labels }, value: cumulative, metricName: `${name}_bucket`, sharedLabels: noSharedLabels });
+      }
+      values.push({ labels: { le: '+Inf', ...tally.labels }, value: tally.count, metricName: `${name}_bucket`, sharedLabels: noSharedLabels });
+      values.push({ labels: tally.labels, value: tally.sum, metricName: `${name}_sum`, sharedLabels: noSharedLabels });
+      values.push({ labels: tally.labels, value: tally.count, metricName: `${name}_count`, sharedLabels: noSharedLabels });
     }
-    values.push({ labels: { le: '+Inf' }, value: this.count, metricName: `${name}_bucket`, sharedLabels: noSharedLabels });
-    values.push({ labels: {}, value: this.sum, metricName: `${name}_sum`, sharedLabels: noSharedLabels });
-    values.push({ labels: {}, value: this.count, metricName: `${name}_count`, sharedLabels: noSharedLabels });
     return Promise.resolve({ name, help: this.metricHelp, type: 'histogram', values, aggregator: 'sum' });
+  }
+}
+
+/**
+ * A counter for a hot path, by one label: `add` is an addition into a plain number,
+ * handed to prom-client when scraped (its `inc` hashes the label set on every call).
+ */
+export class TalliedCounter<V extends string> {
+  readonly counter: Counter<string>;
+  private readonly pending = new Map<V, number>();
+
+  constructor(config: { name: string; help: string; registers: Registry[]; label: string; values: readonly V[] }) {
+    const pending = this.pending;
+    const label = config.label;
+    for (const value of config.values) pending.set(value, 0);
+    this.counter = new Counter({
+      name: config.name, help: config.help, labelNames: [label], registers: config.registers,
+      collect() {
+        for (const [value, count] of pending) {
+          this.inc({ [label]: value }, count);
+          pending.set(value, 0);
+        }
+      },
+    });
+  }
+
+  add(value: V, count = 1): void {
+    this.pending.set(value, this.pending.get(value)! + count);
+  }
+
+  /** A handle that counts one `value` per call (what a hot loop keeps). */
+  counting(value: V): { inc(): void } {
+    return { inc: () => this.add(value) };
   }
 }
 

@@ -83,8 +83,8 @@ export class WsHub extends EventEmitter<HubEvents> {
       guard: deps.guard ?? (() => {}),
       usage: service.usage,
       counters: {
-        framesIn: metrics.wsMessagesTotal.labels('in'),
-        framesOut: metrics.wsMessagesTotal.labels('out'),
+        framesIn: metrics.wsMessages.counting('in'),
+        framesOut: metrics.wsMessages.counting('out'),
         slowClosed: metrics.wsSlowClosedTotal,
         limitExceeded: (limit) => metrics.limitExceededTotal.inc({ limit }),
         authFailed: (reason) => metrics.authFailuresTotal.inc({ reason }),
