@@ -573,6 +573,42 @@ describe('idle names and listing', () => {
     }
   });
 
+  test('names join the listing order late: made, released and listed around the index\'s batch size', () => {
+    const h = build({ limits: { locksMax: 20_000, holdsMax: 20_000, holdsPerLeaseMax: 20_000 } });
+    const id = h.machine.run((m) => m.leases.grant(60_000)).id;
+    const alive = new Map<string, number>();
+    const listed = (): string[] => {
+      const seen: string[] = [];
+      let after: string | undefined;
+      for (let pages = 0; pages < 100; pages++) {
+        const page = h.machine.locks.list('n/', after, 1_000);
+        seen.push(...page.locks.map((l) => l.name));
+        if (page.next === undefined) return seen;
+        after = page.next;
+      }
+      throw new Error('too many pages');
+    };
+    const expected = (): string[] => [...alive.keys()].sort(byteCompare);
+    // 9,000 names in three rounds: each round releases every third name made so far, and
+    // some rounds list in the middle, so names leave before and after they reach the index.
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 3_000; i++) {
+        const name = `n/${(round * 3_000 + i).toString(36).padStart(4, '0')}`;
+        alive.set(name, acquire(h, { name, leaseId: id }).token);
+        if (round === 1 && i === 1_500) assert.deepEqual(listed(), expected());
+      }
+      let n = 0;
+      for (const [name, token] of [...alive]) {
+        if (n++ % 3 !== 0) continue;
+        release(h, name, token);
+        alive.delete(name);
+      }
+      assert.deepEqual(listed(), expected(), `round ${round}`);
+    }
+    assert.equal(h.machine.locks.byName.size, alive.size);
+    assert.equal(h.machine.locks.orderedNameCount, alive.size, 'a released name left the order too');
+  });
+
   test('after works with a prefix and with an after outside the prefix range', () => {
     const { h } = withNames(names);
     const page = h.machine.locks.list('a', 'a b', 2);

@@ -427,6 +427,7 @@ class Simulation {
     for (const [id, model] of this.leases) {
       if (model.deadlineMs === null || model.deadlineMs > this.now) assert.ok(machine.leases.byId.has(id), `live lease ${id} is gone`);
     }
+    assert.equal(machine.locks.orderedNameCount, machine.locks.byName.size, 'the listing order keeps exactly the names');
   }
 
   /** After every due deadline ran: nothing dead is left, nothing overdue is waiting. */
