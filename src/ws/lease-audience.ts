@@ -33,6 +33,16 @@ export interface NoticeSocket extends Listener {
   sessionGone(session: Session): void;
 }
 
+/**
+ * Who listens to one lease: the listener itself while there is one (a lock acquired
+ * with ttlMs, the common case: no Set per lease), a Set once a second one joins.
+ */
+type Hearers = Listener | Set<Listener>;
+
+function listenersOf(hearers: Hearers): Iterable<Listener> {
+  return hearers instanceof Set ? hearers : [hearers];
+}
+
 export class Session implements Listener {
   readonly listening = new Set<string>();
   readonly mailbox: string[] = [];
@@ -56,19 +66,17 @@ export class Session implements Listener {
 }
 
 export class LeaseAudience {
-  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly listeners = new Map<string, Hearers>();
   private readonly sessions = new Map<string, Session>();
   private readonly ended = new Map<string, { readonly principal: string | undefined; readonly notices: string[] }>();
 
   /** `listener` hears when `leaseId` ends. */
   listen(listener: Listener, leaseId: string): void {
     if (listener.listening.has(leaseId)) return;
-    let set = this.listeners.get(leaseId);
-    if (set === undefined) {
-      set = new Set();
-      this.listeners.set(leaseId, set);
-    }
-    set.add(listener);
+    const hearers = this.listeners.get(leaseId);
+    if (hearers === undefined) this.listeners.set(leaseId, listener);
+    else if (hearers instanceof Set) hearers.add(listener);
+    else this.listeners.set(leaseId, new Set([hearers, listener]));
     listener.listening.add(leaseId);
   }
 
@@ -142,22 +150,22 @@ export class LeaseAudience {
   }
 
   private tell(leaseId: string, push: Readonly<Record<string, unknown>>): void {
-    const listeners = this.listeners.get(leaseId);
-    if (listeners === undefined) return;
+    const hearers = this.listeners.get(leaseId);
+    if (hearers === undefined) return;
     const notice = JSON.stringify(push);
-    for (const listener of listeners) listener.notify(notice);
+    for (const listener of listenersOf(hearers)) listener.notify(notice);
   }
 
   leaseEnded(event: Extract<DomainEvent, { type: 'lease_ended' }>): void {
-    const listeners = this.listeners.get(event.leaseId);
+    const hearers = this.listeners.get(event.leaseId);
     this.listeners.delete(event.leaseId);
-    if (listeners !== undefined) {
+    if (hearers !== undefined) {
       // A hold's own lease ended by releasing that hold: its holder knows. Holds other
       // sockets took on it with its leaseId end with it, and they must be told.
       const notice = event.reason === 'released' && event.released.length === 0 ? null : JSON.stringify({
         event: 'lease_expired', leaseId: event.leaseId, reason: event.reason === 'released' ? 'revoked' : event.reason, released: event.released,
       });
-      for (const listener of listeners) {
+      for (const listener of listenersOf(hearers)) {
         listener.listening.delete(event.leaseId);
         if (notice !== null) listener.notify(notice);
       }
@@ -193,9 +201,13 @@ export class LeaseAudience {
   }
 
   private unlisten(listener: Listener, leaseId: string): void {
-    const set = this.listeners.get(leaseId);
-    if (set === undefined) return;
-    set.delete(listener);
-    if (set.size === 0) this.listeners.delete(leaseId);
+    const hearers = this.listeners.get(leaseId);
+    if (hearers === undefined) return;
+    if (!(hearers instanceof Set)) {
+      if (hearers === listener) this.listeners.delete(leaseId);
+      return;
+    }
+    hearers.delete(listener);
+    if (hearers.size === 0) this.listeners.delete(leaseId);
   }
 }
