@@ -3,6 +3,7 @@ import type { DomainContext } from './context.js';
 import { EndedHolds } from './ended-holds.js';
 import { LockringError, invalid, limitExceeded } from './errors.js';
 import { type HoldRef, type LockReleasedEvent, maxHoldField, noHoldRefs, principalField, priorityField, readField } from './events.js';
+import { extraOf, holdLockDelayMs, holdMaxHold, holdPriority, holdYieldRequest, newHoldExtra } from './hold-extra.js';
 import { LentHoldRefs } from './lent-hold-refs.js';
 import { linkHold, unlinkHold } from './lease-holds.js';
 import { type LeaseEnd, Leases } from './leases.js';
@@ -40,7 +41,8 @@ export interface AcquireRequest {
 }
 
 /** A hold as the log keeps it (recovery); no priority is priority 0. */
-export type RestoredHold = Omit<Hold, 'maxHold' | 'yieldRequest' | 'priority' | 'leasePrev' | 'leaseNext'> & {
+export type RestoredHold = Omit<Hold, 'extra' | 'leasePrev' | 'leaseNext'> & {
+  readonly lockDelayMs: number;
   readonly priority?: number;
 };
 
@@ -243,7 +245,8 @@ export class Locks {
 
   /** When `token`'s hold of `name` ends by a pending yield request (wall clock); undefined when none. */
   yieldBy(name: string, token: number): number | undefined {
-    const request = this.holderOf(name, token)?.yieldRequest;
+    const holder = this.holderOf(name, token);
+    const request = holder === undefined ? undefined : holdYieldRequest(holder);
     return request === undefined || request === null ? undefined : request.yieldByWallMs;
   }
 
@@ -390,7 +393,8 @@ export class Locks {
     const lock = this.byName.get(hold.name) ?? this.create(hold.name, limit);
     const nowMs = this.ctx.clock.monoMs();
     const restored: Hold = {
-      ...hold, priority: hold.priority ?? 0, maxHold: null, yieldRequest: null, leasePrev: null, leaseNext: null,
+      name: hold.name, mode: hold.mode, token: hold.token, owner: hold.owner, lease: hold.lease, acquiredAtWallMs: hold.acquiredAtWallMs,
+      principal: hold.principal, extra: newHoldExtra(hold.lockDelayMs, hold.priority ?? 0), leasePrev: null, leaseNext: null,
     };
     addHolder(lock, restored);
     linkHold(hold.lease, restored);
@@ -404,7 +408,7 @@ export class Locks {
   /** Restores a pending yield request of a restored hold (recovery; see YieldRequests.restore). */
   restoreYield(name: string, token: number, graceMs: number, requestedAtWallMs: number): void {
     const hold = this.holderOf(name, token);
-    if (hold !== undefined && hold.yieldRequest === null) this.yields.restore(hold, graceMs, requestedAtWallMs);
+    if (hold !== undefined && holdYieldRequest(hold) === null) this.yields.restore(hold, graceMs, requestedAtWallMs);
   }
 
   /** Restores a running lock-delay from the log (recovery), `delayMs` from now. */
@@ -573,10 +577,9 @@ export class Locks {
     const token = this.ctx.fencing.next();
     const { lockDelayMs, maxHoldMs, priority } = terms;
     const hold: Hold = {
-      name: lock.name, mode, token, owner, lease, lockDelayMs, principal, priority,
+      name: lock.name, mode, token, owner, lease, principal,
       acquiredAtWallMs: this.ctx.clock.wallMs(),
-      maxHold: null,
-      yieldRequest: null,
+      extra: newHoldExtra(lockDelayMs, priority),
       leasePrev: null,
       leaseNext: null,
     };
@@ -596,7 +599,7 @@ export class Locks {
   /** Schedules the end of a bounded hold at monotonic `untilMs`. */
   private bound(hold: Hold, maxHoldMs: number, untilMs: number): void {
     const entry: MaxHold = { type: 'max-hold', hold, maxHoldMs, heapIndex: -1 };
-    hold.maxHold = entry;
+    extraOf(hold).maxHold = entry;
     this.ctx.deadlines.schedule(entry, untilMs);
   }
 
@@ -624,7 +627,8 @@ export class Locks {
 
   /** The earlier of a hold's own deadlines (maxHoldMs, yield request); null when it has neither. */
   private firstBound(hold: Hold): MaxHold | YieldRequest | null {
-    const { maxHold, yieldRequest } = hold;
+    const maxHold = holdMaxHold(hold);
+    const yieldRequest = holdYieldRequest(hold);
     if (maxHold === null || yieldRequest === null) return maxHold ?? yieldRequest;
     const deadlines = this.ctx.deadlines;
     return deadlines.deadlineOf(yieldRequest) < deadlines.deadlineOf(maxHold) ? yieldRequest : maxHold;
@@ -633,17 +637,20 @@ export class Locks {
   private grantView(hold: Hold, limit: number): Grant {
     const grant: Grant = {
       name: hold.name, token: hold.token, leaseId: hold.lease.id, owner: hold.owner, limit, mode: hold.mode,
-      ttlMs: hold.lease.ttlMs, expiresAt: this.leases.expiresAt(hold.lease), ...priorityField(hold.priority),
+      ttlMs: hold.lease.ttlMs, expiresAt: this.leases.expiresAt(hold.lease), ...priorityField(holdPriority(hold)),
     };
-    return hold.maxHold === null ? grant : { ...grant, maxHoldMs: hold.maxHold.maxHoldMs };
+    const maxHold = holdMaxHold(hold);
+    return maxHold === null ? grant : { ...grant, maxHoldMs: maxHold.maxHoldMs };
   }
 
   private end(hold: Hold, reason: HoldEnd): void {
     const lock = this.byName.get(hold.name)!;
     removeHolder(lock, hold);
     unlinkHold(hold.lease, hold);
-    if (hold.maxHold !== null) this.ctx.deadlines.remove(hold.maxHold);
-    if (hold.yieldRequest !== null) this.ctx.deadlines.remove(hold.yieldRequest);
+    if (hold.extra !== null) {
+      if (hold.extra.maxHold !== null) this.ctx.deadlines.remove(hold.extra.maxHold);
+      if (hold.extra.yieldRequest !== null) this.ctx.deadlines.remove(hold.extra.yieldRequest);
+    }
     if (hold.mode === 'read') lock.readers -= 1;
     this.holdCount -= 1;
     this.ended.remember(hold.token, hold.name, reason);
@@ -660,7 +667,7 @@ export class Locks {
     event.principal = hold.principal;
     event.mode = hold.mode === 'read' ? 'read' : undefined;
     this.ctx.emit(event);
-    if (reason === 'expired' && hold.lockDelayMs > 0) this.startDelay(lock, hold.lockDelayMs);
+    if (reason === 'expired' && holdLockDelayMs(hold) > 0) this.startDelay(lock, holdLockDelayMs(hold));
     this.schedulePump(lock);
   }
 
@@ -789,17 +796,20 @@ export class Locks {
   }
 
   private view(lock: Lock): LockView {
-    const holders: HolderView[] = holderList(lock).map((hold) => ({
-      token: hold.token,
-      owner: hold.owner,
-      mode: hold.mode,
-      leaseId: hold.lease.id,
-      acquiredAt: hold.acquiredAtWallMs,
-      expiresAt: this.leases.expiresAt(hold.lease),
-      priority: hold.priority,
-      ...(hold.yieldRequest === null ? {} : { yieldBy: hold.yieldRequest.yieldByWallMs }),
-      ...principalField(hold.principal),
-    }));
+    const holders: HolderView[] = holderList(lock).map((hold) => {
+      const yieldRequest = holdYieldRequest(hold);
+      return {
+        token: hold.token,
+        owner: hold.owner,
+        mode: hold.mode,
+        leaseId: hold.lease.id,
+        acquiredAt: hold.acquiredAtWallMs,
+        expiresAt: this.leases.expiresAt(hold.lease),
+        priority: holdPriority(hold),
+        ...(yieldRequest === null ? {} : { yieldBy: yieldRequest.yieldByWallMs }),
+        ...principalField(hold.principal),
+      };
+    });
     const view: LockView = { name: lock.name, limit: lock.limit, holders, waiters: lock.waiterCount };
     const retryAfterMs = this.retryAfterMs(lock);
     return retryAfterMs === undefined ? view : { ...view, retryAfterMs };

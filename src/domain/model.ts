@@ -1,4 +1,5 @@
 import type { DeadlineEntry } from './deadline-queue.js';
+import type { HoldExtra } from './hold-extra.js';
 import type { LockringError } from './errors.js';
 import type { Ring } from './ring.js';
 
@@ -54,15 +55,13 @@ export interface Hold {
   readonly lease: Lease;
   /** When it was granted, on the wall clock: what views show and the log keeps. */
   readonly acquiredAtWallMs: number;
-  readonly lockDelayMs: number;
   /** Name of the auth token that acquired the hold (auth on); shown in listings. */
   readonly principal?: string | undefined;
-  /** The acquire's priority (0 unless it gave one): what a yield request compares. */
-  readonly priority: number;
-  /** The deadline of an acquire with maxHoldMs; null for every other hold (no cost to them). */
-  maxHold: MaxHold | null;
-  /** Set once a higher-priority waiter asked the hold to yield; the first request stands. */
-  yieldRequest: YieldRequest | null;
+  /**
+   * Its lock-delay, priority (what a yield request compares), bound (maxHoldMs) and
+   * yield request (the first one stands), for the few holds with any (hold-extra.ts).
+   */
+  extra: HoldExtra | null;
   /** Its neighbours among the holds on its lease (lease-holds.ts). */
   leasePrev: Hold | null;
   leaseNext: Hold | null;

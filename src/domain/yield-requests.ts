@@ -1,5 +1,6 @@
 import type { DomainContext } from './context.js';
 import { readField } from './events.js';
+import { extraOf, holdPriority, holdYieldRequest } from './hold-extra.js';
 import { holderList } from './lock-holders.js';
 import type { Hold, Lock, LockMode, Waiter, YieldRequest } from './model.js';
 
@@ -19,7 +20,7 @@ export class YieldRequests {
     const graceMs = waiter.yieldGraceMs;
     if (graceMs === null) return;
     for (const hold of holdsToAsk(lock, waiter.mode, waiter.priority, this.ctx.limits.readersPerLockMax)) {
-      if (hold.yieldRequest === null) this.request(hold, graceMs, waiter.priority);
+      if (holdYieldRequest(hold) === null) this.request(hold, graceMs, waiter.priority);
     }
   }
 
@@ -39,7 +40,7 @@ export class YieldRequests {
     this.schedule(hold, graceMs, requestedAtWallMs, graceMs);
     this.ctx.emit({
       type: 'yield_requested', name: hold.name, token: hold.token, owner: hold.owner, leaseId: hold.lease.id,
-      graceMs, requestedAtWallMs, yieldByWallMs: hold.yieldRequest!.yieldByWallMs, priority: hold.priority, askedBy, ...readField(hold.mode),
+      graceMs, requestedAtWallMs, yieldByWallMs: holdYieldRequest(hold)!.yieldByWallMs, priority: holdPriority(hold), askedBy, ...readField(hold.mode),
     });
   }
 
@@ -47,7 +48,7 @@ export class YieldRequests {
   private schedule(hold: Hold, graceMs: number, requestedAtWallMs: number, leftMs: number): void {
     const yieldByWallMs = Math.round(this.ctx.clock.wallMs() + leftMs);
     const entry: YieldRequest = { type: 'yield', hold, graceMs, requestedAtWallMs, yieldByWallMs, heapIndex: -1 };
-    hold.yieldRequest = entry;
+    extraOf(hold).yieldRequest = entry;
     this.ctx.deadlines.schedule(entry, this.ctx.clock.monoMs() + leftMs);
   }
 }
@@ -63,9 +64,9 @@ export class YieldRequests {
 export function holdsToAsk(lock: Lock, mode: LockMode, priority: number, readersMax: number): Hold[] {
   const { among, need } = inTheWay(lock, mode, readersMax);
   if (need <= 0) return [];
-  const lower = among.filter((hold) => hold.priority < priority);
+  const lower = among.filter((hold) => holdPriority(hold) < priority);
   if (lower.length < need) return [];
-  lower.sort((a, b) => a.priority - b.priority || b.token - a.token);
+  lower.sort((a, b) => holdPriority(a) - holdPriority(b) || b.token - a.token);
   return lower.slice(0, need);
 }
 

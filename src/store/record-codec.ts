@@ -1,4 +1,5 @@
 import type { DomainEvent } from '../domain/events.js';
+import { holdLockDelayMs, holdMaxHold, holdPriority, holdYieldRequest } from '../domain/hold-extra.js';
 import type { Hold, LeaseKind, LockMode } from '../domain/model.js';
 import type { RingAlgorithm } from '../domain/ring-algorithm.js';
 import type { RestoredHistory } from '../domain/rings.js';
@@ -197,10 +198,10 @@ export function encodeHold(
 /** A live hold as a snapshot keeps it: its record, then its pending yield request, if any. Returns the records written. */
 export function encodeLiveHold(out: ByteWriter, hold: Hold, limit: number): number {
   encodeHold(
-    out, hold.name, hold.token, hold.owner, hold.lease.id, limit, hold.lockDelayMs, hold.acquiredAtWallMs, hold.principal,
-    hold.mode, hold.maxHold?.maxHoldMs ?? 0, hold.priority,
+    out, hold.name, hold.token, hold.owner, hold.lease.id, limit, holdLockDelayMs(hold), hold.acquiredAtWallMs, hold.principal,
+    hold.mode, holdMaxHold(hold)?.maxHoldMs ?? 0, holdPriority(hold),
   );
-  const request = hold.yieldRequest;
+  const request = holdYieldRequest(hold);
   if (request === null) return 1;
   encodeYieldRequest(out, hold.name, hold.token, request.graceMs, request.requestedAtWallMs);
   return 2;

@@ -14,6 +14,7 @@ import type { Lock, Waiter } from '../../src/domain/model.js';
 import { build, type Harness } from '../helpers/machine.js';
 import { holdsOnLease } from '../../src/domain/lease-holds.js';
 import { holderList } from '../../src/domain/lock-holders.js';
+import { holdMaxHold, holdYieldRequest } from '../../src/domain/hold-extra.js';
 
 const names = ['a', 'b', 'c'] as const;
 const readersMax = 2;
@@ -175,8 +176,8 @@ class Simulation {
         if (hold === undefined) return;
         const name = command.wrongName ? names[(names.indexOf(hold.name as never) + 1) % names.length]! : hold.name;
         const live = machine.locks.holderOf(name, hold.token);
-        const bounded = live?.maxHold ?? null;
-        const asked = live?.yieldRequest ?? null;
+        const bounded = live === undefined ? null : holdMaxHold(live);
+        const asked = live === undefined ? null : holdYieldRequest(live);
         const alive = live !== undefined && !machine.leases.isDead(live.lease) && (bounded === null || machine.deadlineOf(bounded) > this.now) &&
           (asked === null || machine.deadlineOf(asked) > this.now);
         let released = false;
@@ -441,10 +442,16 @@ class Simulation {
     for (const lock of machine.locks.byName.values()) {
       assert.ok(lock.delay === null || machine.deadlineOf(lock.delay) > this.now, 'a lock-delay outlived its end');
       for (const hold of holderList(lock)) {
-        assert.ok(hold.maxHold === null || machine.deadlineOf(hold.maxHold) > this.now, 'a bounded hold outlived its maxHoldMs');
-        assert.ok(hold.maxHold === null || machine.deadlineOf(hold.maxHold) - hold.maxHold.maxHoldMs - this.now === hold.acquiredAtWallMs - machine.clock.wallMs(),
+        const maxHold = holdMaxHold(hold);
+        const yieldRequest = holdYieldRequest(hold);
+        assert.ok(maxHold === null || machine.deadlineOf(maxHold) > this.now, 'a bounded hold outlived its maxHoldMs');
+        assert.ok(maxHold === null || machine.deadlineOf(maxHold) - maxHold.maxHoldMs - this.now === hold.acquiredAtWallMs - machine.clock.wallMs(),
           'a bounded hold ends maxHoldMs after its grant');
-        assert.ok(hold.yieldRequest === null || machine.deadlineOf(hold.yieldRequest) > this.now, 'a hold outlived its yield deadline');
+        assert.ok(yieldRequest === null || machine.deadlineOf(yieldRequest) > this.now, 'a hold outlived its yield deadline');
+        // The extra is made only for a hold that has something in it.
+        const extra = hold.extra;
+        assert.ok(extra === null || extra.lockDelayMs > 0 || extra.priority > 0 || extra.maxHold !== null || extra.yieldRequest !== null,
+          'a hold carries an empty extra');
       }
     }
   }

@@ -13,6 +13,7 @@ import { makeLimits } from '../../src/limits.js';
 import { type OpenedStore, type StoreOptions, openStore } from '../../src/store/index.js';
 import { loadHashing } from '../../src/xxhash.js';
 import { holderList } from '../../src/domain/lock-holders.js';
+import { holdLockDelayMs } from '../../src/domain/hold-extra.js';
 
 let hashing: Hashing | null = null;
 
@@ -76,7 +77,7 @@ export function digest(machine: StateMachine): Digest {
   const holds: string[] = [];
   for (const lock of machine.locks.byName.values()) {
     for (const h of holderList(lock)) {
-      holds.push(`${h.name} #${h.token} owner=${h.owner} lease=${h.lease.id} limit=${lock.limit} delay=${h.lockDelayMs} at=${h.acquiredAtWallMs} by=${h.principal ?? '-'}`);
+      holds.push(`${h.name} #${h.token} owner=${h.owner} lease=${h.lease.id} limit=${lock.limit} delay=${holdLockDelayMs(h)} at=${h.acquiredAtWallMs} by=${h.principal ?? '-'}`);
     }
   }
   const rings: string[] = [];
