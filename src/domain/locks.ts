@@ -667,7 +667,8 @@ export class Locks {
     event.principal = hold.principal;
     event.mode = hold.mode === 'read' ? 'read' : undefined;
     this.ctx.emit(event);
-    if (reason === 'expired' && holdLockDelayMs(hold) > 0) this.startDelay(lock, holdLockDelayMs(hold));
+    const lockDelayMs = holdLockDelayMs(hold);
+    if (reason === 'expired' && lockDelayMs > 0) this.startDelay(lock, lockDelayMs);
     this.schedulePump(lock);
   }
 

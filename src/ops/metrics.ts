@@ -231,11 +231,6 @@ export class Tally {
     this.sum += value;
     this.count += 1;
   }
-
-  /** Accepts prom-client's child interface too. */
-  observe(value: number): void {
-    this.record(value);
-  }
 }
 
 /**
@@ -315,30 +310,32 @@ export class TalliedHistogram extends Histogram {
  */
 export class TalliedCounter<V extends string> {
   readonly counter: Counter<string>;
-  private readonly pending = new Map<V, number>();
+  /** Per label value, what was counted since the last scrape. */
+  private readonly pending = new Map<V, { count: number }>();
 
   constructor(config: { name: string; help: string; registers: Registry[]; label: string; values: readonly V[] }) {
     const pending = this.pending;
     const label = config.label;
-    for (const value of config.values) pending.set(value, 0);
+    for (const value of config.values) pending.set(value, { count: 0 });
     this.counter = new Counter({
       name: config.name, help: config.help, labelNames: [label], registers: config.registers,
       collect() {
-        for (const [value, count] of pending) {
-          this.inc({ [label]: value }, count);
-          pending.set(value, 0);
+        for (const [value, cell] of pending) {
+          this.inc({ [label]: value }, cell.count);
+          cell.count = 0;
         }
       },
     });
   }
 
   add(value: V, count = 1): void {
-    this.pending.set(value, this.pending.get(value)! + count);
+    this.pending.get(value)!.count += count;
   }
 
-  /** A handle that counts one `value` per call (what a hot loop keeps). */
+  /** A handle that counts one `value` per call, without a lookup (what a hot loop keeps). */
   counting(value: V): { inc(): void } {
-    return { inc: () => this.add(value) };
+    const cell = this.pending.get(value)!;
+    return { inc: () => { cell.count += 1; } };
   }
 }
 
