@@ -1,6 +1,7 @@
 import type { DomainContext } from './context.js';
 import { LockringError, assert, invalid, limitExceeded } from './errors.js';
 import { type HoldRef, type LeaseEndedEvent, type MemberRef, copyHoldRefs, copyMemberRefs, noMemberRefs, principalField } from './events.js';
+import { leaseMembers } from './lease-extra.js';
 import { LeaseTable } from './lease-table.js';
 import type { Lease, LeaseKind } from './model.js';
 
@@ -75,8 +76,7 @@ export class Leases {
       lastHold: null,
       holdCount: 0,
       // Few leases carry ring members or waiters: their sets are made on first use.
-      members: null,
-      waiters: null,
+      extra: null,
       principal,
       heapIndex: -1,
     };
@@ -148,7 +148,7 @@ export class Leases {
       this.ctx.deadlines.remove(lease);
       const dependents = this.dependents!;
       const released = dependents.dropLocks(lease, reason);
-      const removed = lease.members === null ? noMemberRefs : dependents.dropMembers(lease);
+      const removed = leaseMembers(lease) === null ? noMemberRefs : dependents.dropMembers(lease);
       const event = this.endedEvent;
       event.leaseId = lease.id;
       event.kind = lease.kind;
@@ -198,7 +198,7 @@ export class Leases {
   restore(id: string, ttlMs: number, kind: LeaseKind, principal?: string): Lease {
     const lease: Lease = {
       type: 'lease', id, slot: -1, kind, ttlMs, attached: false, ended: false,
-      firstHold: null, lastHold: null, holdCount: 0, members: null, waiters: null, principal,
+      firstHold: null, lastHold: null, holdCount: 0, extra: null, principal,
       heapIndex: -1,
     };
     assert(!this.byId.has(id), 'lease restored twice');

@@ -2,6 +2,7 @@ import type { DomainContext } from './context.js';
 import { LockringError, invalid, limitExceeded } from './errors.js';
 import type { HoldRef } from './events.js';
 import { leaseNotFound, type Leases } from './leases.js';
+import { lockDelay } from './lock-extra.js';
 import { holderOf } from './lock-holders.js';
 import type { AcquireRequest, HoldTerms } from './locks.js';
 import type { Grant, GroupOutcome, Hold, Lease, Lock, LockMode, MultiGrant, Waiter, WaiterGroup } from './model.js';
@@ -200,7 +201,7 @@ export class LockGroups {
   /** Whether this entry heads its queue and a hold in its mode fits there now. */
   private ready(member: Waiter): boolean {
     const lock = member.lock;
-    return lock.waiterHead === member && lock.delay === null && this.host.fits(lock, member.mode);
+    return lock.waiterHead === member && lockDelay(lock) === null && this.host.fits(lock, member.mode);
   }
 
   /** Takes every entry out of its queue; the queues behind them may move. */

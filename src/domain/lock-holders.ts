@@ -1,3 +1,4 @@
+import { lockExtraOf, lockHolderMap } from './lock-extra.js';
 import type { Hold, Lock } from './model.js';
 
 /**
@@ -9,19 +10,21 @@ import type { Hold, Lock } from './model.js';
  */
 
 export function holderOf(lock: Lock, token: number): Hold | undefined {
-  if (lock.holderMap !== null) return lock.holderMap.get(token);
+  const holderMap = lockHolderMap(lock);
+  if (holderMap !== null) return holderMap.get(token);
   const sole = lock.holder;
   return sole !== null && sole.token === token ? sole : undefined;
 }
 
 export function addHolder(lock: Lock, hold: Hold): void {
   lock.holderCount += 1;
-  if (lock.holderMap !== null) {
-    lock.holderMap.set(hold.token, hold);
+  const holderMap = lockHolderMap(lock);
+  if (holderMap !== null) {
+    holderMap.set(hold.token, hold);
   } else if (lock.holder === null) {
     lock.holder = hold;
   } else {
-    lock.holderMap = new Map([[lock.holder.token, lock.holder], [hold.token, hold]]);
+    lockExtraOf(lock).holderMap = new Map([[lock.holder.token, lock.holder], [hold.token, hold]]);
     lock.holder = null;
   }
 }
@@ -29,7 +32,8 @@ export function addHolder(lock: Lock, hold: Hold): void {
 /** Takes `hold` out; it must be one of the lock's holders. */
 export function removeHolder(lock: Lock, hold: Hold): void {
   lock.holderCount -= 1;
-  if (lock.holderMap !== null) lock.holderMap.delete(hold.token);
+  const holderMap = lockHolderMap(lock);
+  if (holderMap !== null) holderMap.delete(hold.token);
   else lock.holder = null;
 }
 
@@ -38,6 +42,7 @@ export function removeHolder(lock: Lock, hold: Hold): void {
  * it walks it (an allocation, for views and for walks that may end holds).
  */
 export function holderList(lock: Lock): Hold[] {
-  if (lock.holderMap !== null) return [...lock.holderMap.values()];
+  const holderMap = lockHolderMap(lock);
+  if (holderMap !== null) return [...holderMap.values()];
   return lock.holder === null ? [] : [lock.holder];
 }

@@ -6,7 +6,9 @@ import { type HoldRef, type LockReleasedEvent, maxHoldField, noHoldRefs, princip
 import { extraOf, holdLockDelayMs, holdMaxHold, holdPriority, holdYieldRequest, newHoldExtra } from './hold-extra.js';
 import { LentHoldRefs } from './lent-hold-refs.js';
 import { linkHold, unlinkHold } from './lease-holds.js';
+import { leaseWaiters, leaseWaitersOf } from './lease-extra.js';
 import { type LeaseEnd, Leases } from './leases.js';
+import { addReaders, clearDelay, lockDelay, lockExtraOf, lockHolderMap, lockReaders } from './lock-extra.js';
 import { addHolder, holderList, holderOf, removeHolder } from './lock-holders.js';
 import { LockGroups, type MultiAcquireRequest, type MultiAcquireResult } from './lock-groups.js';
 import type { Grant, Hold, HoldEnd, Lease, Lock, LockMode, MaxHold, Waiter, WaiterGroup, WaiterOutcome, YieldRequest } from './model.js';
@@ -335,7 +337,7 @@ export class Locks {
 
   /** A lock-delay ran out: the queue may move again. */
   endDelay(lock: Lock): void {
-    lock.delay = null;
+    clearDelay(lock);
     this.ctx.emit({ type: 'lock_delay_ended', name: lock.name });
     this.schedulePump(lock);
   }
@@ -346,7 +348,8 @@ export class Locks {
    * with no waiters and a few holds, the common expiry.
    */
   dropLease(lease: Lease, reason: LeaseEnd): readonly HoldRef[] {
-    if (lease.waiters !== null && lease.waiters.size > 0) this.dropWaiters(lease);
+    const waiters = leaseWaiters(lease);
+    if (waiters !== null && waiters.size > 0) this.dropWaiters(lease, waiters);
     if (lease.holdCount === 0) return noHoldRefs;
     const released = this.lentRefs.take(lease.holdCount);
     const holdEnd: HoldEnd = reason === 'released' ? 'revoked' : reason;
@@ -360,8 +363,8 @@ export class Locks {
     return released;
   }
 
-  private dropWaiters(lease: Lease): void {
-    for (const waiter of [...lease.waiters!]) {
+  private dropWaiters(lease: Lease, waiters: Set<Waiter>): void {
+    for (const waiter of [...waiters]) {
       // A multi-lock leaves with its first entry met here, all its names at once.
       if (!waiter.queued) continue;
       if (waiter.group !== null) {
@@ -398,7 +401,7 @@ export class Locks {
     };
     addHolder(lock, restored);
     linkHold(hold.lease, restored);
-    if (hold.mode === 'read') lock.readers += 1;
+    if (hold.mode === 'read') addReaders(lock, 1);
     this.holdCount += 1;
     if (maxHoldMs === 0) return;
     const leftMs = Math.min(maxHoldMs, Math.max(0, hold.acquiredAtWallMs + maxHoldMs - this.ctx.clock.wallMs()));
@@ -519,14 +522,16 @@ export class Locks {
   private reaped(name: string): Lock | undefined {
     const lock = this.byName.get(name);
     if (lock === undefined) return undefined;
-    if (lock.holderMap !== null) {
+    const holderMap = lockHolderMap(lock);
+    if (holderMap !== null) {
       // Ending a holder while iterating its Map is safe: iteration goes on with the next.
-      for (const hold of lock.holderMap.values()) this.endIfPast(hold);
+      for (const hold of holderMap.values()) this.endIfPast(hold);
     } else if (lock.holder !== null) {
       this.endIfPast(lock.holder);
     }
-    if (lock.delay !== null && this.ctx.deadlines.deadlineOf(lock.delay) <= this.ctx.clock.monoMs()) {
-      this.ctx.deadlines.remove(lock.delay);
+    const delay = lockDelay(lock);
+    if (delay !== null && this.ctx.deadlines.deadlineOf(delay) <= this.ctx.clock.monoMs()) {
+      this.ctx.deadlines.remove(delay);
       this.endDelay(lock);
     }
     this.flush();
@@ -535,7 +540,7 @@ export class Locks {
 
   /** Granted at once when nothing delays the name, it would stand first in the queue, and it fits. */
   private grantable(lock: Lock, mode: LockMode, priority: number): boolean {
-    return lock.delay === null && wouldLead(lock, priority) && this.fits(lock, mode);
+    return lockDelay(lock) === null && wouldLead(lock, priority) && this.fits(lock, mode);
   }
 
   /**
@@ -544,15 +549,15 @@ export class Locks {
    */
   private fits(lock: Lock, mode: LockMode): boolean {
     if (mode === 'write') return lock.holderCount < lock.limit;
-    return lock.holderCount === lock.readers && lock.readers < this.ctx.limits.readersPerLockMax;
+    const readers = lockReaders(lock);
+    return lock.holderCount === readers && readers < this.ctx.limits.readersPerLockMax;
   }
 
   private create(name: string, limit: number): Lock {
     const { locksMax } = this.ctx.limits;
     if (this.byName.size >= locksMax) throw limitExceeded('locksMax', locksMax);
     const lock: Lock = {
-      name, limit, holder: null, holderMap: null, holderCount: 0, waiterHead: null, waiterTail: null,
-      waiterCount: 0, readers: 0, delay: null,
+      name, limit, holder: null, holderCount: 0, waiterHead: null, waiterTail: null, waiterCount: 0, extra: null,
     };
     this.byName.set(name, lock);
     this.unindexed.add(lock);
@@ -585,7 +590,7 @@ export class Locks {
     };
     addHolder(lock, hold);
     linkHold(lease, hold);
-    if (mode === 'read') lock.readers += 1;
+    if (mode === 'read') addReaders(lock, 1);
     this.holdCount += 1;
     if (maxHoldMs > 0) this.bound(hold, maxHoldMs, this.ctx.clock.monoMs() + maxHoldMs);
     this.ctx.emit({
@@ -651,7 +656,7 @@ export class Locks {
       if (hold.extra.maxHold !== null) this.ctx.deadlines.remove(hold.extra.maxHold);
       if (hold.extra.yieldRequest !== null) this.ctx.deadlines.remove(hold.extra.yieldRequest);
     }
-    if (hold.mode === 'read') lock.readers -= 1;
+    if (hold.mode === 'read') addReaders(lock, -1);
     this.holdCount -= 1;
     this.ended.remember(hold.token, hold.name, reason);
     // Refilled and lent, not allocated: an expiry storm ends a hold per lease.
@@ -679,9 +684,10 @@ export class Locks {
 
   /** Runs the lock-delay of `lock` until monotonic `untilMs`, unless one runs that long already; true when it was set. */
   private extendDelay(lock: Lock, untilMs: number): boolean {
-    if (lock.delay === null) lock.delay = { type: 'lock-delay', lock, heapIndex: -1 };
-    else if (untilMs <= this.ctx.deadlines.deadlineOf(lock.delay)) return false;
-    this.ctx.deadlines.schedule(lock.delay, untilMs);
+    const extra = lockExtraOf(lock);
+    if (extra.delay === null) extra.delay = { type: 'lock-delay', lock, heapIndex: -1 };
+    else if (untilMs <= this.ctx.deadlines.deadlineOf(extra.delay)) return false;
+    this.ctx.deadlines.schedule(extra.delay, untilMs);
     return true;
   }
 
@@ -700,13 +706,14 @@ export class Locks {
   }
 
   private retryAfterMs(lock: Lock): number | undefined {
-    return lock.delay === null ? undefined : this.delayLeftMs(lock);
+    return lockDelay(lock) === null ? undefined : this.delayLeftMs(lock);
   }
 
   /** What is left of the name's running lock-delay, in whole ms; 0 when none runs. */
   delayLeftMs(lock: Lock): number {
-    if (lock.delay === null) return 0;
-    return Math.max(0, Math.ceil(this.ctx.deadlines.deadlineOf(lock.delay) - this.ctx.clock.monoMs()));
+    const delay = lockDelay(lock);
+    if (delay === null) return 0;
+    return Math.max(0, Math.ceil(this.ctx.deadlines.deadlineOf(delay) - this.ctx.clock.monoMs()));
   }
 
   private enqueue(lock: Lock, lease: Lease | null, request: AcquireRequest): Waiter {
@@ -724,7 +731,7 @@ export class Locks {
     linkByPriority(lock, waiter);
     lock.waiterCount += 1;
     this.waiterCount += 1;
-    if (lease !== null) (lease.waiters ??= new Set()).add(waiter);
+    if (lease !== null) leaseWaitersOf(lease).add(waiter);
     this.ctx.deadlines.schedule(waiter, now + request.waitMs!);
     this.onQueueChanged?.(lock);
     return waiter;
@@ -740,7 +747,7 @@ export class Locks {
     waiter.queued = false;
     lock.waiterCount -= 1;
     this.waiterCount -= 1;
-    waiter.lease?.waiters?.delete(waiter);
+    if (waiter.lease !== null) leaseWaiters(waiter.lease)?.delete(waiter);
     this.ctx.deadlines.remove(waiter);
     this.onQueueChanged?.(lock);
   }
@@ -759,7 +766,7 @@ export class Locks {
   private pump(lock: Lock): void {
     // FIFO across both modes: a reader behind a waiting writer waits for it, so readers
     // never starve a writer; readers at the head are granted together, one loop each.
-    while (lock.waiterHead !== null && lock.delay === null && this.fits(lock, lock.waiterHead.mode)) {
+    while (lock.waiterHead !== null && lockDelay(lock) === null && this.fits(lock, lock.waiterHead.mode)) {
       const waiter = lock.waiterHead;
       if (waiter.group !== null) {
         // A multi-lock goes only with all its names: until then it holds this queue (FIFO).
@@ -775,7 +782,7 @@ export class Locks {
       if (!outcome.ok) this.ctx.emit({ type: 'waiter_left', name: lock.name, reason: 'rejected' });
       this.settle(waiter, outcome);
     }
-    if (lock.holderCount === 0 && lock.waiterCount === 0 && lock.delay === null && this.byName.get(lock.name) === lock) {
+    if (lock.holderCount === 0 && lock.waiterCount === 0 && lockDelay(lock) === null && this.byName.get(lock.name) === lock) {
       this.byName.delete(lock.name);
       if (!this.unindexed.delete(lock)) this.index.delete(lock.name);
     }

@@ -1,6 +1,8 @@
 import type { DeadlineEntry } from './deadline-queue.js';
 import type { HoldExtra } from './hold-extra.js';
 import type { LockringError } from './errors.js';
+import type { LeaseExtra } from './lease-extra.js';
+import type { LockExtra } from './lock-extra.js';
 import type { Ring } from './ring.js';
 
 /**
@@ -30,10 +32,8 @@ export interface Lease extends DeadlineEntry {
   firstHold: Hold | null;
   lastHold: Hold | null;
   holdCount: number;
-  /** Ring members bound to this lease; null until the first one. */
-  members: Set<Member> | null;
-  /** Acquires waiting on this lease; null until the first one. */
-  waiters: Set<Waiter> | null;
+  /** Ring members bound to this lease and acquires waiting on it; null until the first one (lease-extra.ts). */
+  extra: LeaseExtra | null;
   /**
    * Name of the auth token that created the lease, when auth is on: only it (or an
    * unrestricted admin) may use the lease. A plain label to the domain.
@@ -99,17 +99,14 @@ export type HoldEnd = 'released' | 'expired' | 'revoked' | 'max_hold' | 'preempt
 export interface Lock {
   readonly name: string;
   limit: number;
-  /** The holders by token (lock-holders.ts): the lone one here, a Map once there are two. */
+  /** The holders by token (lock-holders.ts): the lone one here, a Map (in extra) once there are two. */
   holder: Hold | null;
-  holderMap: Map<number, Hold> | null;
   holderCount: number;
   waiterHead: Waiter | null;
   waiterTail: Waiter | null;
   waiterCount: number;
-  /** Holders in read mode (0 on a name never read-locked): the rest hold in write mode. */
-  readers: number;
-  /** The running lock-delay: no grant is made until its deadline. Null when none runs (most names, ever). */
-  delay: LockDelay | null;
+  /** The holder Map, read holders and lock-delay of the few names that have them (lock-extra.ts). */
+  extra: LockExtra | null;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { DomainContext } from './context.js';
 import { LockringError, assert, invalid, limitExceeded } from './errors.js';
 import type { MemberRef } from './events.js';
+import { leaseMembers, leaseMembersOf } from './lease-extra.js';
 import type { Leases } from './leases.js';
 import type { Lease, Member } from './model.js';
 import type { OwnerTable } from './owner-table.js';
@@ -138,7 +139,7 @@ export class Rings {
 
   delete(name: string): void {
     const ring = this.get(name);
-    for (const member of ring.members.values()) member.lease?.members?.delete(member);
+    for (const member of ring.members.values()) if (member.lease !== null) leaseMembers(member.lease)?.delete(member);
     this.pointsTotal -= ring.placement.size;
     this.historyBytes -= ring.history.bytes;
     this.byName.delete(name);
@@ -154,7 +155,7 @@ export class Rings {
     let ring = this.byName.get(ringName);
     const existing = ring?.members.get(id);
     const { membersPerLeaseMax } = this.ctx.limits;
-    if (lease !== null && existing?.lease !== lease && (lease.members?.size ?? 0) >= membersPerLeaseMax) {
+    if (lease !== null && existing?.lease !== lease && (leaseMembers(lease)?.size ?? 0) >= membersPerLeaseMax) {
       throw limitExceeded('membersPerLeaseMax', membersPerLeaseMax);
     }
     if (ring !== undefined && existing === undefined && ring.members.size >= this.ctx.limits.nodesPerRingMax) {
@@ -185,7 +186,7 @@ export class Rings {
         node: id,
       });
     }
-    member.lease?.members?.delete(member);
+    if (member.lease !== null) leaseMembers(member.lease)?.delete(member);
     ring.members.delete(id);
     const pointsBefore = ring.placement.size;
     ring.unplace(id);
@@ -199,7 +200,7 @@ export class Rings {
   /** Removes every member bound to an ending lease (LeaseDependents). */
   dropLease(lease: Lease): MemberRef[] {
     const removed: MemberRef[] = [];
-    for (const member of [...(lease.members ?? [])]) {
+    for (const member of [...(leaseMembers(lease) ?? [])]) {
       removed.push({ ring: member.ring.name, node: member.id });
       this.removeMember(member.ring.name, member.id);
     }
@@ -259,7 +260,7 @@ export class Rings {
       const lease = leaseId === null ? null : this.leases.byId.get(leaseId);
       assert(lease !== undefined, 'restored member names a lease that was not restored');
       const member: Member = { ring, id, weight, meta, metaJson: JSON.stringify(meta), lease };
-      if (lease !== null) (lease.members ??= new Set()).add(member);
+      if (lease !== null) leaseMembersOf(lease).add(member);
       ring.members.set(id, member);
     }
     ring.reconfigure(vnodes, algorithm);
@@ -354,8 +355,8 @@ export class Rings {
     member.meta = meta;
     member.metaJson = metaJson;
     if (member.lease !== lease) {
-      member.lease?.members?.delete(member);
-      if (lease !== null) (lease.members ??= new Set()).add(member);
+      if (member.lease !== null) leaseMembers(member.lease)?.delete(member);
+      if (lease !== null) leaseMembersOf(lease).add(member);
       member.lease = lease;
     }
     ring.members.set(id, member);

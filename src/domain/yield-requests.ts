@@ -1,6 +1,7 @@
 import type { DomainContext } from './context.js';
 import { readField } from './events.js';
 import { extraOf, holdPriority, holdYieldRequest } from './hold-extra.js';
+import { lockReaders } from './lock-extra.js';
 import { holderList } from './lock-holders.js';
 import type { Hold, Lock, LockMode, Waiter, YieldRequest } from './model.js';
 
@@ -76,9 +77,10 @@ function inTheWay(lock: Lock, mode: LockMode, readersMax: number): { among: Hold
   // A write takes a permit: enough holds of any mode must go to free one.
   if (mode === 'write') return { among: holds, need: lock.holderCount - lock.limit + 1 };
   // A read joins readers only: every writer must go; among readers, room under the cap.
-  if (lock.readers < lock.holderCount) {
+  const readers = lockReaders(lock);
+  if (readers < lock.holderCount) {
     const writers = holds.filter((hold) => hold.mode === 'write');
     return { among: writers, need: writers.length };
   }
-  return { among: holds, need: lock.readers - readersMax + 1 };
+  return { among: holds, need: readers - readersMax + 1 };
 }

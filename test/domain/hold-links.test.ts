@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { holdsOnLease, linkHold, unlinkHold } from '../../src/domain/lease-holds.js';
 import { addHolder, holderList, holderOf, removeHolder } from '../../src/domain/lock-holders.js';
 import { build } from '../helpers/machine.js';
+import { lockHolderMap } from '../../src/domain/lock-extra.js';
 
 // The two structures that replaced a Set per lease and a Map per lock, on real holds.
 describe('holders of a lock', () => {
@@ -11,7 +12,7 @@ describe('holders of a lock', () => {
     const first = h.machine.run((m) => m.locks.acquire({ name: 's', ttlMs: 10_000, limit: 3 }));
     assert.ok('granted' in first);
     const lock = h.machine.locks.byName.get('s')!;
-    assert.equal(lock.holderMap, null);
+    assert.equal(lockHolderMap(lock), null);
     assert.equal(lock.holder?.token, first.granted.token);
     assert.equal(holderOf(lock, first.granted.token + 1), undefined, 'another token is not the lone holder');
     const second = h.machine.run((m) => m.locks.acquire({ name: 's', ttlMs: 10_000 }));
@@ -22,7 +23,7 @@ describe('holders of a lock', () => {
     h.machine.run((m) => m.locks.release('s', second.granted.token));
     h.machine.run((m) => m.locks.release('s', third.granted.token));
     assert.equal(lock.holderCount, 1);
-    assert.notEqual(lock.holderMap, null, 'the Map stays while the name lives');
+    assert.notEqual(lockHolderMap(lock), null, 'the Map stays while the name lives');
     assert.equal(holderOf(lock, first.granted.token)?.token, first.granted.token);
     h.machine.run((m) => m.locks.release('s', first.granted.token));
     assert.equal(h.machine.locks.byName.has('s'), false);
@@ -35,7 +36,7 @@ describe('holders of a lock', () => {
       assert.ok('granted' in result);
       return h.machine.locks.byName.get(result.granted.name)!.holder!;
     });
-    const lock = { name: 'x', limit: 3, holder: null, holderMap: null, holderCount: 0, waiterHead: null, waiterTail: null, waiterCount: 0, readers: 0, delay: null };
+    const lock = { name: 'x', limit: 3, holder: null, holderCount: 0, waiterHead: null, waiterTail: null, waiterCount: 0, extra: null };
     for (const hold of holds) addHolder(lock, hold);
     removeHolder(lock, holds[0]!);
     assert.equal(lock.holderCount, 2);

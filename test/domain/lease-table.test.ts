@@ -9,7 +9,7 @@ import { build, slotLeaseId } from '../helpers/machine.js';
 function lease(id: string): Lease {
   return {
     type: 'lease', id, slot: -1, kind: 'plain', ttlMs: 1_000, attached: false, ended: false,
-    firstHold: null, lastHold: null, holdCount: 0, members: null, waiters: null, heapIndex: -1,
+    firstHold: null, lastHold: null, holdCount: 0, extra: null, heapIndex: -1,
   };
 }
 

@@ -10,6 +10,7 @@ import {
   wait,
   errorOf,
 } from '../helpers/machine.js';
+import { leaseMembers } from '../../src/domain/lease-extra.js';
 import { holdsOnLease } from '../../src/domain/lease-holds.js';
 
 describe('lease grant, keepalive, revoke, inspect', () => {
@@ -40,7 +41,7 @@ describe('lease grant, keepalive, revoke, inspect', () => {
       holdsOnLease(lease).map((hold) => [hold.name, hold.token]),
       [['a', a.token], ['b', b.token]],
     );
-    assert.deepEqual([...(lease.members ?? [])].map((m) => [m.ring.name, m.id]), [['r', 'n1']]);
+    assert.deepEqual([...(leaseMembers(lease) ?? [])].map((m) => [m.ring.name, m.id]), [['r', 'n1']]);
   });
 
   test('unknown ids are lease_not_found everywhere', () => {

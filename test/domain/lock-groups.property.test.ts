@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import { LockringError, type ErrorCode } from '../../src/domain/errors.js';
 import type { Lock, WaiterGroup } from '../../src/domain/model.js';
 import { build, type Harness } from '../helpers/machine.js';
+import { lockDelay, lockReaders } from '../../src/domain/lock-extra.js';
 
 const names = ['a', 'b', 'c', 'd'] as const;
 const readersMax = 2;
@@ -183,10 +184,10 @@ class Simulation {
     let anyBusy = false;
     for (const lock of locks.byName.values()) {
       // Readers share a limit-1 name up to readersPerLockMax; writers take a permit each.
-      if (lock.readers === 0) assert.ok(lock.holderCount <= lock.limit, `${lock.name}: ${lock.holderCount} holders over limit ${lock.limit}`);
-      assert.ok(lock.readers === 0 || lock.readers === lock.holderCount, `${lock.name}: readers beside a writer`);
-      assert.ok(lock.readers <= readersMax);
-      if (lock.holderCount > 0 || lock.delay !== null) anyBusy = true;
+      if (lockReaders(lock) === 0) assert.ok(lock.holderCount <= lock.limit, `${lock.name}: ${lock.holderCount} holders over limit ${lock.limit}`);
+      assert.ok(lockReaders(lock) === 0 || lockReaders(lock) === lock.holderCount, `${lock.name}: readers beside a writer`);
+      assert.ok(lockReaders(lock) <= readersMax);
+      if (lock.holderCount > 0 || lockDelay(lock) !== null) anyBusy = true;
       this.checkHeadWaits(lock);
     }
     assert.ok(locks.waiterCount <= this.h.machine.limits.waitersMax);
@@ -198,7 +199,7 @@ class Simulation {
     const head = lock.waiterHead;
     if (head === null) return;
     const fits = (l: Lock, mode: 'read' | 'write') =>
-      l.delay === null && (mode === 'write' ? l.holderCount < l.limit : l.holderCount === l.readers && l.readers < readersMax);
+      lockDelay(l) === null && (mode === 'write' ? l.holderCount < l.limit : l.holderCount === lockReaders(l) && lockReaders(l) < readersMax);
     const members = head.group === null ? [head] : head.group.members;
     const ready = members.every((member) => member.lock.waiterHead === member && fits(member.lock, member.mode));
     assert.ok(!ready, `the head of ${lock.name} could be granted but waits`);
@@ -208,7 +209,7 @@ class Simulation {
   drain(): void {
     const { machine } = this.h;
     for (let round = 0; round < 20 && machine.locks.waiterCount > 0; round++) {
-      const busy = [...machine.locks.byName.values()].some((lock) => lock.delay !== null);
+      const busy = [...machine.locks.byName.values()].some((lock) => lockDelay(lock) !== null);
       if (busy) {
         this.h.clock.advance(80);
         machine.tick();

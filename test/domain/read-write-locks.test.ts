@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { acquire, advance, build, eventsOf, expectError, grantLease, grantOf, wait, type Harness } from '../helpers/machine.js';
+import { lockReaders } from '../../src/domain/lock-extra.js';
 
 const read = (h: Harness, name = 'x', owner = 'r') => acquire(h, { name, ttlMs: 10_000, mode: 'read', owner });
 const write = (h: Harness, name = 'x', owner = 'w') => acquire(h, { name, ttlMs: 10_000, owner });
@@ -16,7 +17,7 @@ describe('read-write locks', () => {
     assert.equal(a.limit, 1);
     assert.ok(b.token > a.token, 'every grant takes the next global token');
     assert.deepEqual(modesOf(h), ['read', 'read']);
-    assert.equal(h.machine.locks.byName.get('x')!.readers, 2);
+    assert.equal(lockReaders(h.machine.locks.byName.get('x')!), 2);
   });
 
   test('a writer is exclusive: refused beside readers, and readers are refused beside it', () => {
@@ -67,7 +68,7 @@ describe('read-write locks', () => {
     const third = wait(h, { name: 'x', ttlMs: 10_000, waitMs: 1_000, mode: 'read' });
     release(h, 'x', second.token);
     assert.equal(grantOf(third).mode, 'read');
-    assert.equal(h.machine.locks.byName.get('x')!.readers, 2);
+    assert.equal(lockReaders(h.machine.locks.byName.get('x')!), 2);
   });
 
   test('read mode is for locks: with limit above 1 it is invalid_request, on a live semaphore mode_mismatch', () => {
@@ -107,7 +108,7 @@ describe('read-write locks', () => {
     advance(h, 1);
     assert.equal(grantOf(writer).mode, 'write');
     assert.equal(h.machine.locks.check('x', r.token), false);
-    assert.equal(h.machine.locks.byName.get('x')!.readers, 0);
+    assert.equal(lockReaders(h.machine.locks.byName.get('x')!), 0);
   });
 
   test('events carry mode "read" for read holds only; a write hold\'s events are as they were', () => {

@@ -15,6 +15,7 @@ import { build, type Harness } from '../helpers/machine.js';
 import { holdsOnLease } from '../../src/domain/lease-holds.js';
 import { holderList } from '../../src/domain/lock-holders.js';
 import { holdMaxHold, holdYieldRequest } from '../../src/domain/hold-extra.js';
+import { lockDelay, lockHolderMap, lockReaders } from '../../src/domain/lock-extra.js';
 
 const names = ['a', 'b', 'c'] as const;
 const readersMax = 2;
@@ -308,15 +309,15 @@ class Simulation {
         assert.ok(event.token > this.lastToken, `token ${event.token} after ${this.lastToken}`);
         this.lastToken = event.token;
         const lock = this.h.machine.locks.byName.get(event.name)!;
-        assert.equal(lock.delay, null, 'granted during a lock-delay');
+        assert.equal(lockDelay(lock), null, 'granted during a lock-delay');
         if (event.mode === 'read') {
           this.seen.readGrants += 1;
           assert.equal(lock.limit, 1, 'a read hold on a semaphore');
-          assert.equal(lock.readers, lock.holderCount, 'a read hold beside a writer');
-          assert.ok(lock.readers <= readersMax);
+          assert.equal(lockReaders(lock), lock.holderCount, 'a read hold beside a writer');
+          assert.ok(lockReaders(lock) <= readersMax);
         } else {
-          assert.ok(lock.holderCount - lock.readers <= lock.limit);
-          assert.equal(lock.readers, 0, 'a write hold beside readers');
+          assert.ok(lock.holderCount - lockReaders(lock) <= lock.limit);
+          assert.equal(lockReaders(lock), 0, 'a write hold beside readers');
         }
         return;
       }
@@ -373,16 +374,16 @@ class Simulation {
     for (const [name, lock] of machine.locks.byName) {
       assert.equal(lock.name, name);
       const readers = holderList(lock).filter((hold) => hold.mode === 'read').length;
-      assert.equal(lock.readers, readers, `${name}: reader count`);
+      assert.equal(lockReaders(lock), readers, `${name}: reader count`);
       assert.ok(readers === 0 || readers === lock.holderCount, `${name}: a writer beside readers`);
       assert.ok(readers <= readersMax, `${name}: ${readers} readers over ${readersMax}`);
       assert.ok(readers > 0 || lock.holderCount <= lock.limit, `${name}: ${lock.holderCount} holders over limit ${lock.limit}`);
-      assert.ok(lock.holderCount > 0 || lock.waiterCount > 0 || lock.delay !== null, `${name} is idle but exists`);
+      assert.ok(lock.holderCount > 0 || lock.waiterCount > 0 || lockDelay(lock) !== null, `${name} is idle but exists`);
       if (lock.waiterCount > 0) {
         // Never a grantable head: the first waiter does not fit beside the holders.
         const head = lock.waiterHead!;
         const headFits = head.mode === 'write' ? lock.holderCount < lock.limit : readers === lock.holderCount && readers < readersMax;
-        assert.ok(lock.delay !== null || !headFits, `${name} has waiters and room for the first one`);
+        assert.ok(lockDelay(lock) !== null || !headFits, `${name} has waiters and room for the first one`);
       }
       assert.equal(queueLength(lock), lock.waiterCount);
       for (let waiter = lock.waiterHead; waiter?.next; waiter = waiter.next) {
@@ -396,7 +397,9 @@ class Simulation {
         assert.ok(holdsOnLease(hold.lease).includes(hold));
       }
       assert.equal(holderList(lock).length, lock.holderCount, 'a lock miscounts its holders');
-      assert.ok(lock.holderMap === null || lock.holder === null, 'a lone holder beside a holder map');
+      assert.ok(lockHolderMap(lock) === null || lock.holder === null, 'a lone holder beside a holder map');
+      const extra = lock.extra;
+      assert.ok(extra === null || extra.holderMap !== null || extra.readers > 0 || extra.delay !== null, `${lock.name} carries an empty extra`);
       holds += lock.holderCount;
       waiters += lock.waiterCount;
     }
@@ -440,7 +443,8 @@ class Simulation {
       if (tracked.deadlineMs <= this.now) assert.equal(tracked.waiter.queued, false, 'a waiter outlived its waitMs');
     }
     for (const lock of machine.locks.byName.values()) {
-      assert.ok(lock.delay === null || machine.deadlineOf(lock.delay) > this.now, 'a lock-delay outlived its end');
+      const delay = lockDelay(lock);
+      assert.ok(delay === null || machine.deadlineOf(delay) > this.now, 'a lock-delay outlived its end');
       for (const hold of holderList(lock)) {
         const maxHold = holdMaxHold(hold);
         const yieldRequest = holdYieldRequest(hold);

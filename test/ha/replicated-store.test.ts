@@ -20,6 +20,7 @@ import { type EtcdCluster, noEtcd, startEtcdCluster } from '../helpers/etcd-clus
 import { realHashing } from '../helpers/machine.js';
 import { random } from '../helpers/random.js';
 import { digest, step } from '../store/helpers.js';
+import { lockDelay } from '../../src/domain/lock-extra.js';
 
 interface Replica {
   readonly machine: StateMachine;
@@ -209,7 +210,7 @@ describe('replicated store against a real etcd', { skip: noEtcd }, () => {
     assert.ok('granted' in held);
     a.clock.advance(1_001);
     a.machine.tick();
-    assert.ok(a.machine.locks.byName.get('delayed')!.delay !== null, 'the expiry started the lock-delay');
+    assert.ok(lockDelay(a.machine.locks.byName.get('delayed')!) !== null, 'the expiry started the lock-delay');
     await storeA.snapshot();
     const b = replica('b', 'snap-shape');
     await eventually('b learns the active', () => b.active === 'http://a');

@@ -1,0 +1,27 @@
+import type { Lease, Member, Waiter } from './model.js';
+
+/**
+ * What few leases have: ring members bound to them, acquires waiting on them. Kept out
+ * of the lease itself, in an object made on first use: every field of a V8 object costs
+ * 8 bytes, and the common lease (it carries holds only) keeps a single null here. Once
+ * made it stays with the lease, as its sets do.
+ */
+export interface LeaseExtra {
+  members: Set<Member> | null;
+  waiters: Set<Waiter> | null;
+}
+
+export const leaseMembers = (lease: Lease): Set<Member> | null => lease.extra?.members ?? null;
+export const leaseWaiters = (lease: Lease): Set<Waiter> | null => lease.extra?.waiters ?? null;
+
+/** The lease's member set, made now if it had none. */
+export function leaseMembersOf(lease: Lease): Set<Member> {
+  const extra = (lease.extra ??= { members: null, waiters: null });
+  return (extra.members ??= new Set());
+}
+
+/** The lease's waiter set, made now if it had none. */
+export function leaseWaitersOf(lease: Lease): Set<Waiter> {
+  const extra = (lease.extra ??= { members: null, waiters: null });
+  return (extra.waiters ??= new Set());
+}
