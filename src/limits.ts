@@ -106,7 +106,7 @@ export interface Limits {
   readonly etcdTxnOpsMax: number;
   /** etcd's database quota (its --quota-backend-bytes default, 2 GiB); a snapshot may use a quarter. */
   readonly etcdQuotaBytesMax: number;
-  /** Records in one log append (one txn); base64 on the wire must stay under etcdRequestBytesMax. */
+  /** Records in one log append (one txn); with its keys and fence it must stay under etcdRequestBytesMax. */
   readonly etcdBatchBytesMax: number;
   /** One key of a snapshot in etcd. */
   readonly etcdSnapshotChunkBytesMax: number;
@@ -225,12 +225,13 @@ export function checkLimits(limits: Limits): Limits {
     throw new Error('limit wsSocketsMax must be below connectionsMax');
   }
   if (limits.sseStreamsPerTokenMax > limits.sseStreamsMax) throw new Error('limit sseStreamsPerTokenMax exceeds sseStreamsMax');
-  // Base64 grows a batch by 4/3; keys, the fence and JSON take the rest.
-  if (Math.ceil(limits.etcdBatchBytesMax / 3) * 4 + 16 * 1024 > limits.etcdRequestBytesMax) {
-    throw new Error('limit etcdBatchBytesMax does not fit in etcdRequestBytesMax once base64-encoded');
+  // Bytes go to etcd as they are (gRPC); keys, the fence and protobuf's framing take the rest.
+  const etcdRequestOverheadBytes = 16 * 1024;
+  if (limits.etcdBatchBytesMax + etcdRequestOverheadBytes > limits.etcdRequestBytesMax) {
+    throw new Error('limit etcdBatchBytesMax does not fit in etcdRequestBytesMax with its keys and fence');
   }
-  if (Math.ceil(limits.etcdSnapshotChunkBytesMax / 3) * 4 + 16 * 1024 > limits.etcdRequestBytesMax) {
-    throw new Error('limit etcdSnapshotChunkBytesMax does not fit in etcdRequestBytesMax once base64-encoded');
+  if (limits.etcdSnapshotChunkBytesMax + etcdRequestOverheadBytes > limits.etcdRequestBytesMax) {
+    throw new Error('limit etcdSnapshotChunkBytesMax does not fit in etcdRequestBytesMax with its keys and fence');
   }
   return Object.freeze({ ...limits });
 }

@@ -1,5 +1,5 @@
 /**
- * The etcd JSON-gateway client against a real 3-member etcd: round trips, fenced
+ * The etcd gRPC client against a real 3-member etcd: round trips, fenced
  * txns, and its failure modes (a dead endpoint, an endpoint that never answers, a
  * watch that never opens, a watch cancelled by compaction, a lost lease).
  */
@@ -32,7 +32,7 @@ async function silentServer(): Promise<{ url: string; close(): Promise<void> }> 
   };
 }
 
-describe('etcd client over the JSON gateway', { skip: noEtcd }, () => {
+describe('etcd client over gRPC', { skip: noEtcd }, () => {
   let cluster: EtcdCluster;
   let client: EtcdClient;
   before(async () => {
@@ -105,7 +105,7 @@ describe('etcd client over the JSON gateway', { skip: noEtcd }, () => {
     const seen: WatchEvent[] = [];
     let resolveSeen: () => void = () => {};
     const done = new Promise<void>((resolve) => (resolveSeen = resolve));
-    const watch = openWatch(client.endpoint, { key: key('t/w/'), rangeEnd: prefixEnd(key('t/w/')), startRevision: start }, {
+    const watch = openWatch(client, { key: key('t/w/'), rangeEnd: prefixEnd(key('t/w/')), startRevision: start }, {
       events: (events) => {
         seen.push(...events);
         if (seen.length >= 3) resolveSeen();
@@ -128,7 +128,7 @@ describe('etcd client over the JSON gateway', { skip: noEtcd }, () => {
     const last = await client.put(key('t/c'), key('2'));
     await client.compact(last);
     const error = await new Promise<EtcdError>((resolve) => {
-      openWatch(client.endpoint, { key: key('t/c'), startRevision: first }, { events: () => {}, ended: resolve }, 2_000);
+      openWatch(client, { key: key('t/c'), startRevision: first }, { events: () => {}, ended: resolve }, 2_000);
     });
     assert.equal(error.code, 'compacted');
   });
@@ -137,7 +137,7 @@ describe('etcd client over the JSON gateway', { skip: noEtcd }, () => {
     const silent = await silentServer();
     try {
       const error = await new Promise<EtcdError>((resolve) => {
-        openWatch(silent.url, { key: key('t/s'), startRevision: 1 }, { events: () => {}, ended: resolve }, 300);
+        openWatch(new EtcdClient({ endpoints: [silent.url], callTimeoutMs: 300 }), { key: key('t/s'), startRevision: 1 }, { events: () => {}, ended: resolve }, 300);
       });
       assert.equal(error.code, 'timeout');
     } finally {

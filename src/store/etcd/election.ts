@@ -155,7 +155,7 @@ export class Election {
       const timer = setTimeout(done, Math.max(200, (this.ttlSeconds * 1000) / 2));
       timer.unref();
       this.watch = openWatch(
-        this.options.client.endpoint,
+        this.options.client,
         { key: predecessor.key, startRevision: predecessor.modRevision + 1 },
         {
           events: (events) => {

@@ -103,7 +103,7 @@ export class LogFollower {
   private openWatch(): void {
     const { client, keys } = this.options;
     this.watch = openWatch(
-      client.endpoint,
+      client,
       { key: keys.logPrefix, rangeEnd: keys.logEnd, startRevision: this.revision + 1 },
       {
         events: (events, revision) => {

@@ -243,6 +243,7 @@ class Active implements ReplicatedStore {
       await this.appender.close();
       // Revoking the session hands over at once instead of after a TTL.
       await this.election.resign();
+      this.client.close();
     })();
     return this.closing;
   }
