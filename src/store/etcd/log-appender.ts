@@ -23,16 +23,35 @@ export interface LogAppenderOptions {
   readonly observer?: ReplicationObserver;
 }
 
+interface Deferred {
+  readonly promise: Promise<void>;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+/**
+ * Records committed by one txn. Everyone waiting on one of them shares the batch's
+ * one promise (made on the first ask): no promise per request.
+ */
 interface Batch {
   readonly out: ByteWriter;
   firstSeq: number;
   count: number;
+  deferred: Deferred | null;
 }
 
-interface Waiter {
-  readonly seq: number;
-  readonly resolve: () => void;
-  readonly reject: (error: Error) => void;
+const noop = (): void => {};
+
+function deferred(): Deferred {
+  let resolve = noop;
+  let reject: (error: Error) => void = noop;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A batch may fail with nobody waiting on it; the failure is reported by onFailed.
+  promise.catch(noop);
+  return { promise, resolve, reject };
 }
 
 /**
@@ -51,7 +70,6 @@ export class LogAppender {
   private inFlight: Batch | null = null;
   private appended: number;
   private durable: number;
-  private waiters: Waiter[] = [];
   private scheduled = false;
   private failedWith: EtcdError | null = null;
   private closed = false;
@@ -109,7 +127,17 @@ export class LogAppender {
   whenDurable(seq: number): Promise<void> | undefined {
     if (this.failedWith !== null) return Promise.reject(this.failedWith);
     if (seq <= this.durable) return undefined;
-    return new Promise((resolve, reject) => this.waiters.push({ seq, resolve, reject }));
+    if (seq > this.appended) return Promise.reject(new RangeError(`record ${seq} was never appended (last ${this.appended})`));
+    const batch = this.batchHolding(seq);
+    batch.deferred ??= deferred();
+    return batch.deferred.promise;
+  }
+
+  /** The batch holding appended record `seq` (not yet committed): open, sealed or in flight; newest first. */
+  private batchHolding(seq: number): Batch {
+    if (this.open.count > 0 && this.open.firstSeq <= seq) return this.open;
+    for (let i = this.sealed.length - 1; i >= 0; i--) if (this.sealed[i]!.firstSeq <= seq) return this.sealed[i]!;
+    return this.inFlight!;
   }
 
   /** Commits what is pending, then takes no more records. */
@@ -151,15 +179,16 @@ export class LogAppender {
       return;
     }
     observer.appended((performance.now() - started) / 1000, batch.count);
-    this.inFlight = null;
-    this.durable = batch.firstSeq + batch.count - 1;
-    // A reply that was held up (the process paused) goes out only while the term surely lasts.
+    // A reply that was held up (the process paused) goes out only while the term surely
+    // lasts; otherwise the batch, still in flight, fails with everything after it.
     if (!this.options.stillActive()) {
       observer.appendFailed('term_expired');
       this.fail(new EtcdError('timeout', 'the session may have expired while this append was in flight'));
       return;
     }
-    this.release();
+    this.inFlight = null;
+    this.durable = batch.firstSeq + batch.count - 1;
+    batch.deferred?.resolve();
     void this.flush();
   }
 
@@ -201,20 +230,10 @@ export class LogAppender {
     return stored !== undefined && stored.value.equals(value);
   }
 
-  private release(): void {
-    const still: Waiter[] = [];
-    for (const waiter of this.waiters) {
-      if (waiter.seq <= this.durable) waiter.resolve();
-      else still.push(waiter);
-    }
-    this.waiters = still;
-  }
-
   private fail(error: EtcdError): void {
     if (this.failedWith !== null) return;
     this.failedWith = error;
-    for (const waiter of this.waiters) waiter.reject(error);
-    this.waiters = [];
+    for (const batch of [this.inFlight, ...this.sealed, this.open]) batch?.deferred?.reject(error);
     this.idle?.();
     this.options.onFailed(error);
   }
@@ -223,5 +242,5 @@ export class LogAppender {
 function newBatch(): Batch {
   const out = new ByteWriter(16 * 1024);
   out.pos = frameHeaderBytes;
-  return { out, firstSeq: 0, count: 0 };
+  return { out, firstSeq: 0, count: 0, deferred: null };
 }
