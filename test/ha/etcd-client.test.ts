@@ -1,11 +1,13 @@
 /**
  * The etcd gRPC client against a real 3-member etcd: round trips, fenced
  * txns, and its failure modes (a dead endpoint, an endpoint that never answers, a
- * watch that never opens, a watch cancelled by compaction, a lost lease).
+ * watch that never opens, a watch cancelled by compaction, a lost lease, a member that
+ * dies under a watch and comes back).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type Server, type Socket, createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { EtcdClient, prefixEnd } from '../../src/store/etcd/etcd-client.js';
 import { EtcdError } from '../../src/store/etcd/etcd-error.js';
 import { type WatchEvent, openWatch } from '../../src/store/etcd/etcd-watch.js';
@@ -151,6 +153,43 @@ describe('etcd client over gRPC', { skip: noEtcd }, () => {
     await client.leaseRevoke(lease);
     assert.equal(await client.leaseKeepAlive(lease), 0);
     await client.leaseRevoke(lease);
+  });
+
+  test('a member that dies ends the watch on it (not silence) and is reached again within about a second of coming back', async () => {
+    const member = cluster.members[2]!;
+    const only = new EtcdClient({ endpoints: [member.clientUrl], callTimeoutMs: 1_000 });
+    try {
+      const start = (await only.put(key('t/back'), key('1'))) + 1;
+      let live: () => void = () => {};
+      const confirmed = new Promise<void>((resolve) => (live = resolve));
+      const ended = new Promise<EtcdError>((resolve) => {
+        openWatch(only, { key: key('t/back/'), rangeEnd: prefixEnd(key('t/back/')), startRevision: start }, { events: () => live(), ended: resolve }, 2_000);
+      });
+      // An event proves the watch is open on the member before it dies.
+      await only.put(key('t/back/1'), key('x'));
+      await confirmed;
+      await cluster.kill(member);
+      assert.equal((await ended).code, 'unreachable');
+      // Down for 10 s with calls failing all along: gRPC's own backoff (1 s, growing 1.6x
+      // per failed attempt, up to two minutes) would by then wait about 6.5 s before its
+      // next try; the client caps it at 1 s.
+      const downAt = performance.now();
+      while (performance.now() - downAt < 10_000) {
+        await assert.rejects(only.range(key('t/back')), (error: unknown) => error instanceof EtcdError && (error.code === 'refused' || error.code === 'unreachable'));
+        await sleep(200);
+      }
+      await cluster.restart(member);
+      await cluster.healthy(20_000);
+      const answeringAt = performance.now();
+      let reached = false;
+      while (!reached && performance.now() - answeringAt < 2_500) {
+        reached = await only.range(key('t/back')).then(() => true, () => false);
+        if (!reached) await sleep(50);
+      }
+      assert.ok(reached, 'the member was reached again within 2.5 s of answering');
+    } finally {
+      only.close();
+    }
   });
 
   test('a key on a lease goes when the lease is revoked', async () => {
