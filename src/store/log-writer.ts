@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { DomainEvent } from '../domain/events.js';
 import { ByteWriter } from './byte-buffer.js';
+import { type Deferred, deferred } from './deferred.js';
 import { type SeqFile, fsyncDir, segmentName } from './data-dir.js';
 import { aheadHeaderBytes, sealLogFrame } from './frame.js';
 import { type LogFile, type OpenLogFile, openLogFile } from './log-file.js';
@@ -39,11 +40,6 @@ export interface LogPosition {
   readonly lastSeq: number;
 }
 
-interface Deferred {
-  readonly promise: Promise<void>;
-  readonly resolve: () => void;
-  readonly reject: (error: Error) => void;
-}
 
 /**
  * Records appended between two writes: one frame, one write. Batches wait in order
@@ -59,17 +55,6 @@ interface Batch {
 const noop = (): void => {};
 const batchBytesInitial = 64 * 1024;
 
-function deferred(): Deferred {
-  let resolve = noop;
-  let reject: (error: Error) => void = noop;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // Nobody may be waiting on a batch that fails; the failure is reported by onFatal.
-  promise.catch(noop);
-  return { promise, resolve, reject };
-}
 
 /**
  * The write-ahead log with group commit. `append` encodes a record into the open

@@ -50,7 +50,12 @@ export function openWatch(client: EtcdClient, request: WatchRequest, handlers: W
   call.on('data', (message: WatchResponse) => {
     if (closed) return;
     clearTimeout(connectTimer);
-    deliver(message, handlers, end);
+    try {
+      deliver(message, handlers, end);
+    } catch (error) {
+      // A handler that throws ends the watch (its owner watches again) rather than the process.
+      end(new EtcdError('bad_answer', `a watch message from etcd at ${endpoint} could not be handled`, { cause: error }));
+    }
   });
   call.on('error', (error: ServiceError) => end(etcdErrorOf(error, endpoint, 'watch')));
   call.on('end', () => end(new EtcdError('unreachable', `etcd at ${endpoint} closed the watch stream`)));

@@ -1,5 +1,6 @@
 import type { DomainEvent } from '../../domain/events.js';
 import { ByteWriter } from '../byte-buffer.js';
+import { type Deferred, deferred } from '../deferred.js';
 import { frameHeaderBytes, sealFrame } from '../frame.js';
 import { encodeEvent } from '../record-codec.js';
 import type { Compare, EtcdClient } from './etcd-client.js';
@@ -23,12 +24,6 @@ export interface LogAppenderOptions {
   readonly observer?: ReplicationObserver;
 }
 
-interface Deferred {
-  readonly promise: Promise<void>;
-  readonly resolve: () => void;
-  readonly reject: (error: Error) => void;
-}
-
 /**
  * Records committed by one txn. Everyone waiting on one of them shares the batch's
  * one promise (made on the first ask): no promise per request.
@@ -38,20 +33,6 @@ interface Batch {
   firstSeq: number;
   count: number;
   deferred: Deferred | null;
-}
-
-const noop = (): void => {};
-
-function deferred(): Deferred {
-  let resolve = noop;
-  let reject: (error: Error) => void = noop;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // A batch may fail with nobody waiting on it; the failure is reported by onFailed.
-  promise.catch(noop);
-  return { promise, resolve, reject };
 }
 
 /**
