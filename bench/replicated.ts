@@ -173,7 +173,8 @@ async function main(): Promise<void> {
           await single.stop();
           rmSync(dataDir, { recursive: true, force: true });
         }
-        const groups = { lockring: replicas.map((r) => r.pid), etcd: etcdPids };
+        // The active and the standby apart: what serving costs, and what following the log costs.
+        const groups = { active: [active.pid], standby: replicas.filter((r) => r !== active).map((r) => r.pid), etcd: etcdPids };
         runs.replicated.push(await withCpu(groups, (start) => lockringLoad(active.url, start)));
         runs.replicatedWs.push(await withCpu(groups, (start) => lockringWsLoad(active.url, start)));
         runs.etcd3.push(await withCpu({ etcd: etcdPids }, recipeLoad(client, loops)));
@@ -199,6 +200,11 @@ async function main(): Promise<void> {
       + `   p99 per ${per.padEnd(7)} ${median(list.map((m) => m.p99)).toFixed(1).padStart(7)} ms (worst ${worst((m) => m.p99, true).toFixed(1)})`
       + `   ${median(list.map((m) => m.cyclesPerServerCpuSec)).toFixed(0).padStart(6)} cycles per server CPU-s (worst ${worst((m) => m.cyclesPerServerCpuSec, false).toFixed(0)})`
       + `   errors ${list.reduce((sum, m) => sum + m.errors, 0)}`);
+    const groups = Object.keys(list[0]?.serverCpuSecBy ?? {});
+    if (groups.length > 1) {
+      const perCycle = groups.map((group) => `${group} ${median(list.map((m) => (m.serverCpuSecBy[group]! * 1e6) / m.cycles)).toFixed(0)} us`);
+      lines.push(`${''.padEnd(36)} server CPU per cycle (median of the rounds): ${perCycle.join(', ')}`);
+    }
   }
   // Per round, then the median and the worst of the rounds: each ratio is of figures from the same round.
   const ratios = (a: Key, b: Key): { median: number; worst: number } => {
