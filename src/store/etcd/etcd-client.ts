@@ -1,6 +1,6 @@
 import { Client, type ClientDuplexStream, type ServiceError, credentials, status } from '@grpc/grpc-js';
 import { EtcdError } from './etcd-error.js';
-import { type RpcKeyValue, type RpcMethod, rpc } from './etcd-rpc.js';
+import { type LeaseKeepAliveResponse, type RpcKeyValue, type RpcMethod, rpc } from './etcd-rpc.js';
 
 /**
  * A small typed client of etcd's v3 gRPC API (@grpc/grpc-js, one HTTP/2 channel per
@@ -244,17 +244,7 @@ export class EtcdClient {
    * time to reach the others within the lease's TTL.
    */
   async leaseKeepAlive(id: string, attemptTimeoutMs = this.options.callTimeoutMs): Promise<number> {
-    let last: unknown;
-    for (let attempt = 0; attempt < this.options.endpoints.length; attempt++) {
-      try {
-        return await this.keepAliveOnce(id, attemptTimeoutMs);
-      } catch (error) {
-        last = error;
-        if (!(error instanceof EtcdError) || !worthAnotherEndpoint(error)) throw error;
-        this.rotate();
-      }
-    }
-    throw last;
+    return this.acrossEndpoints(() => this.keepAliveOnce(id, attemptTimeoutMs), true);
   }
 
   async leaseRevoke(id: string): Promise<void> {
@@ -274,16 +264,22 @@ export class EtcdClient {
     return (this.channels[this.current] ??= channelOf(this.endpoint));
   }
 
+  /** One unary call with its own deadline, moving on through the endpoints as `acrossEndpoints` says. */
+  private call<Res>(method: RpcMethod<object, Res>, what: string, request: object, retry: boolean): Promise<Res> {
+    return this.acrossEndpoints(() => this.unary(method, what, request, this.options.callTimeoutMs), retry);
+  }
+
   /**
-   * One unary call with its own deadline. A retried call moves through the
-   * endpoints once; etcd's own errors (a compare that failed is not one) are not
-   * retried, but for its refusals while it elects a leader.
+   * Runs `attempt` on the current endpoint, then on the next ones (once through
+   * them) while it fails in a way worth asking elsewhere. etcd's own errors (a
+   * compare that failed is not one) are not retried, but for its refusals while it
+   * elects a leader; without `retry` only a call that never left is sent again.
    */
-  private async call<Res>(method: RpcMethod<object, Res>, what: string, request: object, retry: boolean): Promise<Res> {
+  private async acrossEndpoints<T>(attempt: () => Promise<T>, retry: boolean): Promise<T> {
     let last: unknown;
-    for (let attempt = 0; attempt < this.options.endpoints.length; attempt++) {
+    for (let tried = 0; tried < this.options.endpoints.length; tried++) {
       try {
-        return await this.unary(method, what, request, this.options.callTimeoutMs);
+        return await attempt();
       } catch (error) {
         last = error;
         if (!(error instanceof EtcdError)) throw error;
@@ -319,7 +315,7 @@ export class EtcdClient {
         outcome();
         call.cancel();
       };
-      call.on('data', (answer: { TTL: string }) => settle(() => resolve(num(answer.TTL))));
+      call.on('data', (answer: LeaseKeepAliveResponse) => settle(() => resolve(num(answer.TTL))));
       call.on('error', (error: ServiceError) => settle(() => reject(etcdErrorOf(error, endpoint, 'lease keepalive'))));
       call.on('end', () => settle(() => reject(new EtcdError('unreachable', `etcd at ${endpoint} ended the keepalive stream without an answer`))));
       call.write({ ID: id });

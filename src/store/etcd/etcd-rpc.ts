@@ -35,14 +35,13 @@ const etcdserverpb = {
   PutRequest: message({ key: bytes(1), value: bytes(2), lease: int64(3) }),
   PutResponse: message({ ...header }),
   DeleteRangeRequest: message({ key: bytes(1), range_end: bytes(2) }),
-  DeleteRangeResponse: message({ ...header }),
   RequestOp: message(
     { request_range: { type: 'RangeRequest', id: 1 }, request_put: { type: 'PutRequest', id: 2 }, request_delete_range: { type: 'DeleteRangeRequest', id: 3 } },
     { oneofs: { request: { oneof: ['request_range', 'request_put', 'request_delete_range'] } } },
   ),
   ResponseOp: message(
-    { response_range: { type: 'RangeResponse', id: 1 }, response_put: { type: 'PutResponse', id: 2 }, response_delete_range: { type: 'DeleteRangeResponse', id: 3 } },
-    { oneofs: { response: { oneof: ['response_range', 'response_put', 'response_delete_range'] } } },
+    { response_range: { type: 'RangeResponse', id: 1 } },
+    { oneofs: { response: { oneof: ['response_range'] } } },
   ),
   Compare: message(
     {
@@ -62,15 +61,15 @@ const etcdserverpb = {
   CompactionRequest: message({ revision: int64(1) }),
   CompactionResponse: message({ ...header }),
   LeaseGrantRequest: message({ TTL: int64(1) }),
-  LeaseGrantResponse: message({ ...header, ID: int64(2), TTL: int64(3), error: { type: 'string', id: 4 } }),
+  LeaseGrantResponse: message({ ...header, ID: int64(2), error: { type: 'string', id: 4 } }),
   LeaseRevokeRequest: message({ ID: int64(1) }),
   LeaseRevokeResponse: message({ ...header }),
   LeaseKeepAliveRequest: message({ ID: int64(1) }),
-  LeaseKeepAliveResponse: message({ ...header, ID: int64(2), TTL: int64(3) }),
+  LeaseKeepAliveResponse: message({ ...header, TTL: int64(3) }),
   WatchRequest: message({ create_request: { type: 'WatchCreateRequest', id: 1 } }, { oneofs: { request_union: { oneof: ['create_request'] } } }),
   WatchCreateRequest: message({ key: bytes(1), range_end: bytes(2), start_revision: int64(3) }),
   WatchResponse: message({
-    ...header, watch_id: int64(2), created: bool(3), canceled: bool(4), compact_revision: int64(5), cancel_reason: { type: 'string', id: 6 },
+    ...header, canceled: bool(4), compact_revision: int64(5), cancel_reason: { type: 'string', id: 6 },
     events: repeated('mvccpb.Event', 11),
   }),
   KV: {
@@ -150,7 +149,6 @@ export interface LeaseKeepAliveResponse extends HeaderResponse {
 }
 
 export interface WatchResponse extends HeaderResponse {
-  readonly created: boolean;
   readonly canceled: boolean;
   readonly compact_revision: string;
   readonly cancel_reason: string;
