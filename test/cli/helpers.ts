@@ -5,10 +5,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { entryArgs } from '../helpers/entry.js';
+import { repoRoot } from '../helpers/repo-root.js';
 
-export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+export { repoRoot };
 
 /** Environment without the caller's LOCKRING_* settings (tests name their own). */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {

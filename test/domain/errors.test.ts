@@ -4,9 +4,10 @@ import { test } from 'node:test';
 import { LockringError } from '../../src/domain/errors.js';
 // The catalogue clients see: the domain's codes plus `internal`.
 import { errorStatus } from '../../src/protocol/error-catalogue.js';
+import { repoPath } from '../helpers/repo-root.js';
 
 // The user docs and the catalogue must never drift apart.
-const docs = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
+const docs = readFileSync(repoPath('docs/errors.md'), 'utf8');
 const documented = new Map<string, number>();
 for (const match of docs.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \|/gm)) documented.set(match[1]!, Number(match[2]));
 

@@ -10,10 +10,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { entryArgs } from '../helpers/entry.js';
+import { repoRoot } from '../helpers/repo-root.js';
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const running = new Set<ChildProcess>();
 
 export interface Reply {

@@ -6,13 +6,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { LockringClient } from '../../src/client/client.js';
 import { noEtcd } from '../helpers/etcd-cluster.js';
 import { entryArgs } from '../helpers/entry.js';
 import { call, etcdForSuite, startReplica, waitForActive } from '../helpers/lockring-cluster.js';
+import { repoRoot } from '../helpers/repo-root.js';
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 describe('clients of a replicated cluster', { skip: noEtcd, timeout: 90_000 }, () => {
   const cluster = etcdForSuite();

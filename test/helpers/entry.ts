@@ -10,9 +10,8 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from './repo-root.js';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const sources = { main: 'src/main', cli: 'src/cli/main' } as const;
 
 export type Entry = keyof typeof sources;

@@ -5,13 +5,12 @@
  * kills whatever is left, also when a test failed.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before } from 'node:test';
 import { type EtcdCluster, freePort, startEtcdCluster } from './etcd-cluster.js';
 import { entryArgs } from './entry.js';
+import { repoRoot } from './repo-root.js';
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface Replica {
   readonly url: string;

@@ -4,10 +4,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { entryArgs } from './entry.js';
+import { repoRoot } from './repo-root.js';
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface ServerProcess {
   readonly child: ChildProcess;

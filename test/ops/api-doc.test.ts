@@ -7,8 +7,9 @@ import { httpRoutes } from '../../src/protocol/http-routes.js';
 import { wsPushes } from '../../src/protocol/ws-frames.js';
 import { type Lockring, buildServer } from '../../src/server.js';
 import { opNames } from '../../src/ws/protocol.js';
+import { repoPath } from '../helpers/repo-root.js';
 
-const read = (path: string): string => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
+const read = (path: string): string => readFileSync(repoPath(path), 'utf8');
 const api = read('docs/api.md');
 
 let lockring: Lockring;

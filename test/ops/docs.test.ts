@@ -5,8 +5,9 @@ import { parse } from 'yaml';
 import { exitCodes } from '../../src/cli/exit-codes.js';
 import { settings } from '../../src/config.js';
 import { defaultLimits } from '../../src/limits.js';
+import { repoPath } from '../helpers/repo-root.js';
 
-const read = (path: string): string => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
+const read = (path: string): string => readFileSync(repoPath(path), 'utf8');
 
 describe('user documentation matches the code', () => {
   it('README keeps its first two command lines', () => {

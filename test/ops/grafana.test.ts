@@ -8,8 +8,9 @@ import { serverDeps } from '../../src/cli/server-deps.js';
 import { makeConfig } from '../../src/config.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { type Lockring, buildServer } from '../../src/server.js';
+import { repoPath } from '../helpers/repo-root.js';
 
-const read = (path: string): string => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
+const read = (path: string): string => readFileSync(repoPath(path), 'utf8');
 const dashboard = JSON.parse(read('ops/grafana/lockring.json'));
 type Target = { expr: string; datasource: { uid: string } };
 type Panel = { title: string; datasource: { uid: string }; targets: Target[] };
@@ -64,7 +65,7 @@ describe('the Grafana dashboard', () => {
   it('is provisioned by docker compose with the datasource its panels name', () => {
     const compose = parse(read('docker-compose.yml'));
     const volumes: string[] = compose.services.grafana.volumes;
-    for (const volume of volumes.filter((v) => v.startsWith('./'))) assert.ok(existsSync(new URL(`../../${volume.split(':')[0]}`, import.meta.url)), volume);
+    for (const volume of volumes.filter((v) => v.startsWith('./'))) assert.ok(existsSync(repoPath(volume.split(':')[0]!)), volume);
     assert.ok(volumes.some((v) => v.startsWith('./ops/grafana/lockring.json:/var/lib/grafana/dashboards/')));
     const provider = parse(read('ops/grafana/provisioning/dashboards/lockring.yml'));
     assert.equal(provider.providers[0].options.path, '/var/lib/grafana/dashboards');

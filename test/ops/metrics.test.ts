@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { after, before, describe, it } from 'node:test';
 import { makeConfig } from '../../src/config.js';
 import { type Lockring, buildServer } from '../../src/server.js';
+import { repoPath } from '../helpers/repo-root.js';
 
 /** Every metric the API reference promises, plus the operations metrics. */
 const contractMetrics = [
@@ -146,7 +147,7 @@ describe('GET /metrics', () => {
 
   it('the shipped alert rules use only metrics lockring exports', async () => {
     const { help } = await scrape();
-    const rules = parse(readFileSync(new URL('../../prometheus-alerts.yml', import.meta.url), 'utf8'));
+    const rules = parse(readFileSync(repoPath('prometheus-alerts.yml'), 'utf8'));
     for (const rule of rules.groups.flatMap((g: { rules: { alert: string; expr: string }[] }) => g.rules)) {
       for (const [name] of rule.expr.matchAll(/\b(lockring|nodejs|process)_[a-z0-9_]+/g)) {
         assert.ok(help.has(family(name)), `${rule.alert} uses ${name}, which is not exported`);
@@ -155,7 +156,7 @@ describe('GET /metrics', () => {
   });
 
   it('docs/operations.md lists every metric lockring exports', async () => {
-    const doc = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+    const doc = readFileSync(repoPath('docs/operations.md'), 'utf8');
     const { help } = await scrape();
     for (const name of help.keys()) {
       if (name.startsWith('lockring_')) assert.ok(doc.includes(`\`${name}\``), `docs/operations.md does not list ${name}`);

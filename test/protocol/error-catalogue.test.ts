@@ -4,8 +4,9 @@ import { describe, it } from 'node:test';
 import { errorStatus as domainErrorStatus } from '../../src/domain/errors.js';
 import { errorMeaning, errorStatus } from '../../src/protocol/error-catalogue.js';
 import { errorExamples } from '../../src/protocol/error-examples.js';
+import { repoPath } from '../helpers/repo-root.js';
 
-const read = (path: string): string => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
+const read = (path: string): string => readFileSync(repoPath(path), 'utf8');
 const table = (text: string): Map<string, number> =>
   new Map([...text.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1]!, Number(m[2])]));
 

@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { scriptArgs } from '../helpers/repo-root.js';
 import { open, removeDir, tempDir } from './helpers.js';
 
-const fixture = fileURLToPath(new URL('./fixtures/crash-writer.ts', import.meta.url));
+const fixture = scriptArgs(new URL('./fixtures/crash-writer.js', import.meta.url));
 let dir = '';
 after(async () => {
   if (dir !== '') await removeDir(dir);
@@ -15,7 +15,7 @@ after(async () => {
 
 /** Runs the writer until it has acknowledged `count` grants, then kills it with SIGKILL. */
 async function writeThenKill(run: number, count: number): Promise<Map<string, number>> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fixture, dir, String(run)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...fixture, dir, String(run)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const acknowledged = new Map<string, number>();
   const lines = createInterface({ input: child.stdout });
   await new Promise<void>((resolve, reject) => {

@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { scriptArgs } from '../helpers/repo-root.js';
 import { DataDirLockedError } from '../../src/store/index.js';
 import { open, removeDir, tempDir } from './helpers.js';
 
@@ -24,11 +24,11 @@ async function fresh(): Promise<string> {
   return dir;
 }
 
-const fixture = fileURLToPath(new URL('./fixtures/hold-open.ts', import.meta.url));
+const fixture = scriptArgs(new URL('./fixtures/hold-open.js', import.meta.url));
 
 /** Starts a child that opens `dir` and holds it; resolves with what it made durable. */
 async function holdOpen(dir: string): Promise<{ child: ChildProcess; pid: number; tokens: number[] }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fixture, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...fixture, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   const lines = createInterface({ input: child.stdout! });
   const first = await new Promise<string>((resolve, reject) => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { scriptArgs } from '../helpers/repo-root.js';
 import { describe, test } from 'node:test';
 import type { StateMachine } from '../../src/domain/state-machine.js';
 import { ByteReader, ByteWriter } from '../../src/store/byte-buffer.js';
@@ -129,11 +129,11 @@ describe('ring history and algorithm across restarts', () => {
   });
 });
 
-const fixture = fileURLToPath(new URL('./fixtures/ring-writer.ts', import.meta.url));
+const fixture = scriptArgs(new URL('./fixtures/ring-writer.js', import.meta.url));
 
 /** Runs the ring writer until it has acknowledged `count` versions, then SIGKILLs it; returns each acknowledged line by ring and version. */
 async function writeThenKill(dir: string, seed: number, count: number): Promise<Map<string, string>> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fixture, dir, String(seed)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...fixture, dir, String(seed)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const acknowledged = new Map<string, string>();
   const lines = createInterface({ input: child.stdout });
   await new Promise<void>((resolve, reject) => {
