@@ -9,8 +9,9 @@ import type { DomainEvent, YieldRequestedEvent } from '../domain/events.js';
  *
  * A socket with a session listens through its session, so what it listens to
  * outlives the socket: after a reconnect, `session.resume` hands it all to the new
- * socket. Notices that come while a session has no socket wait in its mailbox and
- * are pushed on resume; when the session lease itself ends without a socket, its
+ * socket; the socket it was taken from, if still open, keeps listening on its own to
+ * what the session listened to then. Notices that come while a session has no socket
+ * wait in its mailbox and are pushed on resume; when the session lease itself ends without a socket, its
  * mailbox is kept (for the last `endedSessionsRemembered` sessions) and pushed to a
  * socket that tries to resume it, just before the `lease_not_found` reply.
  */
@@ -109,7 +110,13 @@ export class LeaseAudience {
     }
     const previous = session.socket;
     session.socket = socket;
-    if (previous !== null && previous !== socket) previous.sessionGone(session);
+    if (previous !== null && previous !== socket) {
+      // The socket it is taken from may stay open: it created or kept alive what the
+      // session listens to (the session lease first), so it goes on hearing when those
+      // leases end, on its own, as any socket without a session.
+      for (const leaseId of session.listening) this.listen(previous, leaseId);
+      previous.sessionGone(session);
+    }
     this.move(socket, session);
     for (const text of session.mailbox.splice(0)) socket.sendText(text);
     return session;

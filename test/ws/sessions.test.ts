@@ -90,6 +90,31 @@ describe('websocket sessions and lost-lock notices', () => {
     await Promise.all([b.close(), watcher.close()]);
   });
 
+  test('a session taken by another socket: the socket that opened it still hears when its leases end', async () => {
+    const opener = await TestSocket.open(server.wsUrl);
+    const session = (await opener.call('session.open', { ttlMs: 500 }))['leaseId'] as string;
+    const onSession = await opener.call('lock.acquire', { name: 'taken-session', leaseId: session });
+    const own = await opener.call('lock.acquire', { name: 'taken-own', ttlMs: 5_000 });
+    const taker = await TestSocket.open(server.wsUrl);
+    await taker.call('session.resume', { leaseId: session });
+
+    // A lease the session listened to (the opener's own hold lease) ends: both hear it.
+    assert.equal((await server.http('DELETE', `/v1/leases/${own['leaseId']}`)).status, 200);
+    const ownEnded = { event: 'lease_expired', leaseId: own['leaseId'], reason: 'revoked', released: [{ name: 'taken-own', token: own['token'] }] };
+    for (const socket of [opener, taker]) assert.deepEqual(await socket.push('lease_expired', (m) => m['leaseId'] === own['leaseId']), ownEnded);
+
+    // The session lease itself expires once its new socket is gone: the opener, still
+    // connected, learns that it lost the lock it took on it.
+    const gone = disconnected();
+    await taker.close();
+    await gone;
+    assert.deepEqual(await opener.push('lease_expired', (m) => m['leaseId'] === session), {
+      event: 'lease_expired', leaseId: session, reason: 'expired', released: [{ name: 'taken-session', token: onSession['token'] }],
+    });
+    assert.equal((await opener.call('lease.grant', { ttlMs: 1_000 }))['ok'], true, 'the opener carries on without a session');
+    await opener.close();
+  });
+
   test('lease_expired goes to every socket that granted, kept alive or acquired on the lease, at expiry', async () => {
     const granter = await TestSocket.open(server.wsUrl);
     const keeper = await TestSocket.open(server.wsUrl);
