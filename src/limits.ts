@@ -158,7 +158,8 @@ export const defaultLimits: Limits = Object.freeze({
   wsWatchesPerSocketMax: 1_024,
   wsWatchesMax: 100_000,
   wsSendBufferBytesMax: 4 * 1024 * 1024,
-  wsBadFramesPerSocketMax: 100,
+  // Off: a bad frame gets its error reply and the socket stays open, as the API promises.
+  wsBadFramesPerSocketMax: 0,
   walBacklogBytesMax: 64 * 1024 * 1024,
   walSegmentBytesMax: 64 * 1024 * 1024,
   snapshotIntervalRecordsMax: 1_000_000,
@@ -189,8 +190,8 @@ export const defaultLimits: Limits = Object.freeze({
   etcdSnapshotIntervalRecordsMax: 100_000,
 });
 
-/** Limits for which 0 means "no limit" (rates are off unless configured). */
-export const offWhenZero: ReadonlySet<keyof Limits> = new Set<keyof Limits>(['requestsPerSecondPerIpMax', 'requestsPerSecondPerTokenMax']);
+/** Limits for which 0 means "no limit" (rates and the bad-frame cap are off unless configured). */
+export const offWhenZero: ReadonlySet<keyof Limits> = new Set<keyof Limits>(['requestsPerSecondPerIpMax', 'requestsPerSecondPerTokenMax', 'wsBadFramesPerSocketMax']);
 
 /** Contract floors: the API promises these, so configuration may not go below. */
 const floors: Partial<Record<keyof Limits, number>> = {

@@ -277,18 +277,20 @@ export class WsConnection implements OpSocket, Listener {
     if (this.closing) return;
     this.alive = true;
     this.deps.counters.framesIn.inc();
-    if (isBinary) {
-      this.badFrame(null, invalid('frames must be text frames holding one JSON object', { field: 'frame' }));
-      return;
-    }
     const request = this.deps.parser.parse(textOf(data));
-    if ('error' in request) {
-      this.badFrame(request.id, request.error);
-      return;
-    }
+    // Every frame spends its sender's request rate, a bad one too: the rate limits, not a
+    // cap on bad frames, are what bound a client that sends nonsense (the socket stays open).
     const refusal = this.deps.rates.ip(this.ip) ?? (this.principalName === null ? null : this.deps.rates.token(this.principalName));
     if (refusal !== null) {
       this.sendText(errorReply(request.id, refusal));
+      return;
+    }
+    if (isBinary) {
+      this.badFrame(request.id, invalid('frames must be text frames holding one JSON object', { field: 'frame' }));
+      return;
+    }
+    if ('error' in request) {
+      this.badFrame(request.id, request.error);
       return;
     }
     const { wsInFlightPerSocketMax } = this.deps.limits;
@@ -337,7 +339,8 @@ export class WsConnection implements OpSocket, Listener {
   private badFrame(id: RequestId | null, error: LockringError): void {
     this.badFrames += 1;
     this.sendText(errorReply(id, error));
-    if (this.badFrames > this.deps.limits.wsBadFramesPerSocketMax) {
+    const { wsBadFramesPerSocketMax } = this.deps.limits;
+    if (wsBadFramesPerSocketMax > 0 && this.badFrames > wsBadFramesPerSocketMax) {
       this.deps.counters.limitExceeded('wsBadFramesPerSocketMax');
       this.closeWith(1008, 'too many bad frames (wsBadFramesPerSocketMax)');
     }

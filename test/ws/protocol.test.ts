@@ -104,6 +104,24 @@ describe('websocket protocol: requests and replies', () => {
   });
 });
 
+describe('websocket protocol: bad frames under the default limits', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer();
+  });
+  after(() => server.close());
+
+  test('hundreds of bad frames are each answered and the socket stays open', async () => {
+    const socket = await TestSocket.open(server.wsUrl);
+    const frames = 300;
+    for (let i = 0; i < frames; i++) socket.send(i % 3 === 0 ? 'nonsense' : i % 3 === 1 ? `{"id": "b${i}", "op": "lease.steal"}` : `{"id": "b${i}", "op": "lease.grant", "ttlMs": 1}`);
+    await eventually(() => socket.log.length === frames, 'every bad frame answered');
+    assert.ok(socket.log.every((m) => m['ok'] === false && m['error'].code === 'invalid_request'));
+    assert.equal((await socket.call('lease.grant', { ttlMs: 1_000 }))['ok'], true, 'still open and serving');
+    await socket.close();
+  });
+});
+
 describe('websocket protocol: malformed frames', () => {
   let server: TestServer;
   before(async () => {
@@ -144,12 +162,15 @@ describe('websocket protocol: malformed frames', () => {
     const binary = socket.next((m) => 'ok' in m, 'reply to a binary frame');
     socket.send(Buffer.from('{"op":"lease.grant","ttlMs":1000}'), true);
     assert.equal((await binary)['error'].field, 'frame');
+    const binaryWithId = socket.next((m) => 'ok' in m, 'reply to a binary frame with an id');
+    socket.send(Buffer.from('{"id":18,"op":"lease.grant","ttlMs":1000}'), true);
+    assert.deepEqual([(await binaryWithId)['id'], (await binaryWithId)['error'].field], [18, 'frame'], 'refused, under its id');
     // Still open and serving.
     assert.equal((await socket.call('lease.grant', { ttlMs: 1_000 }))['ok'], true);
     await socket.close();
   });
 
-  test('a socket that floods bad frames is closed (1008)', async () => {
+  test('with wsBadFramesPerSocketMax set, a socket that floods bad frames is closed (1008)', async () => {
     const socket = await TestSocket.open(server.wsUrl);
     for (let i = 0; i < 25; i++) socket.send('nonsense');
     const { code } = await within(socket.closed, 5_000, 'flood close');
