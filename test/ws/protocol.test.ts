@@ -102,14 +102,6 @@ describe('websocket protocol: requests and replies', () => {
     assert.equal(res.status, 400);
     assert.equal(res.body.error.code, 'invalid_request');
   });
-});
-
-describe('websocket protocol: bad frames under the default limits', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startServer();
-  });
-  after(() => server.close());
 
   test('hundreds of bad frames are each answered and the socket stays open', async () => {
     const socket = await TestSocket.open(server.wsUrl);
