@@ -92,15 +92,23 @@ function readPem(path: string, flag: string): Buffer {
 /**
  * A connection that never delivered a whole request: counted by reason and cut,
  * with a status line when the socket can still take one. Bodies are in the
- * contract's shape where the status is in its table (400).
+ * contract's shape where the status is in its table: a request line and headers
+ * past Node's 16 KiB are a request too big (413 payload_too_large, as a body
+ * would be), not a bare 431 that a client would have to know about.
  */
+const clientErrorBodies = {
+  timeout: '',
+  header_overflow: '{"error":{"code":"payload_too_large","message":"the request line and headers exceed 16 KiB"}}',
+  malformed: '{"error":{"code":"invalid_request","message":"malformed HTTP request"}}',
+} as const;
+
 function clientErrorHandler(metrics: Metrics): NetworkOptions['clientErrorHandler'] {
   return (error, socket) => {
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
     const reason = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'timeout' : error.code === 'HPE_HEADER_OVERFLOW' ? 'header_overflow' : 'malformed';
     metrics.httpClientErrorsTotal.inc({ reason });
-    const status = { timeout: '408 Request Timeout', header_overflow: '431 Request Header Fields Too Large', malformed: '400 Bad Request' }[reason];
-    const body = reason === 'malformed' ? '{"error":{"code":"invalid_request","message":"malformed HTTP request"}}' : '';
+    const status = { timeout: '408 Request Timeout', header_overflow: '413 Payload Too Large', malformed: '400 Bad Request' }[reason];
+    const body = clientErrorBodies[reason];
     if (socket.writable) {
       socket.write(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     }

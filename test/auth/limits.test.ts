@@ -203,6 +203,19 @@ describe('slow clients (slowloris) and the connection cap', () => {
     assert.equal(server.lockring.machine.leases.byId.size, 0, 'the half-sent lease grant did nothing');
   });
 
+  it('a request line and headers past 16 KiB get 413 payload_too_large in the error envelope, and are counted', async () => {
+    const server = await start({});
+    const before = await metric(server, 'lockring_http_client_errors_total{reason="header_overflow"}');
+    const huge = await rawConnection(server.port);
+    huge.socket.write(`GET /v1/locks/${'a'.repeat(20_000)} HTTP/1.1\r\nhost: x\r\n\r\n`);
+    await within(huge.closed, 5_000, 'the oversized request to be answered and closed');
+    const [head, body] = huge.received().split('\r\n\r\n');
+    assert.match(head!, /^HTTP\/1\.1 413 /);
+    assert.match(head!, /content-type: application\/json/i);
+    assert.equal(JSON.parse(body!).error.code, 'payload_too_large');
+    assert.equal(await metric(server, 'lockring_http_client_errors_total{reason="header_overflow"}'), before + 1);
+  });
+
   it('the request deadline does not cut a waiting acquire once its request has arrived', async () => {
     const server = await start({ limits: { httpHeadersMsMax: 200, httpRequestMsMax: 300 } });
     const holder = await server.http('POST', `/v1/locks/${enc('a/long')}/acquire`, { ttlMs: 60_000 }, tokens.teamA);
