@@ -43,6 +43,8 @@ export class Leases {
   };
   /** True while `end` runs: the lent lists and event are in use. */
   private ending = false;
+  /** Wall minus monotonic time as `expiresAt` shows it (see `wallOffsetMs`); NaN until first read. */
+  private shownWallOffsetMs = Number.NaN;
 
   constructor(private readonly ctx: DomainContext) {
     this.byId = new LeaseTable(ctx.limits.leasesMax);
@@ -167,7 +169,20 @@ export class Leases {
   /** Wall-clock deadline for display; null while a socket keeps a session alive. */
   expiresAt(lease: Lease): number | null {
     if (lease.attached) return null;
-    return Math.round(this.ctx.clock.wallMs() + (this.ctx.deadlines.deadlineOf(lease) - this.ctx.clock.monoMs()));
+    return Math.round(this.ctx.deadlines.deadlineOf(lease) + this.wallOffsetMs());
+  }
+
+  /**
+   * Wall minus monotonic time, held steady: the wall clock counts whole milliseconds
+   * and the monotonic one fractions, so their difference read afresh wobbles by up to
+   * 1 ms, and one deadline would show as two `expiresAt` values from one read to the
+   * next. It is read afresh only when the wall clock has really moved (a step of more
+   * than 2 ms), which `expiresAt` then shows.
+   */
+  private wallOffsetMs(): number {
+    const offsetMs = this.ctx.clock.wallMs() - this.ctx.clock.monoMs();
+    if (!(Math.abs(offsetMs - this.shownWallOffsetMs) <= 2)) this.shownWallOffsetMs = offsetMs;
+    return this.shownWallOffsetMs;
   }
 
   /** A session lease, kept alive by its socket until `detach`. */

@@ -9,7 +9,10 @@ import {
   grantLease,
   wait,
   errorOf,
+  realHashing,
 } from '../helpers/machine.js';
+import { StateMachine } from '../../src/domain/state-machine.js';
+import { makeLimits } from '../../src/limits.js';
 import { leaseMembers } from '../../src/domain/lease-extra.js';
 import { holdsOnLease } from '../../src/domain/lease-holds.js';
 
@@ -22,6 +25,25 @@ describe('lease grant, keepalive, revoke, inspect', () => {
     assert.equal(h.machine.leases.expiresAt(lease), h.clock.wallMs() + 1_500);
     assert.equal(h.machine.leases.live(lease.id), lease);
     assert.deepEqual(eventsOf(h, 'lease_granted'), [{ type: 'lease_granted', leaseId: lease.id, ttlMs: 1_500, kind: 'plain' }]);
+  });
+
+  test('expiresAt is one value per deadline: whole-millisecond wall time does not make it wobble; a wall step shows', () => {
+    // The system clocks: the monotonic one in fractions, the wall one in whole milliseconds.
+    let monoMs = 1_000.25;
+    let wallStepMs = 0;
+    const clock = { monoMs: () => monoMs, wallMs: () => Math.floor(1_700_000_000_000.6 + monoMs) + wallStepMs };
+    const machine = new StateMachine({ clock, limits: makeLimits({}), hashing: realHashing, newLeaseId: () => 'L1' });
+    const lease = machine.run((m) => m.leases.grant(1_000));
+    const shown = new Set<number | null>();
+    for (let i = 0; i < 40; i++) {
+      monoMs += 0.37;
+      shown.add(machine.leases.expiresAt(lease));
+    }
+    assert.equal(shown.size, 1, `one deadline shown as ${[...shown].join(', ')}`);
+    const [before] = shown;
+    wallStepMs = 5_000;
+    const stepped = machine.leases.expiresAt(lease)!;
+    assert.ok(Math.abs(stepped - (before! + 5_000)) <= 1, `after a 5 s step: ${stepped - before!} ms later`);
   });
 
   test('ids are distinct', () => {
