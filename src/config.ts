@@ -133,7 +133,7 @@ export const settings: readonly Setting[] = [
   { key: 'advertiseUrl', flag: 'advertise-url', env: 'LOCKRING_ADVERTISE_URL', kind: 'url', valueName: 'URL',
     help: 'Replicated mode: the URL clients reach this replica at (default: from --host and --port).' },
   { key: 'etcdSessionTtlMs', flag: 'etcd-session-ttl', env: 'LOCKRING_ETCD_SESSION_TTL', kind: 'duration', valueName: 'DURATION',
-    help: 'Replicated mode: TTL of the election session; a stopped active is replaced after about this long (whole seconds, 1s to 60s).' },
+    help: 'Replicated mode: TTL of the election session; a stopped active is replaced after about this long, or etcd\'s minimum lease TTL if longer (2 s with its default election timeout; whole seconds, 1s to 60s).' },
 ];
 
 /** `LOCKRING_*` variables read by the client commands and `lockring lock`'s child, not by `serve`. */

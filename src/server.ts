@@ -119,7 +119,9 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.observeHttp(route, request.method, reply.statusCode, reply.elapsedTime / 1000);
-    if (reply.statusCode >= 500) request.log.error({ route, status: reply.statusCode }, 'request failed');
+    // 503 is not_ready, an answer by design (a standby, recovery, shutdown), not a failure:
+    // a load balancer polling a standby's /readyz must not fill its log with errors.
+    if (reply.statusCode >= 500 && reply.statusCode !== 503) request.log.error({ route, status: reply.statusCode }, 'request failed');
     else if (logger.isLevelEnabled('debug')) {
       const principal = request.identity?.kind === 'token' ? request.identity.principal.name : undefined;
       request.log.debug({ route, status: reply.statusCode, ms: reply.elapsedTime, principal }, 'request');

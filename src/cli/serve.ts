@@ -45,7 +45,8 @@ export async function serveCommand(argv: string[], env: NodeJS.ProcessEnv): Prom
     printJson(printableConfig(loaded.config));
     return exitCodes.ok;
   }
-  if (loaded.config.dataDir !== null) await checkDataDir(loaded.config.dataDir);
+  // The replicated mode keeps its log in etcd: no data directory is made or checked.
+  if (loaded.config.dataDir !== null && loaded.config.etcd === null) await checkDataDir(loaded.config.dataDir);
   return runServer(loaded);
 }
 

@@ -148,7 +148,9 @@ describe('etcd client over gRPC', { skip: noEtcd }, () => {
   });
 
   test('a keepalive of a revoked lease says the lease is gone (TTL 0)', async () => {
-    const lease = await client.leaseGrant(5);
+    const granted = await client.leaseGrant(5);
+    assert.equal(granted.ttlSeconds, 5, 'the TTL etcd granted');
+    const lease = granted.id;
     assert.ok((await client.leaseKeepAlive(lease)) > 0);
     await client.leaseRevoke(lease);
     assert.equal(await client.leaseKeepAlive(lease), 0);
@@ -193,7 +195,7 @@ describe('etcd client over gRPC', { skip: noEtcd }, () => {
   });
 
   test('a key on a lease goes when the lease is revoked', async () => {
-    const lease = await client.leaseGrant(5);
+    const lease = (await client.leaseGrant(5)).id;
     await client.put(key('t/leased'), key('x'), lease);
     await client.leaseRevoke(lease);
     assert.equal((await client.range(key('t/leased'))).kvs.length, 0);

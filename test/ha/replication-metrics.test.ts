@@ -2,6 +2,9 @@
  * The replicated mode's metrics on /metrics of real replicas: role, takeovers,
  * appends (latency, records, failures by reason), follower lag and snapshots.
  */
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,7 +29,10 @@ describe('replication metrics', { skip: noEtcd, timeout: 90_000 }, () => {
   const cluster = etcdForSuite();
 
   test('role, takeovers, appends, follower lag and snapshots show on /metrics of the active and the standby', async () => {
-    const env = { LOCKRING_LIMITS: 'etcdSnapshotIntervalRecordsMax=20' };
+    // A data directory named, as a config file shared with single-process runs might: the
+    // replicated mode keeps its log in etcd and must not make it.
+    const unusedDataDir = join(tmpdir(), `lockring-unused-${process.pid}-${Date.now()}`);
+    const env = { LOCKRING_LIMITS: 'etcdSnapshotIntervalRecordsMax=20', LOCKRING_DATA_DIR: unusedDataDir };
     const replicas = await Promise.all([0, 1].map(() => startReplica(cluster().endpoints, 'metrics', '1s', { env })));
     const active = await waitForActive(replicas);
     const standby = replicas.find((r) => r !== active)!;
@@ -69,6 +75,7 @@ describe('replication metrics', { skip: noEtcd, timeout: 90_000 }, () => {
       assert.equal(after('lockring_replication_role{role="active"}'), 1);
       assert.equal(after('lockring_replication_role{role="standby"}'), 0);
       assert.equal(after('lockring_replication_takeovers_total'), 1);
+      assert.equal(existsSync(unusedDataDir), false, 'the replicated mode made a data directory');
     });
   });
 });

@@ -73,8 +73,16 @@ export class Election {
   async campaign(): Promise<Leadership> {
     const { client, keys } = this.options;
     const sentAt = this.now();
-    this.leaseId = await client.leaseGrant(this.ttlSeconds);
+    const granted = await client.leaseGrant(this.ttlSeconds);
+    this.leaseId = granted.id;
     this.renewed(sentAt);
+    if (granted.ttlSeconds > this.ttlSeconds) {
+      // Our own bound on leadership stays the shorter TTL asked (safe); only takeovers are slower.
+      this.options.log.warn(
+        { askedSeconds: this.ttlSeconds, grantedSeconds: granted.ttlSeconds },
+        'etcd granted the election session a longer TTL than etcdSessionTtlMs (its minimum lease TTL): a stopped active is replaced after about the granted TTL',
+      );
+    }
     // Every sixth of the TTL: a kill leaves the lease at most a sixth less than its TTL
     // to run out (a faster takeover), and an active rides out about five failed
     // keepalives in a row (its leadership lease is the TTL less the drift margin).

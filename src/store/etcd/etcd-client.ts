@@ -230,12 +230,16 @@ export class EtcdClient {
     await this.call(rpc.compact, 'compaction', { revision: String(revision) }, true);
   }
 
-  /** A lease of `ttlSeconds` (etcd counts whole seconds); resolves with its id. */
-  async leaseGrant(ttlSeconds: number): Promise<string> {
+  /**
+   * A lease of `ttlSeconds` (etcd counts whole seconds); resolves with its id and the
+   * TTL etcd granted, which is longer when the cluster's minimum lease TTL is (2 s with
+   * etcd's default election timeout).
+   */
+  async leaseGrant(ttlSeconds: number): Promise<{ readonly id: string; readonly ttlSeconds: number }> {
     const answer = await this.call(rpc.leaseGrant, 'lease grant', { TTL: String(ttlSeconds) }, true);
     if (answer.error !== '') throw new EtcdError('server_error', `etcd refused the lease grant: ${answer.error}`);
     if (answer.ID === '' || answer.ID === '0') throw new EtcdError('bad_answer', 'lease grant answered without an ID');
-    return answer.ID;
+    return { id: answer.ID, ttlSeconds: num(answer.TTL) };
   }
 
   /**

@@ -61,7 +61,7 @@ const etcdserverpb = {
   CompactionRequest: message({ revision: int64(1) }),
   CompactionResponse: message({ ...header }),
   LeaseGrantRequest: message({ TTL: int64(1) }),
-  LeaseGrantResponse: message({ ...header, ID: int64(2), error: { type: 'string', id: 4 } }),
+  LeaseGrantResponse: message({ ...header, ID: int64(2), TTL: int64(3), error: { type: 'string', id: 4 } }),
   LeaseRevokeRequest: message({ ID: int64(1) }),
   LeaseRevokeResponse: message({ ...header }),
   LeaseKeepAliveRequest: message({ ID: int64(1) }),
@@ -141,6 +141,7 @@ export interface HeaderResponse {
 
 export interface LeaseGrantResponse extends HeaderResponse {
   readonly ID: string;
+  readonly TTL: string;
   readonly error: string;
 }
 
