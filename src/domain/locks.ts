@@ -415,6 +415,16 @@ export class Locks {
   }
 
   /** Restores a running lock-delay from the log (recovery), `delayMs` from now. */
+  /** Remembers how a hold ended before a restart or takeover (recovery), oldest first. */
+  restoreEnded(token: number, name: string, reason: HoldEnd): void {
+    if (!this.ended.has(token)) this.ended.remember(token, name, reason);
+  }
+
+  /** The holds remembered as ended, oldest first (what a snapshot keeps). */
+  endedHolds(): IterableIterator<{ readonly token: number; readonly name: string; readonly reason: HoldEnd }> {
+    return this.ended.entries();
+  }
+
   restoreDelay(name: string, limit: number, delayMs: number): void {
     const lock = this.byName.get(name) ?? this.create(name, limit);
     this.extendDelay(lock, this.ctx.clock.monoMs() + delayMs);

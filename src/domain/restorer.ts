@@ -1,5 +1,5 @@
 import type { DomainContext } from './context.js';
-import type { LeaseKind, Lease } from './model.js';
+import type { HoldEnd, LeaseKind, Lease } from './model.js';
 import type { Leases } from './leases.js';
 import type { Locks, RestoredHold } from './locks.js';
 import type { RingAlgorithm } from './ring-algorithm.js';
@@ -33,6 +33,11 @@ export class Restorer {
   /** A yield request pending on a hold restored before it, with what is left of its grace. */
   yieldRequest(name: string, token: number, graceMs: number, requestedAtWallMs: number): void {
     this.locks.restoreYield(name, token, graceMs, requestedAtWallMs);
+  }
+
+  /** How a hold ended, remembered for a late release's `not_holder` reason (oldest first). */
+  endedHold(token: number, name: string, reason: HoldEnd): void {
+    this.locks.restoreEnded(token, name, reason);
   }
 
   /** A lock-delay that was running: `delayMs` counted from now. */

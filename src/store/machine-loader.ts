@@ -1,4 +1,4 @@
-import type { LeaseKind, LockMode } from '../domain/model.js';
+import type { HoldEnd, LeaseKind, LockMode } from '../domain/model.js';
 import type { Restorer } from '../domain/restorer.js';
 import type { RingAlgorithm } from '../domain/ring-algorithm.js';
 import type { RestoredHistory, RestoredMember } from '../domain/rings.js';
@@ -92,6 +92,10 @@ export class MachineLoader implements RecordVisitor {
     this.flushRing();
     this.snapshot = end;
     this.restorer.tokenFloor(Math.max(end.lastToken, this.maxToken));
+  }
+
+  holdEnded(name: string, token: number, reason: HoldEnd): void {
+    this.restorer.endedHold(token, name, reason);
   }
 
   leaseEnded(): void {

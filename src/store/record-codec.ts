@@ -1,6 +1,7 @@
+import { holdEndCode, holdEnds } from '../domain/ended-holds.js';
 import type { DomainEvent } from '../domain/events.js';
 import { holdLockDelayMs, holdMaxHold, holdPriority, holdYieldRequest } from '../domain/hold-extra.js';
-import type { Hold, LeaseKind, LockMode } from '../domain/model.js';
+import type { Hold, HoldEnd, LeaseKind, LockMode } from '../domain/model.js';
 import type { RingAlgorithm } from '../domain/ring-algorithm.js';
 import type { RestoredHistory } from '../domain/rings.js';
 import { type ByteReader, type ByteWriter, DecodeError } from './byte-buffer.js';
@@ -36,7 +37,22 @@ export const RecordType = {
   lockAcquiredWith: 12,
   /** A hold was asked to yield: lock name, token, wall-clock time asked, grace. */
   yieldRequested: 13,
+  /**
+   * A hold ended, with how (lockReleased plus a reason byte): recovery remembers it
+   * as the machine does, so a late release learns `released`, `expired`... after a
+   * restart or a takeover too. Older logs keep lockReleased, which remembers nothing.
+   */
+  lockEnded: 16,
+  /** Snapshot only: one of the machine's remembered ended holds (name, token, reason). */
+  holdEnded: 17,
 } as const;
+
+
+function decodeHoldEnd(input: ByteReader, at: number): HoldEnd {
+  const reason = holdEnds[input.u8()];
+  if (reason === undefined) throw new DecodeError('unknown hold end', at);
+  return reason;
+}
 
 /**
  * Flag bits of a lockAcquiredWith record. The option fields follow the flags in bit
@@ -79,7 +95,10 @@ export interface RecordVisitor {
   ): void;
   /** The hold `token` of `name` was asked to yield: it ends graceMs after requestedAtWallMs. */
   yieldRequested(name: string, token: number, graceMs: number, requestedAtWallMs: number): void;
-  lockReleased(token: number): void;
+  /** A hold ended; `reason` is absent in records older than lockEnded. */
+  lockReleased(token: number, reason: HoldEnd | undefined): void;
+  /** Snapshots only: a hold the machine remembers as ended, oldest first. */
+  holdEnded(name: string, token: number, reason: HoldEnd): void;
   ringConfigured(ring: string, vnodes: number, version: number, algorithm: RingAlgorithm): void;
   /** Snapshots only: the ring's kept history, after its members. */
   ringHistory(ring: string, history: RestoredHistory): void;
@@ -117,8 +136,9 @@ export function encodeEvent(out: ByteWriter, event: DomainEvent): boolean {
       encodeYieldRequest(out, event.name, event.token, event.graceMs, event.requestedAtWallMs);
       return true;
     case 'lock_released':
-      out.u8(RecordType.lockReleased);
+      out.u8(RecordType.lockEnded);
       out.varint(event.token);
+      out.u8(holdEndCode[event.reason]);
       return true;
     case 'ring_configured':
       encodeRing(out, event.ring, event.vnodes, event.version, event.algorithm);
@@ -205,6 +225,14 @@ export function encodeLiveHold(out: ByteWriter, hold: Hold, limit: number): numb
   if (request === null) return 1;
   encodeYieldRequest(out, hold.name, hold.token, request.graceMs, request.requestedAtWallMs);
   return 2;
+}
+
+/** A remembered ended hold, as a snapshot keeps it. */
+export function encodeHoldEnded(out: ByteWriter, name: string, token: number, reason: HoldEnd): void {
+  out.u8(RecordType.holdEnded);
+  out.string(name);
+  out.varint(token);
+  out.u8(holdEndCode[reason]);
 }
 
 export function encodeYieldRequest(out: ByteWriter, name: string, token: number, graceMs: number, requestedAtWallMs: number): void {
@@ -303,8 +331,19 @@ export function decodeRecord(input: ByteReader, visitor: RecordVisitor): number 
       return type;
     }
     case RecordType.lockReleased:
-      visitor.lockReleased(input.varint());
+      visitor.lockReleased(input.varint(), undefined);
       return type;
+    case RecordType.lockEnded: {
+      const token = input.varint();
+      visitor.lockReleased(token, decodeHoldEnd(input, at));
+      return type;
+    }
+    case RecordType.holdEnded: {
+      const name = input.string();
+      const token = input.varint();
+      visitor.holdEnded(name, token, decodeHoldEnd(input, at));
+      return type;
+    }
     case RecordType.ringConfigured:
       visitor.ringConfigured(input.string(), input.varint(), input.varint(), 'xxhash');
       return type;

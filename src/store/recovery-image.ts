@@ -1,4 +1,5 @@
-import type { LeaseKind, LockMode } from '../domain/model.js';
+import { EndedHolds } from '../domain/ended-holds.js';
+import type { HoldEnd, LeaseKind, LockMode } from '../domain/model.js';
 import type { RingAlgorithm } from '../domain/ring-algorithm.js';
 import type { RestoredHistory, RestoredMember } from '../domain/rings.js';
 import { ImageHistory } from './image-history.js';
@@ -71,11 +72,21 @@ export class RecoveryImage implements RecordVisitor {
   readonly rings = new Map<string, ImageRing>();
   /** Running lock-delays by name. */
   readonly delays = new Map<string, { readonly limit: number; readonly delayMs: number }>();
+  /** Holds remembered as ended, as the machine remembers them (the last endedHoldsMax). */
+  readonly ended: EndedHolds;
   maxToken = 0;
   snapshot: SnapshotEnd | null = null;
 
-  /** `historyVersionsMax`: steps kept per ring while replaying (the machine's limit). */
-  constructor(private readonly historyVersionsMax = Number.POSITIVE_INFINITY) {}
+  /**
+   * `historyVersionsMax`: steps kept per ring while replaying; `endedHoldsMax`: ended
+   * holds kept (the machine's limits; the contract's floor of 100,000 by default).
+   */
+  constructor(
+    private readonly historyVersionsMax = Number.POSITIVE_INFINITY,
+    endedHoldsMax = 100_000,
+  ) {
+    this.ended = new EndedHolds(endedHoldsMax);
+  }
 
   leaseGranted(leaseId: string, ttlMs: number, kind: LeaseKind, principal: string | undefined): void {
     this.leases.set(leaseId, ttlMs * 4 + kindCode[kind]);
@@ -110,9 +121,18 @@ export class RecoveryImage implements RecordVisitor {
     if (this.holds.has(token) && !this.yields.has(token)) this.yields.set(token, { name, graceMs, requestedAtWallMs });
   }
 
-  lockReleased(token: number): void {
+  lockReleased(token: number, reason: HoldEnd | undefined): void {
+    const hold = this.holds.get(token);
+    // The name comes from the hold; one the snapshot no longer held ended before the
+    // walk reached its lock, so the snapshot's own ended holds have it.
+    if (reason !== undefined && hold !== undefined) this.holdEnded(hold.name, token, reason);
     this.holds.delete(token);
     if (this.yields.size > 0) this.yields.delete(token);
+  }
+
+  holdEnded(name: string, token: number, reason: HoldEnd): void {
+    // First word stands: a fuzzy snapshot and the log after it may both tell of one end.
+    if (!this.ended.has(token)) this.ended.remember(token, name, reason);
   }
 
   ringConfigured(ring: string, vnodes: number, version: number, algorithm: RingAlgorithm): void {
@@ -206,6 +226,7 @@ export class RecoveryImage implements RecordVisitor {
     }
     for (const [token, pending] of this.yields) restorer.yieldRequest(pending.name, token, pending.graceMs, pending.requestedAtWallMs);
     for (const [name, delay] of this.delays) restorer.lockDelay(name, delay.limit, delay.delayMs);
+    for (const ended of this.ended.entries()) restorer.endedHold(ended.token, ended.name, ended.reason);
     restorer.tokenFloor(this.maxToken);
     return { leases: this.leases.size, holds: this.holds.size, members, rings: this.rings.size };
   }

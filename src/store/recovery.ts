@@ -29,6 +29,7 @@ const skip: RecordVisitor = {
   leaseEnded: () => {},
   lockAcquired: () => {},
   lockReleased: () => {},
+  holdEnded: () => {},
   yieldRequested: () => {},
   ringConfigured: () => {},
   ringHistory: () => {},
@@ -61,7 +62,7 @@ export async function recoverLog(
   // After a clean close the log is gone and the snapshot is the whole state: it
   // goes straight into the machine. Otherwise snapshot and log meet in an image.
   const direct = latest !== undefined && (await allEmpty(listing.segments)) ? new MachineLoader(machine) : null;
-  const image = direct === null ? new RecoveryImage(machine.limits.ringHistoryVersionsMax) : null;
+  const image = direct === null ? new RecoveryImage(machine.limits.ringHistoryVersionsMax, machine.limits.endedHoldsRemembered) : null;
   const snapshot = latest === undefined ? null : await readSnapshot(latest.path, (direct ?? image)!);
   const startSeq = snapshot?.startSeq ?? 0;
   // Older snapshots and covered segments are left over from a crash during cleanup.

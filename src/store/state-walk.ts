@@ -1,6 +1,6 @@
 import type { StateMachine } from '../domain/state-machine.js';
 import type { ByteWriter } from './byte-buffer.js';
-import { encodeLease } from './record-codec.js';
+import { encodeHoldEnded, encodeLease } from './record-codec.js';
 import { encodeLockState, encodeRingState } from './state-records.js';
 
 export interface WalkOptions {
@@ -39,7 +39,7 @@ export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImme
 
 /**
  * Writes the records of the machine's whole state (leases, then locks with their
- * holds and lock-delays, then rings) into `out` while the server keeps running: a
+ * holds and lock-delays, then rings, then the holds remembered as ended) into `out` while the server keeps running: a
  * slice ends at `sliceItems` records or `sliceMs`, whichever comes first, and the walk
  * yields to the event loop. What an object costs varies (a lock with many holders, a
  * ring with its history, a cold cache) and the expiry loop's turn it shares the loop
@@ -90,6 +90,12 @@ export async function walkState(machine: StateMachine, out: ByteWriter, options:
     const records = encodeRingState(out, ring);
     counts.members += ring.members.size;
     if (due(records) && (await pause())) return null;
+  }
+  // Last, how recently ended holds ended (a late release's not_holder reason), oldest
+  // first. Ends during the walk are in the log after it as well; recovery keeps the first.
+  for (const ended of machine.locks.endedHolds()) {
+    encodeHoldEnded(out, ended.name, ended.token, ended.reason);
+    if (due(1) && (await pause())) return null;
   }
   return counts;
 }

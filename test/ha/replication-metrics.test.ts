@@ -37,6 +37,15 @@ describe('replication metrics', { skip: noEtcd, timeout: 90_000 }, () => {
     const active = await waitForActive(replicas);
     const standby = replicas.find((r) => r !== active)!;
     await withReplicaLogs(replicas, async () => {
+      // A hold released before the snapshot and one after it: the new active must still
+      // know, after the takeover, that both were released.
+      const releasedTokens = new Map<string, number>();
+      const acquireRelease = async (name: string): Promise<void> => {
+        const granted = await call(active.url, 'POST', `/v1/locks/${name}/acquire`, { ttlMs: 30_000 });
+        assert.equal((await call(active.url, 'POST', `/v1/locks/${name}/release`, { token: granted.body.token })).status, 200);
+        releasedTokens.set(name, granted.body.token);
+      };
+      await acquireRelease('ended-early');
       for (let i = 0; i < 30; i++) {
         const granted = await call(active.url, 'POST', `/v1/locks/m-${i}/acquire`, { ttlMs: 30_000 });
         assert.equal(granted.status, 200);
@@ -57,6 +66,8 @@ describe('replication metrics', { skip: noEtcd, timeout: 90_000 }, () => {
       assert.ok(onActive('lockring_replication_snapshot_bytes') > 0);
       assert.equal(onActive('lockring_replication_follower_lag_records'), 0);
 
+      await acquireRelease('ended-late');
+
       let onStandby = await scrape(standby);
       assert.equal(onStandby('lockring_replication_role{role="standby"}'), 1);
       assert.equal(onStandby('lockring_replication_role{role="active"}'), 0);
@@ -75,6 +86,10 @@ describe('replication metrics', { skip: noEtcd, timeout: 90_000 }, () => {
       assert.equal(after('lockring_replication_role{role="active"}'), 1);
       assert.equal(after('lockring_replication_role{role="standby"}'), 0);
       assert.equal(after('lockring_replication_takeovers_total'), 1);
+      for (const [name, token] of releasedTokens) {
+        const late = await call(standby.url, 'POST', `/v1/locks/${name}/release`, { token });
+        assert.deepEqual([late.status, late.body.error?.code, late.body.error?.reason], [409, 'not_holder', 'released'], name);
+      }
       assert.equal(existsSync(unusedDataDir), false, 'the replicated mode made a data directory');
     });
   });

@@ -4,7 +4,7 @@ import type { DomainEvent } from '../../src/domain/events.js';
 import { ByteReader, ByteWriter, DecodeError } from '../../src/store/byte-buffer.js';
 import { crc32c } from '../../src/store/crc32c.js';
 import { frameHeaderBytes, readFrame, sealFrame } from '../../src/store/frame.js';
-import { RecordType, type RecordVisitor, decodeRecord, encodeEvent } from '../../src/store/record-codec.js';
+import { RecordType, type RecordVisitor, decodeRecord, encodeEvent, encodeHoldEnded } from '../../src/store/record-codec.js';
 
 describe('record codec', () => {
   test('crc32c matches the standard check value', () => {
@@ -89,7 +89,7 @@ describe('record codec', () => {
       ['lockAcquired', 'p', 13, '', 'L2', 1, 0, 5, undefined, 'write', 0, 1000],
       ['lockAcquired', 'q', 14, '', 'L2', 1, 0, 6, undefined, 'read', 9, 3],
       ['yieldRequested', 'q', 14, 250, 1_700_000_000_007],
-      ['lockReleased', 2 ** 40],
+      ['lockReleased', 2 ** 40, 'released'],
       ['ringConfigured', 'r', 160, 1, 'xxhash'],
       ['memberPut', 'r', 'a', 0.5, '{"k":[1]}', null, 2],
       ['memberPut', 'r', 'b', 1, '{}', 'L1', 3],
@@ -99,6 +99,29 @@ describe('record codec', () => {
       ['lockDelayStarted', 'n', 2, 5],
       ['lockDelayEnded', 'n'],
     ]);
+  });
+
+  test('a hold end keeps its reason; a remembered end round-trips; the older release record still decodes, reasonless', () => {
+    const out = new ByteWriter(16);
+    for (const reason of ['released', 'expired', 'revoked', 'max_hold', 'preempted'] as const) {
+      encodeEvent(out, { type: 'lock_released', name: 'n', token: 7, owner: '', leaseId: 'L', reason, heldMs: 0 });
+    }
+    encodeHoldEnded(out, 'jobs/é', 2 ** 40, 'expired');
+    out.u8(RecordType.lockReleased);
+    out.varint(9);
+    const seen: unknown[][] = [];
+    const visitor = new Proxy({} as RecordVisitor, { get: (_, method: string) => (...args: unknown[]) => seen.push([method, ...args]) });
+    const input = new ByteReader(out.buf, 0, out.pos);
+    while (!input.done) decodeRecord(input, visitor);
+    assert.deepEqual(seen, [
+      ['lockReleased', 7, 'released'], ['lockReleased', 7, 'expired'], ['lockReleased', 7, 'revoked'],
+      ['lockReleased', 7, 'max_hold'], ['lockReleased', 7, 'preempted'],
+      ['holdEnded', 'jobs/é', 2 ** 40, 'expired'],
+      ['lockReleased', 9, undefined],
+    ]);
+    const bad = Buffer.from([RecordType.lockEnded, 7, 9]);
+    const ignore = new Proxy({} as RecordVisitor, { get: () => () => {} });
+    assert.throws(() => decodeRecord(new ByteReader(bad, 0, bad.length), ignore), DecodeError, 'an unknown reason code');
   });
 
   test('a write hold keeps the plain record; a read hold takes the record with flags, and unknown flags fail', () => {

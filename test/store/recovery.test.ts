@@ -44,7 +44,67 @@ function populate(machine: Machine): void {
   });
 }
 
+/** Ends three holds three ways (released, revoked, expired); returns name -> token. */
+function endThreeWays(opened: Awaited<ReturnType<typeof open>>): Map<string, number> {
+  const tokens = new Map<string, number>();
+  const grant = (name: string, ttlMs: number): { token: number; leaseId: string } => opened.machine.run((m) => {
+    const result = m.locks.acquire({ name, ttlMs });
+    if (!('granted' in result)) throw new Error('expected a grant');
+    tokens.set(name, result.granted.token);
+    return result.granted;
+  });
+  const released = grant('ended/released', 5_000);
+  opened.machine.run((m) => m.locks.release('ended/released', released.token));
+  const revoked = grant('ended/revoked', 5_000);
+  opened.machine.run((m) => m.leases.revoke(revoked.leaseId));
+  grant('ended/expired', 100);
+  opened.clock.advance(200);
+  opened.machine.tick();
+  return tokens;
+}
+
+/** The not_holder reason a late release of each token gets. */
+function lateReasons(machine: Machine, tokens: Map<string, number>): Record<string, unknown> {
+  const reasons: Record<string, unknown> = {};
+  for (const [name, token] of tokens) {
+    try {
+      machine.run((m) => m.locks.release(name, token));
+      reasons[name] = 'released again?';
+    } catch (error) {
+      reasons[name] = (error as { details?: { reason?: unknown } }).details?.reason;
+    }
+  }
+  return reasons;
+}
+
 describe('recovery', () => {
+  test('how ended holds ended comes back: from the log after a crash, from the snapshot after a clean close', async () => {
+    const expected = { 'ended/released': 'released', 'ended/revoked': 'revoked', 'ended/expired': 'expired' };
+    const dir = await fresh();
+    const first = await open(dir);
+    const tokens = endThreeWays(first);
+    assert.deepEqual(lateReasons(first.machine, tokens), expected);
+    await settle(first.store);
+    await abandonStore(first.store);
+
+    const afterCrash = await open(dir);
+    assert.equal(afterCrash.store.recovery.snapshotLoaded, false);
+    assert.deepEqual(lateReasons(afterCrash.machine, tokens), expected, 'replayed from the log');
+    await afterCrash.store.close();
+
+    const afterClose = await open(dir);
+    assert.equal(afterClose.store.recovery.snapshotLoaded, true);
+    assert.deepEqual(lateReasons(afterClose.machine, tokens), expected, 'loaded from the snapshot');
+    const more = endThreeWays(afterClose);
+    await settle(afterClose.store);
+    await abandonStore(afterClose.store);
+
+    const both = await open(dir);
+    assert.deepEqual(lateReasons(both.machine, tokens), expected, 'the snapshot, then the log after it');
+    assert.deepEqual(lateReasons(both.machine, more), expected);
+    await both.store.close();
+  });
+
   test('after a crash, leases, holds, rings, versions and tokens come back', async () => {
     const dir = await fresh();
     const first = await open(dir);
