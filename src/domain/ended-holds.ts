@@ -31,7 +31,7 @@ export class EndedHolds {
 
   remember(token: number, name: string, reason: HoldEnd): void {
     const slot = this.next;
-    if (this.slotByToken.size >= this.capacity) this.slotByToken.delete(this.tokens[slot]!);
+    if (this.wrapped) this.slotByToken.delete(this.tokens[slot]!);
     this.slotByToken.set(token, slot);
     this.tokens[slot] = token;
     this.names[slot] = name;

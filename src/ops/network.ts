@@ -4,6 +4,7 @@ import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { Socket } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import { type Config, ConfigError } from '../config.js';
+import { LockringError, invalid } from '../domain/errors.js';
 import type { Limits } from '../limits.js';
 import type { Metrics } from './metrics.js';
 
@@ -96,10 +97,11 @@ function readPem(path: string, flag: string): Buffer {
  * past Node's 16 KiB are a request too big (413 payload_too_large, as a body
  * would be), not a bare 431 that a client would have to know about.
  */
-const clientErrorBodies = {
-  timeout: '',
-  header_overflow: '{"error":{"code":"payload_too_large","message":"the request line and headers exceed 16 KiB"}}',
-  malformed: '{"error":{"code":"invalid_request","message":"malformed HTTP request"}}',
+const envelope = (error: LockringError): string => JSON.stringify({ error: error.toBody() });
+const clientErrorAnswers = {
+  timeout: { status: '408 Request Timeout', body: '' },
+  header_overflow: { status: '413 Payload Too Large', body: envelope(new LockringError('payload_too_large', 'the request line and headers exceed 16 KiB')) },
+  malformed: { status: '400 Bad Request', body: envelope(invalid('malformed HTTP request')) },
 } as const;
 
 function clientErrorHandler(metrics: Metrics): NetworkOptions['clientErrorHandler'] {
@@ -107,8 +109,7 @@ function clientErrorHandler(metrics: Metrics): NetworkOptions['clientErrorHandle
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
     const reason = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'timeout' : error.code === 'HPE_HEADER_OVERFLOW' ? 'header_overflow' : 'malformed';
     metrics.httpClientErrorsTotal.inc({ reason });
-    const status = { timeout: '408 Request Timeout', header_overflow: '413 Payload Too Large', malformed: '400 Bad Request' }[reason];
-    const body = clientErrorBodies[reason];
+    const { status, body } = clientErrorAnswers[reason];
     if (socket.writable) {
       socket.write(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     }

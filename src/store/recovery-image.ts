@@ -2,6 +2,7 @@ import { EndedHolds } from '../domain/ended-holds.js';
 import type { HoldEnd, LeaseKind, LockMode } from '../domain/model.js';
 import type { RingAlgorithm } from '../domain/ring-algorithm.js';
 import type { RestoredHistory, RestoredMember } from '../domain/rings.js';
+import { defaultLimits } from '../limits.js';
 import { ImageHistory } from './image-history.js';
 import type { StateMachine } from '../domain/state-machine.js';
 import type { RecordVisitor, SnapshotEnd } from './record-codec.js';
@@ -79,11 +80,11 @@ export class RecoveryImage implements RecordVisitor {
 
   /**
    * `historyVersionsMax`: steps kept per ring while replaying; `endedHoldsMax`: ended
-   * holds kept (the machine's limits; the contract's floor of 100,000 by default).
+   * holds kept (the machine's limits; the defaults otherwise).
    */
   constructor(
     private readonly historyVersionsMax = Number.POSITIVE_INFINITY,
-    endedHoldsMax = 100_000,
+    endedHoldsMax = defaultLimits.endedHoldsRemembered,
   ) {
     this.ended = new EndedHolds(endedHoldsMax);
   }
