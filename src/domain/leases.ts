@@ -3,7 +3,7 @@ import { LockringError, assert, invalid, limitExceeded } from './errors.js';
 import { type HoldRef, type LeaseEndedEvent, type MemberRef, copyHoldRefs, copyMemberRefs, noMemberRefs, principalField } from './events.js';
 import { leaseMembers } from './lease-extra.js';
 import { LeaseTable } from './lease-table.js';
-import type { Lease, LeaseKind } from './model.js';
+import { Lease, type LeaseKind } from './model.js';
 
 /** Why a lease ended. `released`: a hold's own lease, ended by releasing that hold. */
 export type LeaseEnd = 'expired' | 'revoked' | 'released';
@@ -66,22 +66,7 @@ export class Leases {
   grant(ttlMs: number, kind: LeaseKind = 'plain', principal?: string): Lease {
     this.checkTtl('ttlMs', ttlMs);
     this.checkRoom();
-    const lease: Lease = {
-      type: 'lease',
-      id: this.ctx.newLeaseId(this.byId.nextSlot()),
-      slot: -1,
-      kind,
-      ttlMs,
-      attached: kind === 'session',
-      ended: false,
-      firstHold: null,
-      lastHold: null,
-      holdCount: 0,
-      // Few leases carry ring members or waiters: their sets are made on first use.
-      extra: null,
-      principal,
-      heapIndex: -1,
-    };
+    const lease = new Lease(this.ctx.newLeaseId(this.byId.nextSlot()), kind, ttlMs, principal, kind === 'session');
     assert(!this.byId.has(lease.id), 'lease id generated twice');
     this.byId.add(lease);
     if (!lease.attached) this.ctx.deadlines.schedule(lease, this.ctx.clock.monoMs() + ttlMs);
@@ -211,11 +196,7 @@ export class Leases {
 
   /** Restores a lease from the log with its full TTL counted from now (recovery). */
   restore(id: string, ttlMs: number, kind: LeaseKind, principal?: string): Lease {
-    const lease: Lease = {
-      type: 'lease', id, slot: -1, kind, ttlMs, attached: false, ended: false,
-      firstHold: null, lastHold: null, holdCount: 0, extra: null, principal,
-      heapIndex: -1,
-    };
+    const lease = new Lease(id, kind, ttlMs, principal, false);
     assert(!this.byId.has(id), 'lease restored twice');
     this.byId.add(lease);
     this.ctx.deadlines.schedule(lease, this.ctx.clock.monoMs() + ttlMs);

@@ -1,4 +1,5 @@
-import type { Hold, Lock, LockDelay } from './model.js';
+import type { HoldSlot } from './hold-table.js';
+import type { Lock, LockDelay } from './model.js';
 
 /**
  * What few lock names have: a holder Map (a second holder joined: semaphore permits or
@@ -9,12 +10,13 @@ import type { Hold, Lock, LockDelay } from './model.js';
  * the name lives (lock-holders.ts).
  */
 export interface LockExtra {
-  holderMap: Map<number, Hold> | null;
+  /** Token -> the hold's row. */
+  holderMap: Map<number, HoldSlot> | null;
   readers: number;
   delay: LockDelay | null;
 }
 
-export const lockHolderMap = (lock: Lock): Map<number, Hold> | null => lock.extra?.holderMap ?? null;
+export const lockHolderMap = (lock: Lock): Map<number, HoldSlot> | null => lock.extra?.holderMap ?? null;
 /** Holders in read mode (0 on a name never read-locked): the rest hold in write mode. */
 export const lockReaders = (lock: Lock): number => lock.extra?.readers ?? 0;
 /** The running lock-delay: no grant is made until its deadline. Null when none runs. */

@@ -3,9 +3,9 @@ import { LockringError, invalid, limitExceeded } from './errors.js';
 import type { HoldRef } from './events.js';
 import { leaseNotFound, type Leases } from './leases.js';
 import { lockDelay } from './lock-extra.js';
-import { holderOf } from './lock-holders.js';
+import { type HoldSlot, noHold } from './hold-table.js';
 import type { AcquireRequest, HoldTerms } from './locks.js';
-import type { Grant, GroupOutcome, Hold, Lease, Lock, LockMode, MultiGrant, Waiter, WaiterGroup } from './model.js';
+import type { Grant, GroupOutcome, Lease, Lock, LockMode, MultiGrant, Waiter, WaiterGroup } from './model.js';
 import { checkName } from './names.js';
 
 /** One name of a multi-lock: how it is held, as a single acquire would ask. */
@@ -40,9 +40,13 @@ export interface GroupHost {
   dequeue(waiter: Waiter): void;
   held(lock: Lock): LockringError;
   schedulePump(lock: Lock): void;
-  endIfPast(hold: Hold): boolean;
-  heldHold(name: string, token: number): Hold;
-  releaseHold(hold: Hold): Grant;
+  holderSlot(name: string, token: number): HoldSlot;
+  endIfPast(hold: HoldSlot): boolean;
+  heldHold(name: string, token: number): HoldSlot;
+  /** What a release of the hold answers, read before it ends. */
+  holdView(hold: HoldSlot): Grant;
+  /** Ends row `hold` as released, its own lease with it, if it is still the hold of `token`. */
+  endHeld(hold: HoldSlot, token: number): void;
 }
 
 /** The fields of one name a single acquire's check reports: moved under `locks.<i>`. */
@@ -125,12 +129,14 @@ export class LockGroups {
     this.checkRefs(refs);
     // Due ends first, all of them: one may end a lease another hold of the list is on.
     for (const ref of refs) {
-      const lock = this.host.locks.get(ref.name);
-      const hold = lock === undefined ? undefined : holderOf(lock, ref.token);
-      if (hold !== undefined) this.host.endIfPast(hold);
+      const hold = this.host.holderSlot(ref.name, ref.token);
+      if (hold !== noHold) this.host.endIfPast(hold);
     }
     const holds = refs.map((ref) => this.host.heldHold(ref.name, ref.token));
-    return holds.map((hold) => this.host.releaseHold(hold));
+    const grants = holds.map((hold) => this.host.holdView(hold));
+    // Releasing one may end another: a hold taken on the first one's own lease goes with it.
+    holds.forEach((hold, i) => this.host.endHeld(hold, refs[i]!.token));
+    return grants;
   }
 
   /** Every name valid, none twice, the shared options valid: before anything changes. */

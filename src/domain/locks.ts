@@ -3,15 +3,15 @@ import type { DomainContext } from './context.js';
 import { EndedHolds } from './ended-holds.js';
 import { LockringError, invalid, limitExceeded } from './errors.js';
 import { type HoldRef, type LockReleasedEvent, maxHoldField, noHoldRefs, principalField, priorityField, readField } from './events.js';
-import { extraOf, holdLockDelayMs, holdMaxHold, holdPriority, holdYieldRequest, newHoldExtra } from './hold-extra.js';
+import { newHoldExtra } from './hold-extra.js';
+import { type HoldRecord, type HoldSlot, HoldTable, noHold } from './hold-table.js';
 import { LentHoldRefs } from './lent-hold-refs.js';
-import { linkHold, unlinkHold } from './lease-holds.js';
 import { leaseWaiters, leaseWaitersOf } from './lease-extra.js';
 import { type LeaseEnd, Leases } from './leases.js';
 import { addReaders, clearDelay, lockDelay, lockExtraOf, lockHolderMap, lockReaders } from './lock-extra.js';
 import { addHolder, holderList, holderOf, removeHolder } from './lock-holders.js';
 import { LockGroups, type MultiAcquireRequest, type MultiAcquireResult } from './lock-groups.js';
-import type { Grant, Hold, HoldEnd, Lease, Lock, LockMode, MaxHold, Waiter, WaiterGroup, WaiterOutcome, YieldRequest } from './model.js';
+import type { Grant, HoldEnd, Lease, Lock, LockMode, MaxHold, Waiter, WaiterGroup, WaiterOutcome, YieldRequest } from './model.js';
 import { checkLabel, checkName, compareUtf8 } from './names.js';
 import { linkByPriority, wouldLead } from './waiter-order.js';
 import { YieldRequests } from './yield-requests.js';
@@ -43,8 +43,7 @@ export interface AcquireRequest {
 }
 
 /** A hold as the log keeps it (recovery); no priority is priority 0. */
-export type RestoredHold = Omit<Hold, 'extra' | 'leasePrev' | 'leaseNext'> & {
-  readonly lockDelayMs: number;
+export type RestoredHold = Pick<HoldRecord, 'name' | 'mode' | 'token' | 'owner' | 'lease' | 'acquiredAtWallMs' | 'principal' | 'lockDelayMs'> & {
   readonly priority?: number;
 };
 
@@ -134,6 +133,8 @@ function checkRange(field: string, value: number | undefined, min: number, max: 
  */
 export class Locks {
   readonly byName = new Map<string, Lock>();
+  /** Every live hold, a row each (hold-table.ts). */
+  readonly holdTable = new HoldTable();
   /** Names in order, for listings by prefix; a name joins it late (see `unindexed`). */
   private readonly index = new BTree<string, Lock>(undefined, compareUtf8);
   /**
@@ -184,11 +185,13 @@ export class Locks {
       dequeue: (waiter) => this.dequeue(waiter),
       held: (lock) => this.held(lock),
       schedulePump: (lock) => this.schedulePump(lock),
+      holderSlot: (name, token) => this.holderSlot(name, token),
       endIfPast: (hold) => this.endIfPast(hold),
       heldHold: (name, token) => this.heldHold(name, token),
-      releaseHold: (hold) => this.releaseHold(hold),
+      holdView: (hold) => this.grantView(hold, this.holdTable.lock(hold).limit),
+      endHeld: (hold, token) => this.endHeld(hold, token),
     });
-    this.yields = new YieldRequests(ctx);
+    this.yields = new YieldRequests(ctx, this.holdTable);
   }
 
   acquire(request: AcquireRequest): AcquireResult {
@@ -237,8 +240,8 @@ export class Locks {
 
   /** Whether `token` holds `name` now (in `mode`, when one is asked for). */
   check(name: string, token: number, mode?: LockMode): boolean {
-    const hold = this.holderOf(name, token);
-    if (hold === undefined || (mode !== undefined && hold.mode !== mode)) return false;
+    const hold = this.holderSlot(name, token);
+    if (hold === noHold || (mode !== undefined && this.holdTable.mode(hold) !== mode)) return false;
     if (!this.endIfPast(hold)) return true;
     // A check may come outside `run`; nothing else would hand the freed permits on.
     this.flush();
@@ -247,9 +250,9 @@ export class Locks {
 
   /** When `token`'s hold of `name` ends by a pending yield request (wall clock); undefined when none. */
   yieldBy(name: string, token: number): number | undefined {
-    const holder = this.holderOf(name, token);
-    const request = holder === undefined ? undefined : holdYieldRequest(holder);
-    return request === undefined || request === null ? undefined : request.yieldByWallMs;
+    const holder = this.holderSlot(name, token);
+    const request = holder === noHold ? null : this.holdTable.yieldRequest(holder);
+    return request === null ? undefined : request.yieldByWallMs;
   }
 
   /**
@@ -258,13 +261,14 @@ export class Locks {
    */
   endBound(entry: MaxHold | YieldRequest): number {
     const hold = entry.hold;
-    if (!this.holds(hold)) return 0;
-    if (this.leases.isDead(hold.lease)) {
+    if (!this.isHeld(hold, entry.token)) return 0;
+    const lease = this.holdTable.lease(hold);
+    if (this.leases.isDead(lease)) {
       // Its lease ran out first (or in the same millisecond): that is the end to report.
-      return this.leases.expire(hold.lease);
+      return this.leases.expire(lease);
     }
     this.end(hold, entry.type === 'max-hold' ? 'max_hold' : 'preempted');
-    this.endOwnLease(hold.lease);
+    this.endOwnLease(lease);
     return 1;
   }
 
@@ -354,10 +358,11 @@ export class Locks {
     const released = this.lentRefs.take(lease.holdCount);
     const holdEnd: HoldEnd = reason === 'released' ? 'revoked' : reason;
     let index = 0;
+    const table = this.holdTable;
     // Ending a hold unlinks it: the walk takes the next one first.
-    for (let hold = lease.firstHold, next: Hold | null; hold !== null; hold = next) {
-      next = hold.leaseNext;
-      this.lentRefs.set(released, index++, hold.name, hold.token);
+    for (let hold = lease.firstHold, next = noHold; hold !== noHold; hold = next) {
+      next = table.nextOnLease(hold);
+      this.lentRefs.set(released, index++, table.name(hold), table.token(hold));
       this.end(hold, holdEnd);
     }
     return released;
@@ -395,12 +400,9 @@ export class Locks {
   restore(hold: RestoredHold, limit: number, maxHoldMs = 0): void {
     const lock = this.byName.get(hold.name) ?? this.create(hold.name, limit);
     const nowMs = this.ctx.clock.monoMs();
-    const restored: Hold = {
-      name: hold.name, mode: hold.mode, token: hold.token, owner: hold.owner, lease: hold.lease, acquiredAtWallMs: hold.acquiredAtWallMs,
-      principal: hold.principal, extra: newHoldExtra(hold.lockDelayMs, hold.priority ?? 0), leasePrev: null, leaseNext: null,
-    };
-    addHolder(lock, restored);
-    linkHold(hold.lease, restored);
+    const extra = newHoldExtra(hold.lockDelayMs, hold.priority ?? 0, hold.principal);
+    const restored = this.holdTable.add(lock, hold.lease, hold.token, hold.mode, hold.owner, hold.acquiredAtWallMs, extra);
+    addHolder(this.holdTable, lock, restored);
     if (hold.mode === 'read') addReaders(lock, 1);
     this.holdCount += 1;
     if (maxHoldMs === 0) return;
@@ -410,8 +412,8 @@ export class Locks {
 
   /** Restores a pending yield request of a restored hold (recovery; see YieldRequests.restore). */
   restoreYield(name: string, token: number, graceMs: number, requestedAtWallMs: number): void {
-    const hold = this.holderOf(name, token);
-    if (hold !== undefined && holdYieldRequest(hold) === null) this.yields.restore(hold, graceMs, requestedAtWallMs);
+    const hold = this.holderSlot(name, token);
+    if (hold !== noHold && this.holdTable.yieldRequest(hold) === null) this.yields.restore(hold, graceMs, requestedAtWallMs);
   }
 
   /** Restores a running lock-delay from the log (recovery), `delayMs` from now. */
@@ -449,18 +451,34 @@ export class Locks {
     if (request.mode === 'read' && lock.limit !== 1) throw modeMismatch(lock);
   }
 
-  /** The hold of `token` on `name` as it stands, whether or not a deadline of it has passed. */
-  holderOf(name: string, token: number): Hold | undefined {
+  /** The hold of `token` on `name` as it stands, whether or not a deadline of it has passed (a copy). */
+  holderOf(name: string, token: number): HoldRecord | undefined {
+    const hold = this.holderSlot(name, token);
+    return hold === noHold ? undefined : this.holdTable.record(hold);
+  }
+
+  /** The holders of `lock` in grant order (copies, for views, snapshots and tests). */
+  holdersOf(lock: Lock): HoldRecord[] {
+    return holderList(lock).map((hold) => this.holdTable.record(hold));
+  }
+
+  /** The holds on `lease` in grant order (copies). */
+  holdsOn(lease: Lease): HoldRecord[] {
+    return this.holdTable.onLease(lease).map((hold) => this.holdTable.record(hold));
+  }
+
+  /** The row of the hold of `token` on `name`; noHold when there is none. */
+  private holderSlot(name: string, token: number): HoldSlot {
     const lock = this.byName.get(name);
-    return lock === undefined ? undefined : holderOf(lock, token);
+    return lock === undefined ? noHold : holderOf(this.holdTable, lock, token);
   }
 
   /** The hold of `token` on `name`, after ending it if a deadline passed; else not_holder. */
-  private heldHold(name: string, token: number): Hold {
-    const hold = this.holderOf(name, token);
-    if (hold !== undefined) this.endIfPast(hold);
+  private heldHold(name: string, token: number): HoldSlot {
+    const hold = this.holderSlot(name, token);
+    if (hold !== noHold) this.endIfPast(hold);
     // A bounded or preempted hold may have ended while its lease lives on.
-    if (hold === undefined || !this.holds(hold)) {
+    if (hold === noHold || !this.isHeld(hold, token)) {
       const reason = this.ended.reason(token, name) ?? 'unknown';
       throw new LockringError('not_holder', `token ${token} does not hold ${JSON.stringify(name)} (${reason})`, {
         name,
@@ -471,11 +489,17 @@ export class Locks {
     return hold;
   }
 
-  private releaseHold(hold: Hold): Grant {
-    const view = this.grantView(hold, this.byName.get(hold.name)!.limit);
-    this.end(hold, 'released');
-    this.endOwnLease(hold.lease);
+  private releaseHold(hold: HoldSlot): Grant {
+    const view = this.grantView(hold, this.holdTable.lock(hold).limit);
+    this.endHeld(hold, view.token);
     return view;
+  }
+
+  private endHeld(hold: HoldSlot, token: number): void {
+    if (!this.isHeld(hold, token)) return;
+    const lease = this.holdTable.lease(hold);
+    this.end(hold, 'released');
+    this.endOwnLease(lease);
   }
 
   /**
@@ -536,7 +560,7 @@ export class Locks {
     if (holderMap !== null) {
       // Ending a holder while iterating its Map is safe: iteration goes on with the next.
       for (const hold of holderMap.values()) this.endIfPast(hold);
-    } else if (lock.holder !== null) {
+    } else if (lock.holder !== noHold) {
       this.endIfPast(lock.holder);
     }
     const delay = lockDelay(lock);
@@ -567,7 +591,7 @@ export class Locks {
     const { locksMax } = this.ctx.limits;
     if (this.byName.size >= locksMax) throw limitExceeded('locksMax', locksMax);
     const lock: Lock = {
-      name, limit, holder: null, holderCount: 0, waiterHead: null, waiterTail: null, waiterCount: 0, extra: null,
+      name, limit, holder: noHold, holderCount: 0, waiterHead: null, waiterTail: null, waiterCount: 0, extra: null,
     };
     this.byName.set(name, lock);
     this.unindexed.add(lock);
@@ -591,36 +615,30 @@ export class Locks {
   ): Grant {
     const token = this.ctx.fencing.next();
     const { lockDelayMs, maxHoldMs, priority } = terms;
-    const hold: Hold = {
-      name: lock.name, mode, token, owner, lease, principal,
-      acquiredAtWallMs: this.ctx.clock.wallMs(),
-      extra: newHoldExtra(lockDelayMs, priority),
-      leasePrev: null,
-      leaseNext: null,
-    };
-    addHolder(lock, hold);
-    linkHold(lease, hold);
+    const acquiredAtWallMs = this.ctx.clock.wallMs();
+    const hold = this.holdTable.add(lock, lease, token, mode, owner, acquiredAtWallMs, newHoldExtra(lockDelayMs, priority, principal));
+    addHolder(this.holdTable, lock, hold);
     if (mode === 'read') addReaders(lock, 1);
     this.holdCount += 1;
     if (maxHoldMs > 0) this.bound(hold, maxHoldMs, this.ctx.clock.monoMs() + maxHoldMs);
     this.ctx.emit({
       type: 'lock_acquired', name: lock.name, token, owner, leaseId: lease.id, limit: lock.limit,
-      lockDelayMs, acquiredAtWallMs: hold.acquiredAtWallMs, waitedMs, ...principalField(principal), ...readField(mode), ...maxHoldField(maxHoldMs),
+      lockDelayMs, acquiredAtWallMs, waitedMs, ...principalField(principal), ...readField(mode), ...maxHoldField(maxHoldMs),
       ...priorityField(priority),
     });
     return this.grantView(hold, lock.limit);
   }
 
   /** Schedules the end of a bounded hold at monotonic `untilMs`. */
-  private bound(hold: Hold, maxHoldMs: number, untilMs: number): void {
-    const entry: MaxHold = { type: 'max-hold', hold, maxHoldMs, heapIndex: -1 };
-    extraOf(hold).maxHold = entry;
+  private bound(hold: HoldSlot, maxHoldMs: number, untilMs: number): void {
+    const entry: MaxHold = { type: 'max-hold', hold, token: this.holdTable.token(hold), maxHoldMs, heapIndex: -1 };
+    this.holdTable.extraOf(hold).maxHold = entry;
     this.ctx.deadlines.schedule(entry, untilMs);
   }
 
-  /** Whether `hold` is still one of its name's holders. */
-  private holds(hold: Hold): boolean {
-    return !hold.lease.ended && this.holderOf(hold.name, hold.token) === hold;
+  /** Whether row `hold` is still the hold of `token`, on a lease not ending. */
+  private isHeld(hold: HoldSlot, token: number): boolean {
+    return this.holdTable.holds(hold, token) && !this.holdTable.lease(hold).ended;
   }
 
   /**
@@ -628,9 +646,10 @@ export class Locks {
    * it yet: its lease's (expired), its maxHoldMs (max_hold) or its yield request's
    * (preempted). True when it ended.
    */
-  private endIfPast(hold: Hold): boolean {
-    if (this.leases.isDead(hold.lease)) {
-      this.leases.expire(hold.lease);
+  private endIfPast(hold: HoldSlot): boolean {
+    const lease = this.holdTable.lease(hold);
+    if (this.leases.isDead(lease)) {
+      this.leases.expire(lease);
       return true;
     }
     const bound = this.firstBound(hold);
@@ -641,48 +660,56 @@ export class Locks {
   }
 
   /** The earlier of a hold's own deadlines (maxHoldMs, yield request); null when it has neither. */
-  private firstBound(hold: Hold): MaxHold | YieldRequest | null {
-    const maxHold = holdMaxHold(hold);
-    const yieldRequest = holdYieldRequest(hold);
+  private firstBound(hold: HoldSlot): MaxHold | YieldRequest | null {
+    const extra = this.holdTable.extra(hold);
+    if (extra === null) return null;
+    const { maxHold, yieldRequest } = extra;
     if (maxHold === null || yieldRequest === null) return maxHold ?? yieldRequest;
     const deadlines = this.ctx.deadlines;
     return deadlines.deadlineOf(yieldRequest) < deadlines.deadlineOf(maxHold) ? yieldRequest : maxHold;
   }
 
-  private grantView(hold: Hold, limit: number): Grant {
+  private grantView(hold: HoldSlot, limit: number): Grant {
+    const table = this.holdTable;
+    const lease = table.lease(hold);
     const grant: Grant = {
-      name: hold.name, token: hold.token, leaseId: hold.lease.id, owner: hold.owner, limit, mode: hold.mode,
-      ttlMs: hold.lease.ttlMs, expiresAt: this.leases.expiresAt(hold.lease), ...priorityField(holdPriority(hold)),
+      name: table.name(hold), token: table.token(hold), leaseId: lease.id, owner: table.owner(hold), limit, mode: table.mode(hold),
+      ttlMs: lease.ttlMs, expiresAt: this.leases.expiresAt(lease), ...priorityField(table.priority(hold)),
     };
-    const maxHold = holdMaxHold(hold);
+    const maxHold = table.maxHold(hold);
     return maxHold === null ? grant : { ...grant, maxHoldMs: maxHold.maxHoldMs };
   }
 
-  private end(hold: Hold, reason: HoldEnd): void {
-    const lock = this.byName.get(hold.name)!;
-    removeHolder(lock, hold);
-    unlinkHold(hold.lease, hold);
-    if (hold.extra !== null) {
-      if (hold.extra.maxHold !== null) this.ctx.deadlines.remove(hold.extra.maxHold);
-      if (hold.extra.yieldRequest !== null) this.ctx.deadlines.remove(hold.extra.yieldRequest);
+  private end(hold: HoldSlot, reason: HoldEnd): void {
+    const table = this.holdTable;
+    const lock = table.lock(hold);
+    const token = table.token(hold);
+    const mode = table.mode(hold);
+    const extra = table.extra(hold);
+    removeHolder(lock, token);
+    if (extra !== null) {
+      if (extra.maxHold !== null) this.ctx.deadlines.remove(extra.maxHold);
+      if (extra.yieldRequest !== null) this.ctx.deadlines.remove(extra.yieldRequest);
     }
-    if (hold.mode === 'read') addReaders(lock, -1);
+    if (mode === 'read') addReaders(lock, -1);
     this.holdCount -= 1;
-    this.ended.remember(hold.token, hold.name, reason);
+    this.ended.remember(token, lock.name, reason);
     // Refilled and lent, not allocated: an expiry storm ends a hold per lease.
     const event = this.releasedEvent;
-    event.name = hold.name;
-    event.token = hold.token;
-    event.owner = hold.owner;
-    event.leaseId = hold.lease.id;
+    event.name = lock.name;
+    event.token = token;
+    event.owner = table.owner(hold);
+    event.leaseId = table.lease(hold).id;
     event.reason = reason;
-    // On the wall clock, as the hold keeps no monotonic start (a boxed double per hold):
+    // On the wall clock, as the hold keeps no monotonic start (a column more per hold):
     // a restored hold counts from its first grant, and a clock step shifts one sample.
-    event.heldMs = Math.max(0, this.ctx.clock.wallMs() - hold.acquiredAtWallMs);
-    event.principal = hold.principal;
-    event.mode = hold.mode === 'read' ? 'read' : undefined;
+    event.heldMs = Math.max(0, this.ctx.clock.wallMs() - table.acquiredAtWallMs(hold));
+    event.principal = extra?.principal;
+    event.mode = mode === 'read' ? 'read' : undefined;
+    // The row goes before the event: what the sinks read, the machine no longer holds.
+    table.remove(hold);
     this.ctx.emit(event);
-    const lockDelayMs = holdLockDelayMs(hold);
+    const lockDelayMs = extra?.lockDelayMs ?? 0;
     if (reason === 'expired' && lockDelayMs > 0) this.startDelay(lock, lockDelayMs);
     this.schedulePump(lock);
   }
@@ -702,12 +729,13 @@ export class Locks {
   }
 
   private held(lock: Lock): LockringError {
+    const table = this.holdTable;
     const holders = holderList(lock).map((hold) => ({
-      token: hold.token,
-      owner: hold.owner,
-      mode: hold.mode,
-      expiresAt: this.leases.expiresAt(hold.lease),
-      ...principalField(hold.principal),
+      token: table.token(hold),
+      owner: table.owner(hold),
+      mode: table.mode(hold),
+      expiresAt: this.leases.expiresAt(table.lease(hold)),
+      ...principalField(table.principal(hold)),
     }));
     const details: Record<string, unknown> = { name: lock.name, holders, limit: lock.limit };
     const retryAfterMs = this.retryAfterMs(lock);
@@ -814,18 +842,20 @@ export class Locks {
   }
 
   private view(lock: Lock): LockView {
+    const table = this.holdTable;
     const holders: HolderView[] = holderList(lock).map((hold) => {
-      const yieldRequest = holdYieldRequest(hold);
+      const yieldRequest = table.yieldRequest(hold);
+      const lease = table.lease(hold);
       return {
-        token: hold.token,
-        owner: hold.owner,
-        mode: hold.mode,
-        leaseId: hold.lease.id,
-        acquiredAt: hold.acquiredAtWallMs,
-        expiresAt: this.leases.expiresAt(hold.lease),
-        priority: holdPriority(hold),
+        token: table.token(hold),
+        owner: table.owner(hold),
+        mode: table.mode(hold),
+        leaseId: lease.id,
+        acquiredAt: table.acquiredAtWallMs(hold),
+        expiresAt: this.leases.expiresAt(lease),
+        priority: table.priority(hold),
         ...(yieldRequest === null ? {} : { yieldBy: yieldRequest.yieldByWallMs }),
-        ...principalField(hold.principal),
+        ...principalField(table.principal(hold)),
       };
     });
     const view: LockView = { name: lock.name, limit: lock.limit, holders, waiters: lock.waiterCount };

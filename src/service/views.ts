@@ -1,7 +1,6 @@
 import { type Caller, authorize, mayRead, readableScopes } from '../auth/access.js';
 import type { LockPage, LockView, WaiterPage } from '../domain/locks.js';
 import { leaseMembers } from '../domain/lease-extra.js';
-import { holdsOnLease } from '../domain/lease-holds.js';
 import type { Lease, LockMode } from '../domain/model.js';
 import { compareUtf8 } from '../domain/names.js';
 import type { Ring } from '../domain/ring.js';
@@ -37,7 +36,7 @@ export class Views {
       const lease = m.leases.live(id);
       return {
         ...this.leaseBody(lease),
-        locks: holdsOnLease(lease).map((hold) => ({ name: hold.name, token: hold.token })),
+        locks: m.locks.holdsOn(lease).map((hold) => ({ name: hold.name, token: hold.token })),
         members: [...(leaseMembers(lease) ?? [])].map((member) => ({ ring: member.ring.name, node: member.id })),
       };
     });

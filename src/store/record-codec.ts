@@ -1,7 +1,7 @@
 import { holdEndCode, holdEnds } from '../domain/ended-holds.js';
 import type { DomainEvent } from '../domain/events.js';
-import { holdLockDelayMs, holdMaxHold, holdPriority, holdYieldRequest } from '../domain/hold-extra.js';
-import type { Hold, HoldEnd, LeaseKind, LockMode } from '../domain/model.js';
+import type { HoldRecord } from '../domain/hold-table.js';
+import type { HoldEnd, LeaseKind, LockMode } from '../domain/model.js';
 import type { RingAlgorithm } from '../domain/ring-algorithm.js';
 import type { RestoredHistory } from '../domain/rings.js';
 import { type ByteReader, type ByteWriter, DecodeError } from './byte-buffer.js';
@@ -216,12 +216,12 @@ export function encodeHold(
 }
 
 /** A live hold as a snapshot keeps it: its record, then its pending yield request, if any. Returns the records written. */
-export function encodeLiveHold(out: ByteWriter, hold: Hold, limit: number): number {
+export function encodeLiveHold(out: ByteWriter, hold: HoldRecord, limit: number): number {
   encodeHold(
-    out, hold.name, hold.token, hold.owner, hold.lease.id, limit, holdLockDelayMs(hold), hold.acquiredAtWallMs, hold.principal,
-    hold.mode, holdMaxHold(hold)?.maxHoldMs ?? 0, holdPriority(hold),
+    out, hold.name, hold.token, hold.owner, hold.lease.id, limit, hold.lockDelayMs, hold.acquiredAtWallMs, hold.principal,
+    hold.mode, hold.maxHold?.maxHoldMs ?? 0, hold.priority,
   );
-  const request = holdYieldRequest(hold);
+  const request = hold.yieldRequest;
   if (request === null) return 1;
   encodeYieldRequest(out, hold.name, hold.token, request.graceMs, request.requestedAtWallMs);
   return 2;

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type LockLostError, LockringClient, type LockringClientError } from '../../src/index.js';
 import { type TestServer, eventually, startServer, within } from '../ws/helpers.js';
-import { holderList } from '../../src/domain/lock-holders.js';
 
 const lostReason = (signal: AbortSignal): string => (signal.reason as LockLostError).reason;
 
@@ -16,7 +15,7 @@ describe('client: acquireAll', () => {
   };
   const held = (name: string): number[] => {
     const lock = server.lockring.machine.locks.byName.get(name);
-    return lock === undefined ? [] : holderList(lock).map((hold) => hold.token);
+    return lock === undefined ? [] : server.lockring.machine.locks.holdersOf(lock).map((hold) => hold.token);
   };
   before(async () => {
     server = await startServer();

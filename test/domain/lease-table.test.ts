@@ -1,16 +1,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LeaseTable } from '../../src/domain/lease-table.js';
-import type { Lease } from '../../src/domain/model.js';
+import { Lease } from '../../src/domain/model.js';
 import { leaseIdSource } from '../../src/server.js';
 import { build, slotLeaseId } from '../helpers/machine.js';
 
 /** A bare lease record with `id`: the table reads only its id and slot. */
 function lease(id: string): Lease {
-  return {
-    type: 'lease', id, slot: -1, kind: 'plain', ttlMs: 1_000, attached: false, ended: false,
-    firstHold: null, lastHold: null, holdCount: 0, extra: null, heapIndex: -1,
-  };
+  return new Lease(id, 'plain', 1_000, undefined, false);
 }
 
 describe('lease table', () => {

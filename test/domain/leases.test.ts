@@ -14,7 +14,6 @@ import {
 import { StateMachine } from '../../src/domain/state-machine.js';
 import { makeLimits } from '../../src/limits.js';
 import { leaseMembers } from '../../src/domain/lease-extra.js';
-import { holdsOnLease } from '../../src/domain/lease-holds.js';
 
 describe('lease grant, keepalive, revoke, inspect', () => {
   test('grant returns a live lease whose expiresAt is wall time + ttlMs', () => {
@@ -60,7 +59,7 @@ describe('lease grant, keepalive, revoke, inspect', () => {
     h.machine.run((m) => m.rings.putMember('r', 'n1', { leaseId: id }));
     const lease = h.machine.leases.live(id);
     assert.deepEqual(
-      holdsOnLease(lease).map((hold) => [hold.name, hold.token]),
+      h.machine.locks.holdsOn(lease).map((hold) => [hold.name, hold.token]),
       [['a', a.token], ['b', b.token]],
     );
     assert.deepEqual([...(leaseMembers(lease) ?? [])].map((m) => [m.ring.name, m.id]), [['r', 'n1']]);

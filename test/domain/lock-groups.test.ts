@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import type { MultiAcquireRequest } from '../../src/domain/lock-groups.js';
 import type { GroupOutcome, MultiGrant, WaiterGroup } from '../../src/domain/model.js';
 import { acquire, advance, build, eventsOf, expectError, grantLease, grantOf, wait, type Harness } from '../helpers/machine.js';
-import { holderList } from '../../src/domain/lock-holders.js';
 
 const names = (...list: string[]) => list.map((name) => ({ name }));
 
@@ -35,7 +34,7 @@ function grantedOf(waiting: GroupWaiting): MultiGrant {
 
 const holders = (h: Harness, name: string): number[] => {
   const lock = h.machine.locks.byName.get(name);
-  return lock === undefined ? [] : holderList(lock).map((hold) => hold.token);
+  return lock === undefined ? [] : h.machine.locks.holdersOf(lock).map((hold) => hold.token);
 };
 const release = (h: Harness, name: string, token: number) => h.machine.run((m) => m.locks.release(name, token));
 const releaseAll = (h: Harness, holds: { name: string; token: number }[]) => h.machine.run((m) => m.locks.releaseAll(holds));

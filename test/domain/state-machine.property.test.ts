@@ -12,9 +12,8 @@ import { LockringError, type ErrorCode } from '../../src/domain/errors.js';
 import type { DomainEvent } from '../../src/domain/events.js';
 import type { Lock, Waiter } from '../../src/domain/model.js';
 import { build, type Harness } from '../helpers/machine.js';
-import { holdsOnLease } from '../../src/domain/lease-holds.js';
-import { holderList } from '../../src/domain/lock-holders.js';
-import { holdMaxHold, holdYieldRequest } from '../../src/domain/hold-extra.js';
+import { noHold } from '../../src/domain/hold-table.js';
+import { holderList, holderOf } from '../../src/domain/lock-holders.js';
 import { lockDelay, lockHolderMap, lockReaders } from '../../src/domain/lock-extra.js';
 
 const names = ['a', 'b', 'c'] as const;
@@ -177,8 +176,8 @@ class Simulation {
         if (hold === undefined) return;
         const name = command.wrongName ? names[(names.indexOf(hold.name as never) + 1) % names.length]! : hold.name;
         const live = machine.locks.holderOf(name, hold.token);
-        const bounded = live === undefined ? null : holdMaxHold(live);
-        const asked = live === undefined ? null : holdYieldRequest(live);
+        const bounded = live === undefined ? null : live.maxHold;
+        const asked = live === undefined ? null : live.yieldRequest;
         const alive = live !== undefined && !machine.leases.isDead(live.lease) && (bounded === null || machine.deadlineOf(bounded) > this.now) &&
           (asked === null || machine.deadlineOf(asked) > this.now);
         let released = false;
@@ -373,7 +372,8 @@ class Simulation {
     let waiters = 0;
     for (const [name, lock] of machine.locks.byName) {
       assert.equal(lock.name, name);
-      const readers = holderList(lock).filter((hold) => hold.mode === 'read').length;
+      const table = machine.locks.holdTable;
+      const readers = holderList(lock).filter((hold) => table.mode(hold) === 'read').length;
       assert.equal(lockReaders(lock), readers, `${name}: reader count`);
       assert.ok(readers === 0 || readers === lock.holderCount, `${name}: a writer beside readers`);
       assert.ok(readers <= readersMax, `${name}: ${readers} readers over ${readersMax}`);
@@ -391,13 +391,15 @@ class Simulation {
         assert.ok(waiter.priority > next.priority || (waiter.priority === next.priority && waiter.id < next.id), `${name}: queue out of order`);
       }
       for (const hold of holderList(lock)) {
-        assert.equal(hold.name, name);
-        assert.equal(hold.lease.ended, false, 'a hold on an ended lease');
-        assert.equal(machine.leases.byId.get(hold.lease.id), hold.lease, 'a hold on a lease not in the table');
-        assert.ok(holdsOnLease(hold.lease).includes(hold));
+        const lease = table.lease(hold);
+        assert.equal(table.lock(hold), lock, 'a hold names another lock');
+        assert.ok(table.holds(hold, table.token(hold)) && table.token(hold) > 0, 'a holder on a free row');
+        assert.equal(lease.ended, false, 'a hold on an ended lease');
+        assert.equal(machine.leases.byId.get(lease.id), lease, 'a hold on a lease not in the table');
+        assert.ok(table.onLease(lease).includes(hold));
       }
       assert.equal(holderList(lock).length, lock.holderCount, 'a lock miscounts its holders');
-      assert.ok(lockHolderMap(lock) === null || lock.holder === null, 'a lone holder beside a holder map');
+      assert.ok(lockHolderMap(lock) === null || lock.holder === noHold, 'a lone holder beside a holder map');
       const extra = lock.extra;
       assert.ok(extra === null || extra.holderMap !== null || extra.readers > 0 || extra.delay !== null, `${lock.name} carries an empty extra`);
       holds += lock.holderCount;
@@ -413,17 +415,19 @@ class Simulation {
       assert.ok(lease.slot >= 0, 'a lease with a slot id kept beside the slots');
       leaseCount += 1;
       // The list through the holds: linked both ways, counted right, every hold still held.
-      const list = holdsOnLease(lease);
+      const table = machine.locks.holdTable;
+      const list = table.onLease(lease);
       assert.equal(list.length, lease.holdCount, 'a lease miscounts its holds');
-      assert.equal(lease.lastHold, list.at(-1) ?? null);
-      list.forEach((hold, i) => {
-        assert.equal(hold.lease, lease);
-        assert.equal(hold.leasePrev, list[i - 1] ?? null, 'a hold linked back wrong');
-        assert.equal(machine.locks.holderOf(hold.name, hold.token), hold, 'a lease lists a hold its lock does not');
+      assert.equal(lease.lastHold, list.at(-1) ?? noHold);
+      assert.equal(lease.firstHold, list[0] ?? noHold);
+      list.forEach((hold) => {
+        assert.equal(table.lease(hold), lease);
+        assert.equal(holderOf(table, table.lock(hold), table.token(hold)), hold, 'a lease lists a hold its lock does not');
       });
       onLeases += list.length;
     }
     assert.equal(onLeases, holds, 'holds on leases and holds on locks differ');
+    assert.equal(machine.locks.holdTable.size, holds, 'the hold table keeps rows no lock holds');
     assert.equal(leaseCount, machine.leases.byId.size);
     for (const tracked of this.waiters) {
       if (tracked.waiter.queued) assert.equal(tracked.settled, 0);
@@ -445,16 +449,17 @@ class Simulation {
     for (const lock of machine.locks.byName.values()) {
       const delay = lockDelay(lock);
       assert.ok(delay === null || machine.deadlineOf(delay) > this.now, 'a lock-delay outlived its end');
-      for (const hold of holderList(lock)) {
-        const maxHold = holdMaxHold(hold);
-        const yieldRequest = holdYieldRequest(hold);
+      for (const hold of machine.locks.holdersOf(lock)) {
+        const { maxHold, yieldRequest } = hold;
         assert.ok(maxHold === null || machine.deadlineOf(maxHold) > this.now, 'a bounded hold outlived its maxHoldMs');
         assert.ok(maxHold === null || machine.deadlineOf(maxHold) - maxHold.maxHoldMs - this.now === hold.acquiredAtWallMs - machine.clock.wallMs(),
           'a bounded hold ends maxHoldMs after its grant');
         assert.ok(yieldRequest === null || machine.deadlineOf(yieldRequest) > this.now, 'a hold outlived its yield deadline');
+      }
+      for (const hold of holderList(lock)) {
         // The extra is made only for a hold that has something in it.
-        const extra = hold.extra;
-        assert.ok(extra === null || extra.lockDelayMs > 0 || extra.priority > 0 || extra.maxHold !== null || extra.yieldRequest !== null,
+        const extra = machine.locks.holdTable.extra(hold);
+        assert.ok(extra === null || extra.lockDelayMs > 0 || extra.priority > 0 || extra.principal !== undefined || extra.maxHold !== null || extra.yieldRequest !== null,
           'a hold carries an empty extra');
       }
     }

@@ -45,7 +45,7 @@ describe('a command is one frame', () => {
         assert.ok(held === 0 || held === 8, `run ${run}: group ${group} came back with ${held} of its 8 holds`);
         if (held === 8) {
           whole += 1;
-          const leases = new Set(names(group).map(({ name }) => recovered.locks.byName.get(name)!.holder!.lease.id));
+          const leases = new Set(names(group).map(({ name }) => recovered.locks.holdersOf(recovered.locks.byName.get(name)!)[0]!.lease.id));
           assert.equal(leases.size, 1, 'one lease for the whole group');
         } else {
           none += 1;

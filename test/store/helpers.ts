@@ -12,8 +12,6 @@ import { StateMachine } from '../../src/domain/state-machine.js';
 import { makeLimits } from '../../src/limits.js';
 import { type OpenedStore, type StoreOptions, openStore } from '../../src/store/index.js';
 import { loadHashing } from '../../src/xxhash.js';
-import { holderList } from '../../src/domain/lock-holders.js';
-import { holdLockDelayMs } from '../../src/domain/hold-extra.js';
 
 let hashing: Hashing | null = null;
 
@@ -76,8 +74,8 @@ export function digest(machine: StateMachine): Digest {
   const leases = [...machine.leases.byId.values()].map((l) => `${l.id} ttl=${l.ttlMs} kind=${l.kind} by=${l.principal ?? '-'}`).sort();
   const holds: string[] = [];
   for (const lock of machine.locks.byName.values()) {
-    for (const h of holderList(lock)) {
-      holds.push(`${h.name} #${h.token} owner=${h.owner} lease=${h.lease.id} limit=${lock.limit} delay=${holdLockDelayMs(h)} at=${h.acquiredAtWallMs} by=${h.principal ?? '-'}`);
+    for (const h of machine.locks.holdersOf(lock)) {
+      holds.push(`${h.name} #${h.token} owner=${h.owner} lease=${h.lease.id} limit=${lock.limit} delay=${h.lockDelayMs} at=${h.acquiredAtWallMs} by=${h.principal ?? '-'}`);
     }
   }
   const rings: string[] = [];
@@ -103,7 +101,7 @@ export function step({ machine, clock }: { readonly machine: StateMachine; reado
       else if (roll < 0.5 && leases.length > 0) m.locks.acquire({ name: `sem-${Math.floor(rand() * 5)}`, leaseId: pick(leases)!, limit: 3 });
       else if (roll < 0.62) {
         const lock = pick([...m.locks.byName.values()]);
-        const hold = lock === undefined ? undefined : pick(holderList(lock));
+        const hold = lock === undefined ? undefined : pick(m.locks.holdersOf(lock));
         if (hold !== undefined) m.locks.release(hold.name, hold.token);
       } else if (roll < 0.68 && leases.length > 0) m.leases.revoke(pick(leases)!);
       else if (roll < 0.8) {

@@ -4,7 +4,6 @@ import { readdir } from 'node:fs/promises';
 import { after, describe, test } from 'node:test';
 import { abandonStore } from '../../src/store/store.js';
 import { digest, open, removeDir, settle, tempDir } from './helpers.js';
-import { holdsOnLease } from '../../src/domain/lease-holds.js';
 
 const dirs: string[] = [];
 after(async () => {
@@ -187,7 +186,7 @@ describe('recovery', () => {
     assert.equal(restoredSession.kind, 'session');
     assert.equal(second.machine.deadlineOf(restoredSession), second.clock.monoMs() + 3_000);
     // The holder still holds, with the same token, until the restored lease runs out.
-    const token = holdsOnLease(restored)[0]!.token;
+    const token = second.machine.locks.holdsOn(restored)[0]!.token;
     assert.equal(second.machine.locks.check('held', token), true);
     second.clock.advance(2_000);
     second.machine.tick();
