@@ -19,7 +19,6 @@ export function holderOf(holds: HoldTable, lock: Lock, token: number): HoldSlot 
 }
 
 export function addHolder(holds: HoldTable, lock: Lock, slot: HoldSlot): void {
-  lock.holderCount += 1;
   const holderMap = lockHolderMap(lock);
   if (holderMap !== null) {
     holderMap.set(holds.token(slot), slot);
@@ -33,7 +32,6 @@ export function addHolder(holds: HoldTable, lock: Lock, slot: HoldSlot): void {
 
 /** Takes the hold of `token` out; it must be one of the lock's holders. */
 export function removeHolder(lock: Lock, token: number): void {
-  lock.holderCount -= 1;
   const holderMap = lockHolderMap(lock);
   if (holderMap !== null) holderMap.delete(token);
   else lock.holder = noHold;

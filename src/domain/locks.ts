@@ -11,9 +11,9 @@ import { type LeaseEnd, Leases } from './leases.js';
 import { addReaders, clearDelay, lockDelay, lockExtraOf, lockHolderMap, lockReaders } from './lock-extra.js';
 import { addHolder, holderList, holderOf, removeHolder } from './lock-holders.js';
 import { LockGroups, type MultiAcquireRequest, type MultiAcquireResult } from './lock-groups.js';
-import type { Grant, HoldEnd, Lease, Lock, LockMode, MaxHold, Waiter, WaiterGroup, WaiterOutcome, YieldRequest } from './model.js';
+import { type Grant, type HoldEnd, type Lease, Lock, type LockMode, type MaxHold, type Waiter, type WaiterGroup, type WaiterOutcome, type YieldRequest } from './model.js';
 import { checkLabel, checkName, compareUtf8 } from './names.js';
-import { linkByPriority, wouldLead } from './waiter-order.js';
+import { linkByPriority, unlinkWaiter, wouldLead } from './waiter-order.js';
 import { YieldRequests } from './yield-requests.js';
 
 // sorted-btree is CommonJS: Node hands its module.exports over as the default import.
@@ -590,9 +590,7 @@ export class Locks {
   private create(name: string, limit: number): Lock {
     const { locksMax } = this.ctx.limits;
     if (this.byName.size >= locksMax) throw limitExceeded('locksMax', locksMax);
-    const lock: Lock = {
-      name, limit, holder: noHold, holderCount: 0, waiterHead: null, waiterTail: null, waiterCount: 0, extra: null,
-    };
+    const lock = new Lock(name, limit);
     this.byName.set(name, lock);
     this.unindexed.add(lock);
     if (this.unindexed.size >= unindexedMax) this.indexNames();
@@ -767,7 +765,6 @@ export class Locks {
       heapIndex: -1,
     };
     linkByPriority(lock, waiter);
-    lock.waiterCount += 1;
     this.waiterCount += 1;
     if (lease !== null) leaseWaitersOf(lease).add(waiter);
     this.ctx.deadlines.schedule(waiter, now + request.waitMs!);
@@ -777,13 +774,8 @@ export class Locks {
 
   private dequeue(waiter: Waiter): void {
     const lock = waiter.lock;
-    if (waiter.prev !== null) waiter.prev.next = waiter.next;
-    else lock.waiterHead = waiter.next;
-    if (waiter.next !== null) waiter.next.prev = waiter.prev;
-    else lock.waiterTail = waiter.prev;
-    waiter.prev = waiter.next = null;
+    unlinkWaiter(lock, waiter);
     waiter.queued = false;
-    lock.waiterCount -= 1;
     this.waiterCount -= 1;
     if (waiter.lease !== null) leaseWaiters(waiter.lease)?.delete(waiter);
     this.ctx.deadlines.remove(waiter);

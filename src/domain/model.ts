@@ -2,7 +2,7 @@ import type { DeadlineEntry } from './deadline-queue.js';
 import { type HoldSlot, noHold } from './hold-table.js';
 import type { LockringError } from './errors.js';
 import type { LeaseExtra } from './lease-extra.js';
-import type { LockExtra } from './lock-extra.js';
+import { type LockExtra, newLockExtra } from './lock-extra.js';
 import type { Ring } from './ring.js';
 
 /**
@@ -122,17 +122,47 @@ export interface YieldRequest extends DeadlineEntry {
 /** How a hold ended: what `not_holder` reports and what watchers see. */
 export type HoldEnd = 'released' | 'expired' | 'revoked' | 'max_hold' | 'preempted';
 
-export interface Lock {
-  readonly name: string;
-  limit: number;
-  /** The holders by token (lock-holders.ts): the lone one's row here (noHold: none), a Map (in extra) once there are two. */
-  holder: HoldSlot;
-  holderCount: number;
-  waiterHead: Waiter | null;
-  waiterTail: Waiter | null;
-  waiterCount: number;
-  /** The holder Map, read holders and lock-delay of the few names that have them (lock-extra.ts). */
-  extra: LockExtra | null;
+/**
+ * A name with holders, waiters or a running lock-delay. The common one (a mutex with
+ * one holder and nobody waiting) is three fields: its name, its lone holder's row and a
+ * null `extra`. A limit other than 1, a holder Map, read holders, a lock-delay and a
+ * queue of waiters live in the extra (lock-extra.ts), made only for the names that
+ * have one of them; the accessors read through it.
+ */
+export class Lock {
+  /** The lone holder's row (lock-holders.ts); noHold when there is none, or when the holders are in the extra's Map. */
+  holder: HoldSlot = noHold;
+  extra: LockExtra | null = null;
+
+  constructor(
+    readonly name: string,
+    limit: number,
+  ) {
+    if (limit !== 1) this.extra = newLockExtra(limit);
+  }
+
+  get limit(): number {
+    return this.extra === null ? 1 : this.extra.limit;
+  }
+
+  get holderCount(): number {
+    const holderMap = this.extra === null ? null : this.extra.holderMap;
+    if (holderMap !== null) return holderMap.size;
+    return this.holder === noHold ? 0 : 1;
+  }
+
+  /** The queue, in grant order (waiter-order.ts). */
+  get waiterHead(): Waiter | null {
+    return this.extra === null ? null : this.extra.waiterHead;
+  }
+
+  get waiterTail(): Waiter | null {
+    return this.extra === null ? null : this.extra.waiterTail;
+  }
+
+  get waiterCount(): number {
+    return this.extra === null ? 0 : this.extra.waiterCount;
+  }
 }
 
 /**

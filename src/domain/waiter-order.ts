@@ -1,3 +1,4 @@
+import { dropIfEmpty, lockExtraOf } from './lock-extra.js';
 import type { Lock, Waiter } from './model.js';
 
 /**
@@ -21,13 +22,27 @@ export function wouldLead(lock: Lock, priority: number): boolean {
  * bounds.
  */
 export function linkByPriority(lock: Lock, waiter: Waiter): void {
-  let before = lock.waiterTail;
+  const queue = lockExtraOf(lock);
+  let before = queue.waiterTail;
   while (before !== null && before.priority < waiter.priority) before = before.prev;
-  const after = before === null ? lock.waiterHead : before.next;
+  const after = before === null ? queue.waiterHead : before.next;
   waiter.prev = before;
   waiter.next = after;
   if (before !== null) before.next = waiter;
-  else lock.waiterHead = waiter;
+  else queue.waiterHead = waiter;
   if (after !== null) after.prev = waiter;
-  else lock.waiterTail = waiter;
+  else queue.waiterTail = waiter;
+  queue.waiterCount += 1;
+}
+
+/** Takes `waiter` out of its name's queue; it must be in it. */
+export function unlinkWaiter(lock: Lock, waiter: Waiter): void {
+  const queue = lock.extra!;
+  if (waiter.prev !== null) waiter.prev.next = waiter.next;
+  else queue.waiterHead = waiter.next;
+  if (waiter.next !== null) waiter.next.prev = waiter.prev;
+  else queue.waiterTail = waiter.prev;
+  waiter.prev = waiter.next = null;
+  queue.waiterCount -= 1;
+  dropIfEmpty(lock);
 }

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { HoldTable, noHold } from '../../src/domain/hold-table.js';
 import { lockHolderMap } from '../../src/domain/lock-extra.js';
 import { addHolder, holderList, holderOf, removeHolder } from '../../src/domain/lock-holders.js';
-import { Lease, type Lock } from '../../src/domain/model.js';
+import { Lease, Lock } from '../../src/domain/model.js';
 import { build } from '../helpers/machine.js';
 
 function bareLock(name: string, limit = 3): Lock {
-  return { name, limit, holder: noHold, holderCount: 0, waiterHead: null, waiterTail: null, waiterCount: 0, extra: null };
+  return new Lock(name, limit);
 }
 
 function bareLease(id: string): Lease {

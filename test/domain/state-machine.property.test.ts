@@ -401,7 +401,8 @@ class Simulation {
       assert.equal(holderList(lock).length, lock.holderCount, 'a lock miscounts its holders');
       assert.ok(lockHolderMap(lock) === null || lock.holder === noHold, 'a lone holder beside a holder map');
       const extra = lock.extra;
-      assert.ok(extra === null || extra.holderMap !== null || extra.readers > 0 || extra.delay !== null, `${lock.name} carries an empty extra`);
+      assert.ok(extra === null || extra.limit !== 1 || extra.holderMap !== null || extra.readers > 0 || extra.delay !== null || extra.waiterCount > 0,
+        `${lock.name} carries an empty extra`);
       holds += lock.holderCount;
       waiters += lock.waiterCount;
     }
