@@ -1,4 +1,5 @@
 import type { HoldEnd } from './model.js';
+import { TokenIndex } from './token-index.js';
 
 /** How a hold ended, by code: the log's lockEnded records keep these codes, so append only. */
 export const holdEnds: readonly HoldEnd[] = ['released', 'expired', 'revoked', 'max_hold', 'preempted'];
@@ -8,14 +9,13 @@ export const holdEndCode: Readonly<Record<HoldEnd, number>> = { released: 0, exp
  * Remembers how the last `capacity` holds ended, so a late `release` learns
  * whether its hold expired, was released or was revoked. Oldest forgotten first.
  *
- * The eviction order lives in a ring of tokens, not in the Map's iteration order:
- * V8 leaves deleted entries in place at the front of a Map until it rehashes, so
- * `keys().next()` would walk every hole and make each release O(holes). The name
- * and reason live in the ring too (the Map holds the slot), so remembering a hold
- * allocates nothing: an expiry storm ends one per lease.
+ * The eviction order lives in a ring of tokens, and the name and reason live in the
+ * ring too; a token index (token-index.ts) finds a token's place in the ring.
+ * Remembering a hold allocates nothing (an expiry storm ends one per lease) and
+ * forgetting the oldest costs one delete from the index.
  */
 export class EndedHolds {
-  private readonly slotByToken = new Map<number, number>();
+  private readonly slotByToken = new TokenIndex();
   private readonly tokens: Float64Array;
   private readonly names: string[];
   private readonly reasons: Uint8Array;
@@ -47,11 +47,11 @@ export class EndedHolds {
   /** How the hold `token` of `name` ended, or undefined if unknown here. */
   reason(token: number, name: string): HoldEnd | undefined {
     const slot = this.slotByToken.get(token);
-    return slot !== undefined && this.names[slot] === name ? holdEnds[this.reasons[slot]!] : undefined;
+    return slot >= 0 && this.names[slot] === name ? holdEnds[this.reasons[slot]!] : undefined;
   }
 
   has(token: number): boolean {
-    return this.slotByToken.has(token);
+    return this.slotByToken.get(token) >= 0;
   }
 
   get size(): number {
