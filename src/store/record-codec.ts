@@ -1,6 +1,6 @@
 import { holdEndCode, holdEnds } from '../domain/ended-holds.js';
 import type { DomainEvent } from '../domain/events.js';
-import type { HoldRecord } from '../domain/hold-table.js';
+import type { HoldSlot, HoldTable } from '../domain/hold-table.js';
 import type { HoldEnd, LeaseKind, LockMode } from '../domain/model.js';
 import type { RingAlgorithm } from '../domain/ring-algorithm.js';
 import type { RestoredHistory } from '../domain/rings.js';
@@ -215,15 +215,21 @@ export function encodeHold(
   if (priority > 0) out.varint(priority);
 }
 
-/** A live hold as a snapshot keeps it: its record, then its pending yield request, if any. Returns the records written. */
-export function encodeLiveHold(out: ByteWriter, hold: HoldRecord, limit: number): number {
+/**
+ * A live hold as a snapshot keeps it, read from its row (no copy per hold: a snapshot
+ * walks every one): its record, then its pending yield request, if any. Returns the
+ * records written.
+ */
+export function encodeLiveHold(out: ByteWriter, holds: HoldTable, hold: HoldSlot, limit: number): number {
+  const name = holds.name(hold);
+  const token = holds.token(hold);
   encodeHold(
-    out, hold.name, hold.token, hold.owner, hold.lease.id, limit, hold.lockDelayMs, hold.acquiredAtWallMs, hold.principal,
-    hold.mode, hold.maxHold?.maxHoldMs ?? 0, hold.priority,
+    out, name, token, holds.owner(hold), holds.lease(hold).id, limit, holds.lockDelayMs(hold), holds.acquiredAtWallMs(hold),
+    holds.principal(hold), holds.mode(hold), holds.maxHold(hold)?.maxHoldMs ?? 0, holds.priority(hold),
   );
-  const request = hold.yieldRequest;
+  const request = holds.yieldRequest(hold);
   if (request === null) return 1;
-  encodeYieldRequest(out, hold.name, hold.token, request.graceMs, request.requestedAtWallMs);
+  encodeYieldRequest(out, name, token, request.graceMs, request.requestedAtWallMs);
   return 2;
 }
 

@@ -1,4 +1,5 @@
-import type { HoldRecord } from '../domain/hold-table.js';
+import type { HoldTable } from '../domain/hold-table.js';
+import { holderList } from '../domain/lock-holders.js';
 import type { Lock } from '../domain/model.js';
 import type { Ring } from '../domain/ring.js';
 import type { ByteWriter } from './byte-buffer.js';
@@ -11,10 +12,10 @@ import { encodeRingHistory } from './ring-history-codec.js';
  * two snapshots cannot drift apart in what they keep.
  */
 
-/** A lock's holds (`holders`, in grant order) and its running lock-delay; returns the records written. */
-export function encodeLockState(out: ByteWriter, lock: Lock, holders: readonly HoldRecord[], delayLeftMs: number): number {
+/** A lock's holds (rows of `holds`), in grant order, and its running lock-delay; returns the records written. */
+export function encodeLockState(out: ByteWriter, lock: Lock, holds: HoldTable, delayLeftMs: number): number {
   let records = 0;
-  for (const hold of holders) records += encodeLiveHold(out, hold, lock.limit);
+  for (const hold of holderList(lock)) records += encodeLiveHold(out, holds, hold, lock.limit);
   // What is left of a running lock-delay; recovery counts it again from the restart.
   if (delayLeftMs > 0) {
     encodeLockDelay(out, lock.name, lock.limit, delayLeftMs);

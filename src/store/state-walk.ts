@@ -82,7 +82,7 @@ export async function walkState(machine: StateMachine, out: ByteWriter, options:
     if (due(1) && (await pause())) return null;
   }
   for (const lock of machine.locks.byName.values()) {
-    const records = encodeLockState(out, lock, machine.locks.holdersOf(lock), machine.locks.delayLeftMs(lock));
+    const records = encodeLockState(out, lock, machine.locks.holdTable, machine.locks.delayLeftMs(lock));
     counts.holds += lock.holderCount;
     if (due(records) && (await pause())) return null;
   }
