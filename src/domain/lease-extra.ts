@@ -1,12 +1,14 @@
 import type { Lease, Member, Waiter } from './model.js';
 
 /**
- * What few leases have: ring members bound to them, acquires waiting on them. Kept out
- * of the lease itself, in an object made on first use: every field of a V8 object costs
- * 8 bytes, and the common lease (it carries holds only) keeps a single null here. Once
- * made it stays with the lease, as its sets do.
+ * What few leases have: an auth principal, ring members bound to them, acquires waiting
+ * on them. Kept out of the lease itself, in an object made on first use: every field of
+ * a V8 object costs 8 bytes, and the common lease (auth off, it carries holds only) keeps
+ * a single null here. Once made it stays with the lease, as its sets do.
  */
 export interface LeaseExtra {
+  /** Name of the auth token that created the lease (auth on); see Lease.principal. */
+  readonly principal: string | undefined;
   members: Set<Member> | null;
   waiters: Set<Waiter> | null;
 }
@@ -16,12 +18,12 @@ export const leaseWaiters = (lease: Lease): Set<Waiter> | null => lease.extra?.w
 
 /** The lease's member set, made now if it had none. */
 export function leaseMembersOf(lease: Lease): Set<Member> {
-  const extra = (lease.extra ??= { members: null, waiters: null });
+  const extra = (lease.extra ??= { principal: undefined, members: null, waiters: null });
   return (extra.members ??= new Set());
 }
 
 /** The lease's waiter set, made now if it had none. */
 export function leaseWaitersOf(lease: Lease): Set<Waiter> {
-  const extra = (lease.extra ??= { members: null, waiters: null });
+  const extra = (lease.extra ??= { principal: undefined, members: null, waiters: null });
   return (extra.waiters ??= new Set());
 }
