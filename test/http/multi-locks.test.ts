@@ -87,6 +87,21 @@ describe('HTTP multi-locks', () => {
     assert.deepEqual(released, { released: [b, c] });
     expectError(await api.call('GET', `/v1/leases/${body.leaseId}`), 404, 'lease_not_found');
   });
+
+  test('a release of a hold and of another taken on its own lease answers both, ends each once, and frees both names', async () => {
+    const own = expectStatus(await api.call('POST', '/v1/locks/o%2Fa/acquire', { ttlMs: 5_000 }), 200);
+    const onIt = expectStatus(await api.call('POST', '/v1/locks/o%2Fb/acquire', { leaseId: own.leaseId }), 200);
+    const holdsBefore = api.lockring.machine.locks.holdCount;
+    // Releasing o/a ends its own lease, and o/b with it: o/b must not be ended a second time.
+    const released = expectStatus(await releaseAll(api, [{ name: 'o/a', token: own.token }, { name: 'o/b', token: onIt.token }]), 200);
+    assert.deepEqual(released, { released: [{ name: 'o/a', token: own.token }, { name: 'o/b', token: onIt.token }] });
+    assert.equal(api.lockring.machine.locks.holdCount, holdsBefore - 2);
+    expectError(await api.call('GET', '/v1/locks/o%2Fb'), 404, 'lock_not_found');
+    const again = expectStatus(await api.call('POST', '/v1/locks/o%2Fb/acquire', { ttlMs: 5_000 }), 200);
+    const seen = expectStatus(await api.call('GET', '/v1/locks/o%2Fb'), 200);
+    assert.deepEqual(seen.holders.map((h: { token: number }) => h.token), [again.token]);
+    expectStatus(await api.call('POST', '/v1/locks/o%2Fb/release', { token: again.token }), 200);
+  });
 });
 
 describe('HTTP multi-locks: a client that hangs up', () => {
