@@ -15,8 +15,11 @@ export interface HoldExtra {
   yieldRequest: YieldRequest | null;
 }
 
+export function holdExtra(lockDelayMs: number, priority: number, principal: string | undefined): HoldExtra {
+  return { lockDelayMs, priority, principal, maxHold: null, yieldRequest: null };
+}
+
 /** The extra a new hold starts with: null unless it has a lock-delay, a priority or a principal. */
 export function newHoldExtra(lockDelayMs: number, priority: number, principal: string | undefined): HoldExtra | null {
-  if (lockDelayMs === 0 && priority === 0 && principal === undefined) return null;
-  return { lockDelayMs, priority, principal, maxHold: null, yieldRequest: null };
+  return lockDelayMs === 0 && priority === 0 && principal === undefined ? null : holdExtra(lockDelayMs, priority, principal);
 }

@@ -1,4 +1,4 @@
-import type { HoldExtra } from './hold-extra.js';
+import { type HoldExtra, holdExtra } from './hold-extra.js';
 import type { Lease, Lock, LockMode, MaxHold, YieldRequest } from './model.js';
 
 /** A hold's row in its table; `noHold` names none. */
@@ -133,7 +133,7 @@ export class HoldTable {
   extraOf(slot: HoldSlot): HoldExtra {
     let extra = this.extras[slot]!;
     if (extra === null) {
-      extra = { lockDelayMs: 0, priority: 0, principal: undefined, maxHold: null, yieldRequest: null };
+      extra = holdExtra(0, 0, undefined);
       this.extras[slot] = extra;
     }
     return extra;

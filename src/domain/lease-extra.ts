@@ -13,17 +13,21 @@ export interface LeaseExtra {
   waiters: Set<Waiter> | null;
 }
 
+export function newLeaseExtra(principal: string | undefined): LeaseExtra {
+  return { principal, members: null, waiters: null };
+}
+
 export const leaseMembers = (lease: Lease): Set<Member> | null => lease.extra?.members ?? null;
 export const leaseWaiters = (lease: Lease): Set<Waiter> | null => lease.extra?.waiters ?? null;
 
 /** The lease's member set, made now if it had none. */
 export function leaseMembersOf(lease: Lease): Set<Member> {
-  const extra = (lease.extra ??= { principal: undefined, members: null, waiters: null });
+  const extra = (lease.extra ??= newLeaseExtra(undefined));
   return (extra.members ??= new Set());
 }
 
 /** The lease's waiter set, made now if it had none. */
 export function leaseWaitersOf(lease: Lease): Set<Waiter> {
-  const extra = (lease.extra ??= { principal: undefined, members: null, waiters: null });
+  const extra = (lease.extra ??= newLeaseExtra(undefined));
   return (extra.waiters ??= new Set());
 }

@@ -457,7 +457,7 @@ export class Locks {
     return hold === noHold ? undefined : this.holdTable.record(hold);
   }
 
-  /** The holders of `lock` in grant order (copies, for views, snapshots and tests). */
+  /** The holders of `lock` in grant order (copies, for tests and tools; snapshots read the rows). */
   holdersOf(lock: Lock): HoldRecord[] {
     return holderList(lock).map((hold) => this.holdTable.record(hold));
   }

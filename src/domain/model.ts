@@ -1,7 +1,7 @@
 import type { DeadlineEntry } from './deadline-queue.js';
 import { type HoldSlot, noHold } from './hold-table.js';
 import type { LockringError } from './errors.js';
-import type { LeaseExtra } from './lease-extra.js';
+import { type LeaseExtra, newLeaseExtra } from './lease-extra.js';
 import { type LockExtra, newLockExtra } from './lock-extra.js';
 import type { Ring } from './ring.js';
 
@@ -52,7 +52,7 @@ export class Lease implements DeadlineEntry {
     attached: boolean,
   ) {
     this.bits = leaseKinds.indexOf(kind) | (attached ? attachedBit : 0);
-    if (principal !== undefined) this.extra = { principal, members: null, waiters: null };
+    if (principal !== undefined) this.extra = newLeaseExtra(principal);
   }
 
   /**
@@ -160,10 +160,6 @@ export class Lock {
   /** The queue, in grant order (waiter-order.ts). */
   get waiterHead(): Waiter | null {
     return this.extra === null ? null : this.extra.waiterHead;
-  }
-
-  get waiterTail(): Waiter | null {
-    return this.extra === null ? null : this.extra.waiterTail;
   }
 
   get waiterCount(): number {
