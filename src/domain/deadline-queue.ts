@@ -1,19 +1,29 @@
+import { grown } from './typed-columns.js';
+
 /**
- * An indexed 4-ary min-heap of deadlines. Each queued entry holds a slot, so a
- * keepalive moves a lease in O(log n) and a cancelled waiter leaves in O(log n).
- * One queue holds every deadline of the server (lease expiry, waiter timeout,
- * lock-delay end): the expiry loop needs one timer, never one per lease.
+ * Every deadline of the server (lease expiry, waiter timeout, lock-delay end, a bounded
+ * hold's end, a yield request's grace) in one queue: the expiry loop needs one timer,
+ * never one per lease.
  *
- * The heap itself is typed arrays, not an array of the entries: per heap position
- * a (deadline, slot) pair side by side, per slot its heap position and its
- * scheduling order. Sifting compares numbers in contiguous memory instead of
- * reading a deadline out of an object scattered among a million leases, and moves
- * no pointer the garbage collector has to track; the entries are touched only when
- * scheduled, removed or popped. Four children per node halve the depth of a binary
- * heap, and the pairs are laid out so that a node's four children are 64
- * contiguous bytes starting at a multiple of 64 from the buffer's start: one or two
- * cache lines read per level. The order (a tie-breaker) is read only when two
- * deadlines are equal.
+ * Deadlines are kept in buckets of one millisecond, and only the buckets are ordered.
+ * An entry with deadline d sits in the bucket of ceil(d), a list in the order entries
+ * were scheduled; a min-heap orders the buckets that have entries. A bucket falls due
+ * as a whole when the clock reaches its millisecond, so an entry fires at its deadline
+ * when the deadline is a whole millisecond and less than 1 ms after it otherwise (never
+ * before). Within a bucket entries fire in the order they were scheduled; equal
+ * deadlines therefore always do.
+ *
+ * Why not one heap of entries: with a million leases a pop sifts through about ten
+ * levels of a 16 MB heap and updates a position per level, a cache miss each; that
+ * was more than half of what an expiry cost in the server. Here a pop or a removal
+ * touches the entry and its two neighbours in the list, scheduling touches the
+ * bucket's last entry, and the heap holds one position per non-empty millisecond (ten
+ * thousand for a million leases spread over 10 s: it stays in cache). A keepalive that
+ * moves a lease later is a removal and an append, whatever the queue's size.
+ *
+ * All of it is typed arrays indexed by small integers: per entry slot its deadline, its
+ * neighbours and its bucket (28 bytes with the reference to the entry); nothing in it
+ * for the garbage collector to trace but the entries themselves.
  */
 export interface DeadlineEntry {
   /**
@@ -23,28 +33,36 @@ export interface DeadlineEntry {
   heapIndex: number;
 }
 
+const none = -1;
 const arity = 4;
-/** Doubles per heap position: the deadline, then the slot. */
-const pair = 2;
-/**
- * Heap position p lives at pair index p + 3: the children of p (4p+1 .. 4p+4) then
- * sit at pair indexes 4(p+1) .. 4(p+1)+3: 64 bytes at a multiple of 64.
- */
-const pad = 3;
 const initialCapacity = 1024;
+/** Growth of the per-slot columns: by half again, so a large table carries less slack. */
+const growth = 1.5;
 
 export class DeadlineQueue<E extends DeadlineEntry> {
-  /** Per heap position p, at [(p + pad) * pair]: the deadline, then the slot. */
-  private heap = new Float64Array((initialCapacity + pad) * pair);
-  /** Per slot: its heap position and the order it was scheduled in. */
-  private positions = new Int32Array(initialCapacity);
-  private orders = new Float64Array(initialCapacity);
+  // Per entry slot. `next` also links the free slots.
+  private deadlines = new Float64Array(initialCapacity);
+  private next = new Int32Array(initialCapacity);
+  private prev = new Int32Array(initialCapacity);
+  private bucketOf = new Int32Array(initialCapacity);
   private readonly entries: (E | undefined)[] = [];
-  /** Slots given back by removed entries, reused before new ones. */
-  private freeSlots = new Int32Array(initialCapacity);
-  private freeCount = 0;
+  private freeSlot = none;
   private length = 0;
-  private seq = 0;
+
+  // Per bucket: its millisecond, first and last entry, and place in the heap. `head`
+  // also links the free buckets.
+  private bucketMs = new Float64Array(initialCapacity);
+  private head = new Int32Array(initialCapacity);
+  private tail = new Int32Array(initialCapacity);
+  private position = new Int32Array(initialCapacity);
+  private bucketsMade = 0;
+  private freeBucket = none;
+  private readonly bucketByMs = new Map<number, number>();
+
+  /** The non-empty buckets, a 4-ary min-heap on their millisecond (no two are equal). */
+  private heap = new Int32Array(initialCapacity);
+  private heapLength = 0;
+
   private poppedMs = NaN;
 
   get size(): number {
@@ -52,19 +70,19 @@ export class DeadlineQueue<E extends DeadlineEntry> {
   }
 
   peek(): E | undefined {
-    return this.length === 0 ? undefined : this.entries[this.heap[pad * pair + 1]!];
+    return this.heapLength === 0 ? undefined : this.entries[this.head[this.heap[0]!]!];
   }
 
-  /** The earliest deadline, Infinity when empty; touches no entry. */
+  /** When the earliest entry falls due (its deadline rounded up to the millisecond); Infinity when empty. */
   peekDeadlineMs(): number {
-    return this.length === 0 ? Infinity : this.heap[pad * pair]!;
+    return this.heapLength === 0 ? Infinity : this.bucketMs[this.heap[0]!]!;
   }
 
-  /** The entry's deadline; Infinity when it is not queued. */
+  /** The entry's deadline as scheduled; Infinity when it is not queued. */
   deadlineOf(entry: E): number {
     const slot = entry.heapIndex;
     if (slot < 0 || this.entries[slot] !== entry) return Infinity;
-    return this.heap[(this.positions[slot]! + pad) * pair]!;
+    return this.deadlines[slot]!;
   }
 
   /** The deadline of the entry `popDue` returned last. */
@@ -72,141 +90,186 @@ export class DeadlineQueue<E extends DeadlineEntry> {
     return this.poppedMs;
   }
 
-  /** Queues the entry at `deadlineMs`, or moves it there if already queued. */
+  /** Queues the entry at `deadlineMs`, or moves it there (to the back of its bucket) if already queued. */
   schedule(entry: E, deadlineMs: number): void {
-    // Tie-breaker, kept here only: equal deadlines fire in the order they were scheduled.
-    const order = this.seq++;
+    const dueMs = Math.ceil(deadlineMs);
     let slot = entry.heapIndex;
-    if (slot < 0 || this.entries[slot] !== entry) {
+    if (slot >= 0 && this.entries[slot] === entry) {
+      const bucket = this.bucketOf[slot]!;
+      if (this.bucketMs[bucket] === dueMs) {
+        // Same millisecond (a keepalive within it, or a deadline moved earlier inside it).
+        this.deadlines[slot] = deadlineMs;
+        if (this.tail[bucket] !== slot) {
+          this.unlink(slot, bucket);
+          this.append(slot, bucket);
+        }
+        return;
+      }
+      this.unlink(slot, bucket);
+      if (this.head[bucket] === none) this.dropBucket(bucket);
+    } else {
       slot = this.takeSlot();
       this.entries[slot] = entry;
       entry.heapIndex = slot;
-      if (this.length * pair + (pad + 1) * pair > this.heap.length) this.growHeap();
       this.length += 1;
-      this.orders[slot] = order;
-      this.siftUp(this.length - 1, deadlineMs, slot);
-      return;
     }
-    this.orders[slot] = order;
-    const at = this.positions[slot]!;
-    const was = this.heap[(at + pad) * pair]!;
-    // Later than before (a keepalive, the common move): only down can be right.
-    if (deadlineMs >= was) this.siftDown(at, deadlineMs, slot);
-    else this.siftUp(at, deadlineMs, slot);
+    this.deadlines[slot] = deadlineMs;
+    this.append(slot, this.bucketFor(dueMs));
   }
 
   remove(entry: E): void {
     const slot = entry.heapIndex;
     if (slot < 0 || this.entries[slot] !== entry) return;
-    this.removeAt(this.positions[slot]!);
+    this.release(slot);
   }
 
   /** Removes and returns the earliest entry due at `nowMs`, if any. */
   popDue(nowMs: number): E | undefined {
-    if (this.length === 0 || this.heap[pad * pair]! > nowMs) return undefined;
-    this.poppedMs = this.heap[pad * pair]!;
-    const entry = this.entries[this.heap[pad * pair + 1]!]!;
-    this.removeAt(0);
+    if (this.heapLength === 0) return undefined;
+    const bucket = this.heap[0]!;
+    if (this.bucketMs[bucket]! > nowMs) return undefined;
+    const slot = this.head[bucket]!;
+    const entry = this.entries[slot]!;
+    this.poppedMs = this.deadlines[slot]!;
+    this.release(slot);
     return entry;
   }
 
-  private removeAt(at: number): void {
-    const heap = this.heap;
-    const slot = heap[(at + pad) * pair + 1]!;
-    this.entries[slot]!.heapIndex = -1;
+  /** Takes a queued slot out of its bucket and frees it. */
+  private release(slot: number): void {
+    const bucket = this.bucketOf[slot]!;
+    this.unlink(slot, bucket);
+    if (this.head[bucket] === none) this.dropBucket(bucket);
+    this.entries[slot]!.heapIndex = none;
     this.entries[slot] = undefined;
-    this.freeSlots[this.freeCount++] = slot;
-    const last = --this.length;
-    if (at === last) return;
-    const key = heap[(last + pad) * pair]!;
-    const lastSlot = heap[(last + pad) * pair + 1]!;
-    if (at > 0 && this.before(key, lastSlot, heap[(((at - 1) >> 2) + pad) * pair]!, heap[(((at - 1) >> 2) + pad) * pair + 1]!)) {
-      this.siftUp(at, key, lastSlot);
-    } else {
-      this.siftDown(at, key, lastSlot);
-    }
+    this.next[slot] = this.freeSlot;
+    this.freeSlot = slot;
+    this.length -= 1;
+  }
+
+  private unlink(slot: number, bucket: number): void {
+    const before = this.prev[slot]!;
+    const after = this.next[slot]!;
+    if (before === none) this.head[bucket] = after;
+    else this.next[before] = after;
+    if (after === none) this.tail[bucket] = before;
+    else this.prev[after] = before;
+  }
+
+  private append(slot: number, bucket: number): void {
+    const last = this.tail[bucket]!;
+    this.bucketOf[slot] = bucket;
+    this.prev[slot] = last;
+    this.next[slot] = none;
+    if (last === none) this.head[bucket] = slot;
+    else this.next[last] = slot;
+    this.tail[bucket] = slot;
   }
 
   private takeSlot(): number {
-    if (this.freeCount > 0) return this.freeSlots[--this.freeCount]!;
+    if (this.freeSlot !== none) {
+      const slot = this.freeSlot;
+      this.freeSlot = this.next[slot]!;
+      return slot;
+    }
     const slot = this.entries.length;
-    if (slot === this.positions.length) this.growSlots();
+    if (slot === this.deadlines.length) this.growSlots();
     this.entries.push(undefined);
     return slot;
   }
 
-  /** True when (keyA, slotA) sorts before (keyB, slotB): earlier deadline, else scheduled first. */
-  private before(keyA: number, slotA: number, keyB: number, slotB: number): boolean {
-    return keyA < keyB || (keyA === keyB && this.orders[slotA]! < this.orders[slotB]!);
+  /** The bucket of millisecond `dueMs`, made (and put in the heap) if it has no entries yet. */
+  private bucketFor(dueMs: number): number {
+    const found = this.bucketByMs.get(dueMs);
+    if (found !== undefined) return found;
+    let bucket = this.freeBucket;
+    if (bucket !== none) this.freeBucket = this.head[bucket]!;
+    else {
+      bucket = this.bucketsMade++;
+      if (bucket === this.bucketMs.length) this.growBuckets();
+    }
+    this.bucketMs[bucket] = dueMs;
+    this.head[bucket] = none;
+    this.tail[bucket] = none;
+    this.bucketByMs.set(dueMs, bucket);
+    if (this.heapLength === this.heap.length) this.heap = grown(this.heap, new Int32Array(this.heap.length * 2));
+    this.siftUp(this.heapLength++, bucket);
+    return bucket;
   }
 
-  /** Puts (key, slot) at heap position `start` or above it. */
-  private siftUp(start: number, key: number, slot: number): void {
+  /** Takes an empty bucket out of the heap and the index, and frees it. */
+  private dropBucket(bucket: number): void {
+    this.bucketByMs.delete(this.bucketMs[bucket]!);
+    const at = this.position[bucket]!;
+    const last = this.heap[--this.heapLength]!;
+    if (last !== bucket) {
+      if (at > 0 && this.bucketMs[last]! < this.bucketMs[this.heap[(at - 1) >> 2]!]!) this.siftUp(at, last);
+      else this.siftDown(at, last);
+    }
+    this.head[bucket] = this.freeBucket;
+    this.freeBucket = bucket;
+  }
+
+  /** Puts `bucket` at heap position `start` or above it. */
+  private siftUp(start: number, bucket: number): void {
     const heap = this.heap;
+    const ms = this.bucketMs[bucket]!;
     let at = start;
     while (at > 0) {
       const parent = (at - 1) >> 2;
-      const parentIndex = (parent + pad) * pair;
-      const parentKey = heap[parentIndex]!;
-      const parentSlot = heap[parentIndex + 1]!;
-      if (!this.before(key, slot, parentKey, parentSlot)) break;
-      this.put(at, parentKey, parentSlot);
+      const above = heap[parent]!;
+      if (this.bucketMs[above]! <= ms) break;
+      heap[at] = above;
+      this.position[above] = at;
       at = parent;
     }
-    this.put(at, key, slot);
+    heap[at] = bucket;
+    this.position[bucket] = at;
   }
 
-  /** Puts (key, slot) at heap position `start` or below it. */
-  private siftDown(start: number, key: number, slot: number): void {
+  /** Puts `bucket` at heap position `start` or below it. */
+  private siftDown(start: number, bucket: number): void {
     const heap = this.heap;
-    const length = this.length;
+    const bucketMs = this.bucketMs;
+    const length = this.heapLength;
+    const ms = bucketMs[bucket]!;
     let at = start;
     for (;;) {
       const first = at * arity + 1;
       if (first >= length) break;
       const end = first + arity < length ? first + arity : length;
       let least = first;
-      let leastKey = heap[(first + pad) * pair]!;
-      let leastSlot = heap[(first + pad) * pair + 1]!;
+      let leastMs = bucketMs[heap[first]!]!;
       for (let child = first + 1; child < end; child++) {
-        const childKey = heap[(child + pad) * pair]!;
-        if (childKey > leastKey) continue;
-        const childSlot = heap[(child + pad) * pair + 1]!;
-        if (this.before(childKey, childSlot, leastKey, leastSlot)) {
+        const childMs = bucketMs[heap[child]!]!;
+        if (childMs < leastMs) {
           least = child;
-          leastKey = childKey;
-          leastSlot = childSlot;
+          leastMs = childMs;
         }
       }
-      if (!this.before(leastKey, leastSlot, key, slot)) break;
-      this.put(at, leastKey, leastSlot);
+      if (leastMs >= ms) break;
+      const below = heap[least]!;
+      heap[at] = below;
+      this.position[below] = at;
       at = least;
     }
-    this.put(at, key, slot);
-  }
-
-  private put(at: number, key: number, slot: number): void {
-    const index = (at + pad) * pair;
-    this.heap[index] = key;
-    this.heap[index + 1] = slot;
-    this.positions[slot] = at;
-  }
-
-  private growHeap(): void {
-    const heap = new Float64Array(this.heap.length * 2);
-    heap.set(this.heap);
-    this.heap = heap;
+    heap[at] = bucket;
+    this.position[bucket] = at;
   }
 
   private growSlots(): void {
-    const capacity = this.positions.length * 2;
-    this.positions = grown(this.positions, new Int32Array(capacity));
-    this.orders = grown(this.orders, new Float64Array(capacity));
-    this.freeSlots = grown(this.freeSlots, new Int32Array(capacity));
+    const capacity = Math.ceil(this.deadlines.length * growth);
+    this.deadlines = grown(this.deadlines, new Float64Array(capacity));
+    this.next = grown(this.next, new Int32Array(capacity));
+    this.prev = grown(this.prev, new Int32Array(capacity));
+    this.bucketOf = grown(this.bucketOf, new Int32Array(capacity));
   }
-}
 
-function grown<T extends Float64Array | Int32Array>(from: T, to: T): T {
-  to.set(from);
-  return to;
+  private growBuckets(): void {
+    const capacity = this.bucketMs.length * 2;
+    this.bucketMs = grown(this.bucketMs, new Float64Array(capacity));
+    this.head = grown(this.head, new Int32Array(capacity));
+    this.tail = grown(this.tail, new Int32Array(capacity));
+    this.position = grown(this.position, new Int32Array(capacity));
+  }
 }

@@ -1,3 +1,4 @@
+import { grown } from './typed-columns.js';
 import { type HoldExtra, holdExtra } from './hold-extra.js';
 import type { Lease, Lock, LockMode, MaxHold, YieldRequest } from './model.js';
 
@@ -220,9 +221,4 @@ export class HoldTable {
     this.leaseNext = grown(this.leaseNext, new Int32Array(rows));
     this.modes = grown(this.modes, new Uint8Array(rows));
   }
-}
-
-function grown<T extends Float64Array | Int32Array | Uint8Array>(from: T, to: T): T {
-  to.set(from);
-  return to;
 }

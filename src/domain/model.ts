@@ -97,7 +97,7 @@ export type LockMode = 'read' | 'write';
 
 /**
  * The end of a bounded hold (acquire with maxHoldMs): the server ends the hold when it
- * passes, whatever the keepalives. An entry of the deadline heap of its own, made only
+ * passes, whatever the keepalives. An entry of the deadline queue of its own, made only
  * for holds that ask for it.
  */
 export interface MaxHold extends DeadlineEntry {
@@ -110,7 +110,7 @@ export interface MaxHold extends DeadlineEntry {
 
 /**
  * A higher-priority waiter asked the hold to yield: unless released first, the server
- * ends it (reason `preempted`) when the grace runs out. An entry of the deadline heap
+ * ends it (reason `preempted`) when the grace runs out. An entry of the deadline queue
  * of its own, made only for holds that were asked.
  */
 export interface YieldRequest extends DeadlineEntry {

@@ -82,9 +82,40 @@ describe('DeadlineQueue', () => {
     assert.deepEqual(drain(queue), [1]);
   });
 
+  test('a deadline between two milliseconds falls due at the next whole one, never before', () => {
+    const queue = new DeadlineQueue<Item>();
+    const early = item(1);
+    const late = item(2);
+    queue.schedule(late, 100.7);
+    queue.schedule(early, 100.2);
+    assert.equal(queue.deadlineOf(early), 100.2, 'the deadline is kept as scheduled');
+    assert.equal(queue.peekDeadlineMs(), 101);
+    assert.equal(queue.popDue(100.5), undefined, 'due at 100.2, but its millisecond has not ended');
+    assert.equal(queue.popDue(100.99), undefined);
+    // One millisecond: the two fire in the order they were scheduled, each with its own deadline.
+    assert.equal(queue.popDue(101), late);
+    assert.equal(queue.poppedDeadlineMs, 100.7);
+    assert.equal(queue.popDue(101), early);
+    assert.equal(queue.poppedDeadlineMs, 100.2);
+    assert.equal(queue.size, 0);
+  });
+
+  test('a move within its millisecond keeps the entry queued once, at the back', () => {
+    const queue = new DeadlineQueue<Item>();
+    const a = item(1);
+    const b = item(2);
+    queue.schedule(a, 10.1);
+    queue.schedule(b, 10.5);
+    queue.schedule(a, 10.9);
+    assert.equal(queue.size, 2);
+    assert.equal(queue.deadlineOf(a), 10.9);
+    assert.deepEqual(drain(queue), [2, 1]);
+  });
+
   test('property: any mix of schedule, reschedule, remove and pop matches a sorted model', () => {
     const op = fc.oneof(
-      fc.record({ kind: fc.constant('schedule' as const), label: fc.integer({ min: 0, max: 15 }), deadline: fc.integer({ min: 0, max: 20 }) }),
+      // Quarter milliseconds: whole ones, equal ones and several in one millisecond.
+      fc.record({ kind: fc.constant('schedule' as const), label: fc.integer({ min: 0, max: 15 }), deadline: fc.integer({ min: 0, max: 80 }).map((quarters) => quarters / 4) }),
       fc.record({ kind: fc.constant('remove' as const), label: fc.integer({ min: 0, max: 15 }) }),
       fc.record({ kind: fc.constant('pop' as const), now: fc.integer({ min: 0, max: 20 }) }),
     );
@@ -92,7 +123,7 @@ describe('DeadlineQueue', () => {
       fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
         const queue = new DeadlineQueue<Item>();
         const entries = Array.from({ length: 16 }, (_, i) => item(i));
-        // The model: label -> [deadline, order of its last schedule].
+        // The model: label -> [the millisecond it falls due in, order of its last schedule].
         const model = new Map<number, [number, number]>();
         let order = 0;
         const earliest = (): number | undefined => {
@@ -105,7 +136,8 @@ describe('DeadlineQueue', () => {
         for (const step of ops) {
           if (step.kind === 'schedule') {
             queue.schedule(entries[step.label]!, step.deadline);
-            model.set(step.label, [step.deadline, order++]);
+            model.set(step.label, [Math.ceil(step.deadline), order++]);
+            assert.equal(queue.deadlineOf(entries[step.label]!), step.deadline);
           } else if (step.kind === 'remove') {
             queue.remove(entries[step.label]!);
             model.delete(step.label);
@@ -113,7 +145,10 @@ describe('DeadlineQueue', () => {
             const want = earliest();
             const due = want !== undefined && model.get(want)![0] <= step.now ? want : undefined;
             assert.equal(queue.popDue(step.now)?.label, due);
-            if (due !== undefined) model.delete(due);
+            if (due !== undefined) {
+              assert.ok(queue.poppedDeadlineMs <= step.now, 'never before its deadline');
+              model.delete(due);
+            }
           }
           assert.equal(queue.size, model.size);
           assert.equal(queue.peek()?.label, earliest());
