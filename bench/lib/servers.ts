@@ -1,6 +1,6 @@
 /**
  * Starts the servers under test as child processes on loopback with a free port:
- * lockring itself (src/main.ts through tsx, or dist/ with --dist), the bare fastify
+ * lockring itself (dist/ as built by the run, or src/main.ts through tsx with --source), the bare fastify
  * baseline, and helper entries (instrumented lockring, in-process workers).
  */
 import { mkdirSync } from 'node:fs';

@@ -171,7 +171,7 @@ async function storm(ctx: ScenarioContext, mode: Mode): Promise<void> {
   const dataDir = mode === 'log' ? mkdtempSync(join(tmpdir(), 'lockring-bench-f-')) : null;
   const server = await startLockring({
     tag: `lockring-f-${mode}`,
-    entry: 'bench/lib/instrumented-server.ts',
+    entry: runtime.dist ? 'dist/bench/lib/instrumented-server.js' : 'bench/lib/instrumented-server.ts',
     stdin: true,
     nodeFlags: ['--max-old-space-size=4096'],
     dataDir,
