@@ -13,8 +13,10 @@
  *   - takeover after kill -9 of the active: from the kill to the first successful
  *     grant by a client retrying every 20 ms, over `--kills` kills.
  *
- *   npm run bench -- --replicated [--seconds 5] [--rounds 3] [--kills 20] [--session-ttl 2s]
+ *   npm run bench -- --replicated [--seconds 5] [--rounds 3] [--kills 20] [--session-ttl 2s] [--source]
  *   npx tsx bench/replicated.ts   (the same options)
+ *
+ * The servers run from dist/, built first (--source: from src/ through tsx).
  *
  * Needs /usr/bin/etcd. Prints a table and the results as JSON.
  */
@@ -29,7 +31,8 @@ import { httpLoad, lockCycleRequests } from './lib/http-load.js';
 import { timedLoops, type LoopResult } from './lib/loops.js';
 import { wsLoad, wsLockCycle } from './lib/ws-load.js';
 import { processCpuMs } from './lib/processes.js';
-import { startLockring } from './lib/servers.js';
+import { buildDist, runtime, startLockring } from './lib/servers.js';
+import { repoRoot } from './lib/processes.js';
 import { quantile, sleep } from './lib/stats.js';
 
 const { values } = parseArgs({
@@ -38,6 +41,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' }, 'session-ttl': { type: 'string', default: '2s' },
     // Accepted so that `npm run bench -- --replicated ...` can hand its arguments on.
     replicated: { type: 'boolean', default: false },
+    // Run the replicas and the single process from src/ through tsx instead of dist/.
+    source: { type: 'boolean', default: false },
   },
 });
 const seconds = Number(values.seconds);
@@ -153,6 +158,12 @@ const recipeLoad = (client: Etcd3, n: number) => (onMeasureStart: () => void): P
 
 async function main(): Promise<void> {
   if (noEtcd !== false) throw new Error(noEtcd);
+  if (!values.source) {
+    // The replicas (started as the tests start them) and the single process run dist/, as users do.
+    buildDist();
+    runtime.dist = true;
+    process.env['LOCKRING_TEST_BUILD'] = join(repoRoot, 'dist');
+  }
   const runs = Object.fromEntries(measures.map((m) => [m.key, [] as Measured[]])) as Record<Key, Measured[]>;
   const results: Record<string, unknown> = { seconds, rounds, loops, wsInFlight, sessionTtl, runs };
   const cluster = await startEtcdCluster(3, { fsync: true });

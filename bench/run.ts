@@ -10,7 +10,7 @@ import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { killAllNow, repoRoot, stopAll } from './lib/processes.js';
 import { type RunState, type Scenario, makeContext } from './lib/scenario.js';
-import { runtime } from './lib/servers.js';
+import { buildDist, runtime } from './lib/servers.js';
 import { renderTable, skipRow } from './lib/table.js';
 import { etcdAnchor } from './scenarios/anchor-etcd.js';
 import { redisAnchor } from './scenarios/anchor-redis.js';
@@ -27,7 +27,7 @@ const anchors: readonly Scenario[] = [redisAnchor, etcdAnchor];
 const scenarios: readonly Scenario[] = [httpAcquire, contended, wsLockOps, keepalive, ring, expiry, memory, durability];
 
 const usage = `usage: npm run bench -- [--quick] [--only a,e] [--no-anchors] [--source] [--profile] [--entry FILE]
-       npm run bench -- --replicated [--seconds 5] [--rounds 3] [--kills 20] [--session-ttl 2s]
+       npm run bench -- --replicated [--seconds 5] [--rounds 3] [--kills 20] [--session-ttl 2s] [--source]
   --replicated  the replicated mode instead (bench/replicated.ts): throughput against the local
                 log and the etcd3 lock recipe per server CPU-second, takeover after kill -9
   --quick       short runs (under 2 minutes in all); the default full run takes under 15
@@ -81,22 +81,6 @@ function plan(options: Options): Scenario[] {
   if (options.anchors) for (const scenario of chosen) for (const id of scenario.needs ?? []) anchorIds.add(id);
   if (options.anchors && options.only === null) for (const anchor of anchors) anchorIds.add(anchor.id);
   return [...anchors.filter((a) => anchorIds.has(a.id)), ...chosen];
-}
-
-/**
- * Builds what the servers run: dist/ as `npm run build` makes it, and the instrumented
- * server of scenario f beside it (dist/bench/lib). Run through tsx, every function that
- * makes a closure also calls esbuild's \`__name\` helper (a property definition per
- * closure made), which the shipped build does not: measured with it, the request path
- * ran 10-30% slower than what users run.
- */
-function buildDist(): void {
-  process.stderr.write('building dist/ (npm run build) for the servers; --source runs src/ through tsx instead\n');
-  execFileSync('npm', ['run', '--silent', 'build'], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
-  execFileSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.bench.json'], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
 }
 
 function machineInfo(): Record<string, unknown> {
