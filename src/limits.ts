@@ -190,6 +190,9 @@ export const defaultLimits: Limits = Object.freeze({
   etcdSnapshotIntervalRecordsMax: 100_000,
 });
 
+/** The most holds a lease can count (26 bits); holdsPerLeaseMax may not pass it. */
+export const leaseHoldCountMax = 2 ** 26 - 1;
+
 /** Limits for which 0 means "no limit" (rates and the bad-frame cap are off unless configured). */
 export const offWhenZero: ReadonlySet<keyof Limits> = new Set<keyof Limits>(['requestsPerSecondPerIpMax', 'requestsPerSecondPerTokenMax', 'wsBadFramesPerSocketMax']);
 
@@ -211,6 +214,8 @@ export function checkLimits(limits: Limits): Limits {
     }
   }
   if (limits.ttlMsMin > limits.ttlMsMax) throw new Error('limit ttlMsMin exceeds ttlMsMax');
+  // A lease packs its hold count above four flag bits in one small integer (domain/model.ts).
+  if (limits.holdsPerLeaseMax > leaseHoldCountMax) throw new Error(`limit holdsPerLeaseMax must be at most ${leaseHoldCountMax}`);
   if (limits.waitersPerLockMax > limits.waitersMax) {
     throw new Error('limit waitersPerLockMax exceeds waitersMax');
   }

@@ -23,24 +23,26 @@ const leaseKinds: readonly LeaseKind[] = ['plain', 'session', 'hold', 'group'];
 const kindMask = 3;
 const attachedBit = 4;
 const endedBit = 8;
+const flagBits = 15;
+/** The hold count sits above the kind and flags: at most holdsPerLeaseMax, which limits.ts keeps below 2^26. */
+const holdCountShift = 4;
 
 /**
  * A lease. A class rather than a literal so that what every lease has alike costs no
  * field: its `type` is on the prototype, and its kind and two flags share one small
- * integer (`bits`), read through accessors, and its auth principal (auth on) sits in the
+ * integer (`bits`) with its hold count, read through accessors, and its auth principal (auth on) sits in the
  * extra it shares with the few leases that carry ring members or waiters. Each field of
- * a V8 object is 8 bytes on 64-bit Node; a lease has 8 (it had 13). Its slot in the
+ * a V8 object is 8 bytes on 64-bit Node; a lease has 7 (it had 13). Its slot in the
  * lease table is not one of them: its id names it (lease-table.ts).
  */
 export class Lease implements DeadlineEntry {
   /** The holds on this lease, in grant order: a list through the hold table's rows (hold-table.ts); noHold when none. */
   firstHold: HoldSlot = noHold;
   lastHold: HoldSlot = noHold;
-  holdCount = 0;
   /** Its principal, ring members bound to it and acquires waiting on it; null while it has none (lease-extra.ts). */
   extra: LeaseExtra | null = null;
   heapIndex = -1;
-  /** The kind's index in leaseKinds, then attachedBit and endedBit. */
+  /** The kind's index in leaseKinds, attachedBit and endedBit, and above them the hold count. */
   private bits: number;
 
   constructor(
@@ -85,6 +87,15 @@ export class Lease implements DeadlineEntry {
 
   set ended(on: boolean) {
     this.bits = on ? this.bits | endedBit : this.bits & ~endedBit;
+  }
+
+  /** How many holds are on the lease (the list from firstHold). */
+  get holdCount(): number {
+    return this.bits >>> holdCountShift;
+  }
+
+  set holdCount(count: number) {
+    this.bits = (this.bits & flagBits) | (count << holdCountShift);
   }
 }
 

@@ -108,6 +108,7 @@ describe('configuration validation', () => {
     throwsConfig(() => loadConfig({ env: {}, limitFlags: ['waitersMax=0'] }), /--limit waitersMax: expected a positive integer/);
     throwsConfig(() => loadConfig({ env: {}, limitFlags: ['endedHoldsRemembered=10'] }), /endedHoldsRemembered must be at least 100000/);
     throwsConfig(() => loadConfig({ env: {}, limitFlags: ['waitersPerLockMax=200000'] }), /waitersPerLockMax exceeds waitersMax/);
+    throwsConfig(() => loadConfig({ env: {}, limitFlags: ['holdsPerLeaseMax=67108864'] }), /holdsPerLeaseMax must be at most 67108863/);
   });
 
   it('rejects bad values naming where they came from', () => {

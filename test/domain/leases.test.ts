@@ -12,7 +12,8 @@ import {
   realHashing,
 } from '../helpers/machine.js';
 import { StateMachine } from '../../src/domain/state-machine.js';
-import { makeLimits } from '../../src/limits.js';
+import { leaseHoldCountMax, makeLimits } from '../../src/limits.js';
+import { Lease } from '../../src/domain/model.js';
 import { leaseMembers } from '../../src/domain/lease-extra.js';
 
 describe('lease grant, keepalive, revoke, inspect', () => {
@@ -400,5 +401,23 @@ describe('lease end and waiters', () => {
     h.machine.run((m) => m.leases.revoke(id));
     assert.equal(errorOf(waiting).code, 'lease_not_found');
     assert.equal(h.machine.locks.inspect('x').waiters, 0);
+  });
+});
+
+describe('a lease record', () => {
+  test('its hold count and its kind and flags share one integer without touching each other', () => {
+    const lease = new Lease('L', 'session', 1_000, undefined, true);
+    lease.holdCount = leaseHoldCountMax;
+    assert.equal(lease.kind, 'session');
+    assert.equal(lease.attached, true);
+    assert.equal(lease.ended, false);
+    lease.attached = false;
+    lease.ended = true;
+    assert.equal(lease.holdCount, leaseHoldCountMax, 'flags leave the count alone');
+    lease.holdCount -= 1;
+    assert.equal(lease.holdCount, leaseHoldCountMax - 1);
+    assert.deepEqual([lease.kind, lease.attached, lease.ended], ['session', false, true], 'the count leaves the flags alone');
+    lease.holdCount = 0;
+    assert.deepEqual([lease.holdCount, lease.kind, lease.attached, lease.ended], [0, 'session', false, true]);
   });
 });
