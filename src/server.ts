@@ -24,6 +24,7 @@ import { createLogger } from './ops/logger.js';
 import { Metrics } from './ops/metrics.js';
 import { capConnections, networkOptions } from './ops/network.js';
 import { registerOpenApi } from './ops/openapi.js';
+import { requestLogger } from './ops/request-logger.js';
 import { answerWaiters } from './ops/shutdown.js';
 import { LockringService } from './service.js';
 import { type Durability, memoryOnly } from './store/durability.js';
@@ -169,6 +170,7 @@ function createApp(config: Config, logger: Logger, metrics: Metrics): FastifyIns
     loggerInstance: logger,
     // One line per request at most, written by our onResponse hook at debug level.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: requestLogger,
     bodyLimit: config.limits.bodyBytesMax,
     routerOptions: { maxParamLength: 4 * 1024, querystringParser: parseQuery },
     // Our onRequest hook answers in the contract's error shape instead.
