@@ -80,6 +80,8 @@ function decodeQueryPart(text: string): string | undefined {
   }
 }
 
+const noQuery = Object.freeze(Object.create(null) as ParsedQuery);
+
 /**
  * The router's query parser. Unlike the default it never guesses: `%ZZ` or `%FF`
  * (bad percent-encoding, invalid UTF-8) is remembered so `checkQuery` can refuse
@@ -87,6 +89,8 @@ function decodeQueryPart(text: string): string | undefined {
  * something the client did not send. Null prototype: `?__proto__=` is just a key.
  */
 export function parseQuery(text: string): ParsedQuery {
+  // Most requests (every POST) have no query: they share one empty, frozen answer.
+  if (text === '') return noQuery;
   const query = Object.create(null) as ParsedQuery;
   for (const part of text.split('&')) {
     if (part === '') continue;
