@@ -113,54 +113,67 @@ describe('DeadlineQueue', () => {
   });
 
   test('property: any mix of schedule, reschedule, remove and pop matches a sorted model', () => {
-    const op = fc.oneof(
-      // Quarter milliseconds: whole ones, equal ones and several in one millisecond.
-      fc.record({ kind: fc.constant('schedule' as const), label: fc.integer({ min: 0, max: 15 }), deadline: fc.integer({ min: 0, max: 80 }).map((quarters) => quarters / 4) }),
-      fc.record({ kind: fc.constant('remove' as const), label: fc.integer({ min: 0, max: 15 }) }),
-      fc.record({ kind: fc.constant('pop' as const), now: fc.integer({ min: 0, max: 20 }) }),
-    );
-    fc.assert(
-      fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
-        const queue = new DeadlineQueue<Item>();
-        const entries = Array.from({ length: 16 }, (_, i) => item(i));
-        // The model: label -> [the millisecond it falls due in, order of its last schedule].
-        const model = new Map<number, [number, number]>();
-        let order = 0;
-        const earliest = (): number | undefined => {
-          let best: [number, [number, number]] | undefined;
-          for (const entry of model) {
-            if (best === undefined || entry[1][0] < best[1][0] || (entry[1][0] === best[1][0] && entry[1][1] < best[1][1])) best = entry;
-          }
-          return best?.[0];
-        };
-        for (const step of ops) {
-          if (step.kind === 'schedule') {
-            queue.schedule(entries[step.label]!, step.deadline);
-            model.set(step.label, [Math.ceil(step.deadline), order++]);
-            assert.equal(queue.deadlineOf(entries[step.label]!), step.deadline);
-          } else if (step.kind === 'remove') {
-            queue.remove(entries[step.label]!);
-            model.delete(step.label);
-          } else {
-            const want = earliest();
-            const due = want !== undefined && model.get(want)![0] <= step.now ? want : undefined;
-            assert.equal(queue.popDue(step.now)?.label, due);
-            if (due !== undefined) {
-              assert.ok(queue.poppedDeadlineMs <= step.now, 'never before its deadline');
-              model.delete(due);
-            }
-          }
-          assert.equal(queue.size, model.size);
-          assert.equal(queue.peek()?.label, earliest());
-          for (const entry of entries) assert.equal(entry.heapIndex >= 0, model.has(entry.label));
-        }
-        const rest = [...model].sort((a, b) => a[1][0] - b[1][0] || a[1][1] - b[1][1]).map(([label]) => label);
-        assert.deepEqual(drain(queue), rest);
-      }),
-      { numRuns: 500 },
+    // Quarter milliseconds: whole ones, equal ones and several in one millisecond.
+    matchesModel(fc.integer({ min: 0, max: 80 }).map((quarters) => quarters / 4), fc.integer({ min: 0, max: 20 }));
+  });
+
+  test('property: milliseconds 65,536 apart (one place of the direct bucket index) are kept apart', () => {
+    const apart = (whole: number, part: number): number => whole * 65_536 + part;
+    matchesModel(
+      fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 8 })).map(([whole, quarters]) => apart(whole, quarters / 4)),
+      fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 2 })).map(([whole, part]) => apart(whole, part)),
     );
   });
 });
+
+/** Runs random schedules, removals and pops against a model sorted by (millisecond due, order scheduled). */
+function matchesModel(deadlines: fc.Arbitrary<number>, nows: fc.Arbitrary<number>): void {
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant('schedule' as const), label: fc.integer({ min: 0, max: 15 }), deadline: deadlines }),
+    fc.record({ kind: fc.constant('remove' as const), label: fc.integer({ min: 0, max: 15 }) }),
+    fc.record({ kind: fc.constant('pop' as const), now: nows }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
+      const queue = new DeadlineQueue<Item>();
+      const entries = Array.from({ length: 16 }, (_, i) => item(i));
+      // The model: label -> [the millisecond it falls due in, order of its last schedule].
+      const model = new Map<number, [number, number]>();
+      let order = 0;
+      const earliest = (): number | undefined => {
+        let best: [number, [number, number]] | undefined;
+        for (const entry of model) {
+          if (best === undefined || entry[1][0] < best[1][0] || (entry[1][0] === best[1][0] && entry[1][1] < best[1][1])) best = entry;
+        }
+        return best?.[0];
+      };
+      for (const step of ops) {
+        if (step.kind === 'schedule') {
+          queue.schedule(entries[step.label]!, step.deadline);
+          model.set(step.label, [Math.ceil(step.deadline), order++]);
+          assert.equal(queue.deadlineOf(entries[step.label]!), step.deadline);
+        } else if (step.kind === 'remove') {
+          queue.remove(entries[step.label]!);
+          model.delete(step.label);
+        } else {
+          const want = earliest();
+          const due = want !== undefined && model.get(want)![0] <= step.now ? want : undefined;
+          assert.equal(queue.popDue(step.now)?.label, due);
+          if (due !== undefined) {
+            assert.ok(queue.poppedDeadlineMs <= step.now, 'never before its deadline');
+            model.delete(due);
+          }
+        }
+        assert.equal(queue.size, model.size);
+        assert.equal(queue.peek()?.label, earliest());
+        for (const entry of entries) assert.equal(entry.heapIndex >= 0, model.has(entry.label));
+      }
+      const rest = [...model].sort((a, b) => a[1][0] - b[1][0] || a[1][1] - b[1][1]).map(([label]) => label);
+      assert.deepEqual(drain(queue), rest);
+    }),
+    { numRuns: 500 },
+  );
+}
 
 describe('DeadlineQueue at size', () => {
   test('thousands of entries past its first capacity, rescheduled and removed, pop in order; slots are reused', () => {
