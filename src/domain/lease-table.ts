@@ -52,14 +52,16 @@ export class LeaseTable {
     return this.get(id) !== undefined;
   }
 
-  /** Adds a lease whose id is in no lease of the table. */
+  /** Adds a lease whose id is in no lease of the table; sets its `slot`. */
   add(lease: Lease): void {
     const slot = this.slotOf(lease.id);
     this.count += 1;
     if (slot < 0 || this.slots[slot] !== undefined) {
+      lease.slot = -1;
       this.others.set(lease.id, lease);
       return;
     }
+    lease.slot = slot;
     // Filled up to the slot, never left with a gap: a sparse array would turn into a
     // hash table. Once, at most up to slotsMax, when a recovery restores a high slot first.
     while (this.slots.length < slot) this.slots.push(undefined);
@@ -70,24 +72,23 @@ export class LeaseTable {
   }
 
   /**
-   * Takes a lease of the table out. Its slot is read from its id again rather than kept
-   * on the lease (8 bytes per lease): the slot is the lease's own only if it sits there.
+   * Takes a lease of the table out. Its slot is kept on the lease (8 bytes) rather than
+   * read from its id again: an expiry touches the id string nowhere else, and reading it
+   * (a cold cache line among a million leases) cost each expiry about 0.5 us.
    */
   remove(lease: Lease): void {
     this.count -= 1;
-    const slot = this.slotHeldBy(lease);
-    if (slot >= 0) {
-      this.slots[slot] = undefined;
-      this.free.push(slot);
+    if (lease.slot < 0) {
+      this.others.delete(lease.id);
       return;
     }
-    this.others.delete(lease.id);
+    this.slots[lease.slot] = undefined;
+    this.free.push(lease.slot);
   }
 
   /** The slot the lease sits in, or -1 when it is kept beside the slots (or not in the table). */
   slotHeldBy(lease: Lease): number {
-    const slot = this.slotOf(lease.id);
-    return slot >= 0 && this.slots[slot] === lease ? slot : -1;
+    return lease.slot >= 0 && this.slots[lease.slot] === lease ? lease.slot : -1;
   }
 
   *values(): IterableIterator<Lease> {

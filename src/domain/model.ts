@@ -32,10 +32,11 @@ const holdCountShift = 4;
  * field: its `type` is on the prototype, and its kind and two flags share one small
  * integer (`bits`) with its hold count, read through accessors, and its auth principal (auth on) sits in the
  * extra it shares with the few leases that carry ring members or waiters. Each field of
- * a V8 object is 8 bytes on 64-bit Node; a lease has 7 (it had 13). Its slot in the
- * lease table is not one of them: its id names it (lease-table.ts).
+ * a V8 object is 8 bytes on 64-bit Node; a lease has 8 (it had 13).
  */
 export class Lease implements DeadlineEntry {
+  /** Its slot in the lease table (lease-table.ts), named by its id; -1 when the id names none. */
+  slot = -1;
   /** The holds on this lease, in grant order: a list through the hold table's rows (hold-table.ts); noHold when none. */
   firstHold: HoldSlot = noHold;
   lastHold: HoldSlot = noHold;
