@@ -25,7 +25,7 @@ export const runtime: RuntimeSettings = { dist: false, profileDir: null, entry: 
  * server of scenario f beside it (dist/bench/lib). Run through tsx, every function that
  * makes a closure also calls esbuild's `__name` helper (a property definition per
  * closure made), which the shipped build does not: measured that way, lockring served
- * 10-40% fewer WebSocket and HTTP lock cycles per CPU-second than what users run.
+ * 11-29% fewer WebSocket and HTTP lock cycles per CPU-second than what users run.
  */
 export function buildDist(): void {
   process.stderr.write('building dist/ (npm run build) for the servers; --source runs src/ through tsx instead\n');
