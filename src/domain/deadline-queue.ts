@@ -22,8 +22,9 @@ import { grown } from './typed-columns.js';
  * moves a lease later is a removal and an append, whatever the queue's size.
  *
  * All of it is typed arrays indexed by small integers: per entry slot its deadline, its
- * neighbours and its bucket (28 bytes with the reference to the entry); nothing in it
- * for the garbage collector to trace but the entries themselves.
+ * neighbours and its bucket (28 bytes with the reference to the entry), per bucket its
+ * millisecond, ends and heap place, and a fixed 256 KB index from a millisecond to its
+ * bucket; nothing in it for the garbage collector to trace but the entries themselves.
  */
 export interface DeadlineEntry {
   /**

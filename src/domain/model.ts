@@ -29,10 +29,10 @@ const holdCountShift = 4;
 
 /**
  * A lease. A class rather than a literal so that what every lease has alike costs no
- * field: its `type` is on the prototype, and its kind and two flags share one small
- * integer (`bits`) with its hold count, read through accessors, and its auth principal (auth on) sits in the
- * extra it shares with the few leases that carry ring members or waiters. Each field of
- * a V8 object is 8 bytes on 64-bit Node; a lease has 8 (it had 13).
+ * field: its `type` is on the prototype, its kind, two flags and hold count share one
+ * small integer (`bits`), read through accessors, and its auth principal (auth on) sits
+ * in the extra it shares with the few leases that carry ring members or waiters. Each
+ * field of a V8 object is 8 bytes on 64-bit Node; a lease has 8 (it had 13).
  */
 export class Lease implements DeadlineEntry {
   /** Its slot in the lease table (lease-table.ts), named by its id; -1 when the id names none. */
