@@ -86,11 +86,6 @@ export class LeaseTable {
     this.free.push(lease.slot);
   }
 
-  /** The slot the lease sits in, or -1 when it is kept beside the slots (or not in the table). */
-  slotHeldBy(lease: Lease): number {
-    return lease.slot >= 0 && this.slots[lease.slot] === lease ? lease.slot : -1;
-  }
-
   *values(): IterableIterator<Lease> {
     for (const lease of this.slots) if (lease !== undefined) yield lease;
     yield* this.others.values();

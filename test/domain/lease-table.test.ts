@@ -5,7 +5,7 @@ import { Lease } from '../../src/domain/model.js';
 import { leaseIdSource } from '../../src/server.js';
 import { build, slotLeaseId } from '../helpers/machine.js';
 
-/** A bare lease record with `id`: the table reads only its id. */
+/** A bare lease record with `id`: the table reads only its id and slot. */
 function lease(id: string): Lease {
   return new Lease(id, 'plain', 1_000, undefined, false);
 }
@@ -14,12 +14,11 @@ describe('lease table', () => {
   test('server-made ids take slots in order; an ended lease frees its slot for a new id, and its own id finds nothing', () => {
     const h = build({ slotIds: true });
     const [a, b, c] = [1, 2, 3].map(() => h.machine.run((m) => m.leases.grant(10_000)));
-    const slotOf = (each: Lease): number => h.machine.leases.byId.slotHeldBy(each);
-    assert.deepEqual([a!, b!, c!].map(slotOf), [0, 1, 2]);
+    assert.deepEqual([a!.slot, b!.slot, c!.slot], [0, 1, 2]);
     assert.equal(a!.id.slice(0, 8), '00000000');
     h.machine.run((m) => m.leases.revoke(b!.id));
     const d = h.machine.run((m) => m.leases.grant(10_000));
-    assert.equal(slotOf(d), 1, 'the freed slot is reused');
+    assert.equal(d.slot, 1, 'the freed slot is reused');
     assert.notEqual(d.id, b!.id);
     assert.equal(h.machine.leases.byId.get(b!.id), undefined, 'the ended lease id names a slot that is someone else\'s now');
     assert.equal(h.machine.leases.byId.get(d.id), d);
@@ -33,8 +32,8 @@ describe('lease table', () => {
     const made = lease(slotLeaseId(table.nextSlot(), 1));
     table.add(foreign);
     table.add(made);
-    assert.equal(table.slotHeldBy(foreign), -1);
-    assert.equal(table.slotHeldBy(made), 0);
+    assert.equal(foreign.slot, -1);
+    assert.equal(made.slot, 0);
     assert.equal(table.get('L1'), foreign);
     assert.equal(table.get(made.id), made);
     assert.equal(table.size, 2);
@@ -48,7 +47,7 @@ describe('lease table', () => {
     const table = new LeaseTable(100);
     const restored = lease(slotLeaseId(5, 1));
     table.add(restored);
-    assert.equal(table.slotHeldBy(restored), 5);
+    assert.equal(restored.slot, 5);
     const taken: number[] = [];
     for (let i = 0; i < 6; i++) {
       const slot = table.nextSlot();
@@ -66,7 +65,7 @@ describe('lease table', () => {
     table.remove(leases[1]!);
     const restored = lease(slotLeaseId(1, 99));
     table.add(restored);
-    assert.equal(table.slotHeldBy(restored), 1);
+    assert.equal(restored.slot, 1);
     assert.equal(table.nextSlot(), 3);
   });
 
@@ -77,7 +76,7 @@ describe('lease table', () => {
     const far = lease(slotLeaseId(16, 3));
     const upper = lease(`0000000A${'0'.repeat(24)}`);
     for (const each of [first, clash, far, upper]) table.add(each);
-    assert.deepEqual([first, clash, far, upper].map((each) => table.slotHeldBy(each)), [2, -1, -1, -1]);
+    assert.deepEqual([first.slot, clash.slot, far.slot, upper.slot], [2, -1, -1, -1]);
     for (const each of [first, clash, far, upper]) assert.equal(table.get(each.id), each);
     table.remove(first);
     assert.equal(table.get(clash.id), clash, 'the clash stays found after the slot empties');
