@@ -145,10 +145,10 @@ export class Metrics {
       name: 'lockring_connections_dropped_total', help: 'TCP connections dropped at once because connectionsMax were open.', registers,
     });
     this.walFsyncSeconds = new Histogram({
-      name: 'lockring_wal_fsync_seconds', help: 'Duration of write-ahead log fdatasyncs (each makes every frame written before it durable).', buckets: latenessBuckets, registers,
+      name: 'lockring_wal_fsync_seconds', help: 'Duration of each durable step of the write-ahead log: an O_DSYNC write, or an fdatasync on a file without it; each makes its frames durable.', buckets: latenessBuckets, registers,
     });
     this.walBatchRecords = new Histogram({
-      name: 'lockring_wal_batch_records', help: 'Records per write-ahead log fsync (group commit).',
+      name: 'lockring_wal_batch_records', help: 'Records made durable by one durable step of the write-ahead log (group commit).',
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000], registers,
     });
     this.epoch = new Gauge({ name: 'lockring_epoch', help: 'Restart counter of the data directory (0 without one).', registers });

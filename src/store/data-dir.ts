@@ -7,7 +7,8 @@ import { join } from 'node:path';
  *   epoch                         restart counter (epoch.ts)
  *   log-<firstSeq>.seg            log segments, named by their first record's sequence number
  *   snapshot-<startSeq>.snap      the latest snapshot, covering records up to startSeq
- *   *.tmp                         unfinished writes, removed at open
+ *   log-spare.tmp                 the next segment, made ahead as zeros (spare-segment.ts)
+ *   *.tmp                         unfinished writes (a spare included), removed at open
  */
 const seqDigits = 16;
 

@@ -103,11 +103,12 @@ export function readFrame(buf: Buffer, offset: number): Frame | BadFrame {
  * Otherwise it is a torn write: every frame after it was written while it was not
  * yet durable, and a power cut may keep any of them and lose it, in any order
  * (sectors of one write land in any order too, a length field may be cut). Only runs
- * on a bad frame; cheap header checks keep the scan fast.
+ * on a bad frame; cheap header checks keep the scan fast. `startsBefore` bounds where a
+ * frame may start (zeros that end a spare segment hold none).
  */
-export function durableFrameAfter(buf: Buffer, offset: number, badSeq: number): boolean {
+export function durableFrameAfter(buf: Buffer, offset: number, badSeq: number, startsBefore = buf.length): boolean {
   const seqMax = badSeq + (buf.length - offset);
-  for (let at = offset + 1; at + frameHeaderBytes <= buf.length; at++) {
+  for (let at = offset + 1; at < startsBefore && at + frameHeaderBytes <= buf.length; at++) {
     const end = at + frameHeaderBytes + (buf.readUInt32LE(at) & ~aheadFlag);
     if (end > buf.length) continue;
     const firstSeq = buf.readUInt32LE(at + 8) + buf.readUInt32LE(at + 12) * twoTo32;

@@ -8,6 +8,7 @@ import { type SeqFile, fsyncDir, segmentName } from './data-dir.js';
 import { aheadHeaderBytes, sealLogFrame } from './frame.js';
 import { type LogFile, type OpenLogFile, openLogFile } from './log-file.js';
 import { encodeEvent } from './record-codec.js';
+import { SpareSegment } from './spare-segment.js';
 import { DurabilityFailedError, StoreError } from './store-errors.js';
 
 /** Told about every fdatasync of the log (for metrics) and, optionally, every frame written. */
@@ -28,6 +29,11 @@ export interface LogWriterOptions {
   readonly observer?: FsyncObserver | undefined;
   readonly onFatal: (error: DurabilityFailedError) => void;
   readonly openFile?: OpenLogFile | undefined;
+  /**
+   * The first spare segment's size (spare-segment.ts); later ones double up to
+   * segmentBytesMax. 0: no spares, every segment grows as it is written.
+   */
+  readonly spareBytesMin?: number | undefined;
 }
 
 /** Where the writer resumes after recovery. */
@@ -36,6 +42,8 @@ export interface LogPosition {
   readonly segments: readonly SeqFile[];
   /** Bytes of valid frames in the last segment. */
   readonly tailBytes: number;
+  /** The last segment's file size: past tailBytes, zeros made ahead (a spare taken before the restart). */
+  readonly tailFileBytes: number;
   /** Sequence number of the last record on disk (0 for an empty log). */
   readonly lastSeq: number;
 }
@@ -43,13 +51,16 @@ export interface LogPosition {
 
 /**
  * Records appended between two writes: one frame, one write. Batches wait in order
- * until a fdatasync that started after their write completes.
+ * until a fdatasync that started after their write completes, or on a file whose
+ * writes are durable, until their write and every earlier one have returned.
  */
 interface Batch {
   readonly out: ByteWriter;
   firstSeq: number;
   count: number;
   deferred: Deferred | null;
+  /** Its write has returned. */
+  written: boolean;
 }
 
 const noop = (): void => {};
@@ -58,24 +69,36 @@ const batchBytesInitial = 64 * 1024;
 
 /**
  * The write-ahead log with group commit. `append` encodes a record into the open
- * batch synchronously. Writes and fdatasyncs form a two-stage pipeline: one write and
- * one fdatasync run at a time, side by side, so full batches (batchBytesMax) reach the
- * page cache while the previous fdatasync is still running and the next fdatasync can
- * start the moment it returns; each fdatasync makes durable every frame whose write
- * had completed when it started. A batch still open waits for the running fdatasync. A failed write or fsync is never retried or ignored:
- * every pending and future `settled()` rejects and `onFatal` tells the server to stop.
+ * batch synchronously, whatever the disk is doing. Then a two-stage pipeline:
+ *
+ * - On a file whose writes are durable when they return (the log's own files, opened
+ *   O_DSYNC: one system call instead of a write and an fdatasync), a write runs for the
+ *   open batch while appends fill the next one, and a full batch (batchBytesMax) is
+ *   written beside it: two writes at most, acknowledged in order.
+ * - On any other file (tests' disks), one write and one fdatasync run at a time, side
+ *   by side: full batches reach the page cache while the previous fdatasync is still
+ *   running, and each fdatasync makes durable every frame whose write had completed
+ *   when it started.
+ *
+ * Either way the open batch waits for the running durable step rather than being cut
+ * short. A failed write or fsync is never retried or ignored: every pending and future
+ * `settled()` rejects and `onFatal` tells the server to stop.
  */
 export class LogWriter {
   private open: Batch;
   /**
    * Batches closed for appends and not yet durable, oldest first:
    * `[0, syncingCount)` are covered by the fdatasync in flight, `[.., writtenCount)`
-   * are written, `queue[writtenCount]` is being written when `writing`, the rest wait.
+   * are written, `[.., startedCount)` have their writes started (`writesInFlight` of
+   * them not returned yet, a later one possibly before an earlier), the rest wait.
    */
   private readonly queue: Batch[] = [];
   private syncingCount = 0;
   private writtenCount = 0;
-  private writing = false;
+  private startedCount = 0;
+  private writesInFlight = 0;
+  /** A write is opening or starting the segment it goes to: no other write may start. */
+  private opening = false;
   private syncing = false;
   private readonly spares: ByteWriter[] = [];
   private lastSeqValue: number;
@@ -83,6 +106,9 @@ export class LogWriter {
   private flushScheduled = false;
   private file: LogFile | null = null;
   private segmentBytes: number;
+  /** The current segment's size on disk when it began as a spare (zeros ahead of the writes); 0 for a plain one. */
+  private segmentFileBytes: number;
+  private readonly spare: SpareSegment | null;
   private readonly segments: SeqFile[];
   private failed: DurabilityFailedError | null = null;
   private failedPromise: Promise<void> | null = null;
@@ -96,6 +122,10 @@ export class LogWriter {
     this.openFile = options.openFile ?? openLogFile;
     this.segments = [...position.segments];
     this.segmentBytes = position.tailBytes;
+    this.segmentFileBytes = position.tailFileBytes > position.tailBytes ? position.tailFileBytes : 0;
+    const spareBytesMin = options.spareBytesMin ?? 0;
+    this.spare = spareBytesMin > 0 ? new SpareSegment({ dir: options.dir, log: options.log, bytesMin: spareBytesMin, bytesMax: options.segmentBytesMax }) : null;
+    this.spare?.prepare();
     this.lastSeqValue = position.lastSeq;
     this.durableSeqValue = position.lastSeq;
     this.open = this.newBatch();
@@ -220,6 +250,7 @@ export class LogWriter {
       await this.file?.close();
       this.file = null;
       this.segmentBytes = 0;
+      this.segmentFileBytes = 0;
     }
     for (const segment of doomed) await unlink(segment.path);
     await fsyncDir(this.options.dir);
@@ -233,15 +264,16 @@ export class LogWriter {
   async abandon(): Promise<void> {
     this.closed = true;
     const lost = new StoreError('store_closed', 'the store stopped before this record was durable');
-    for (const batch of [...this.queue.slice(this.writtenCount + (this.writing ? 1 : 0)), this.open]) batch.deferred?.reject(lost);
-    this.queue.length = this.writtenCount + (this.writing ? 1 : 0);
+    for (const batch of [...this.queue.slice(this.startedCount), this.open]) batch.deferred?.reject(lost);
+    this.queue.length = this.startedCount;
     this.open = this.newBatch();
-    while (this.writing || this.syncing) await new Promise<void>((resolve) => setImmediate(resolve));
+    while (this.writesInFlight > 0 || this.syncing) await new Promise<void>((resolve) => setImmediate(resolve));
     for (const batch of this.queue) batch.deferred?.reject(lost);
     this.queue.length = 0;
-    this.syncingCount = this.writtenCount = 0;
+    this.syncingCount = this.writtenCount = this.startedCount = 0;
     await this.file?.close();
     this.file = null;
+    await this.spare?.abandon();
   }
 
   /** Flushes what is pending, then closes the segment. Later appends are ignored. */
@@ -250,12 +282,13 @@ export class LogWriter {
     this.closed = true;
     await this.file?.close();
     this.file = null;
+    await this.spare?.close();
   }
 
   private newBatch(): Batch {
     const out = this.spares.pop() ?? new ByteWriter(batchBytesInitial);
     out.pos = aheadHeaderBytes;
-    return { out, firstSeq: 0, count: 0, deferred: null };
+    return { out, firstSeq: 0, count: 0, deferred: null, written: false };
   }
 
   private scheduleFlush(now: boolean): void {
@@ -265,50 +298,62 @@ export class LogWriter {
     else setTimeout(() => this.pump(), this.options.commitDelayMs);
   }
 
-  /** Starts whichever stage is free and has work: the next write, the next fdatasync. */
+  /** Starts whichever stage is free and has work: the next writes, the next fdatasync. */
   private pump(): void {
     this.flushScheduled = false;
     if (this.failed !== null || this.closed) return;
-    if (!this.writing) this.startWrite();
-    if (!this.syncing && this.writtenCount > 0) void this.sync();
+    while (this.startWrite()) {
+      // A second write may start beside the first (durable writes, a full batch).
+    }
+    if (!this.syncing && this.writtenCount > 0 && !this.durableWrites) void this.sync();
+  }
+
+  /** The segment's writes are durable when they return (O_DSYNC): no fdatasync stage. */
+  private get durableWrites(): boolean {
+    return this.file !== null && this.file.durableWrites === true;
   }
 
   /**
-   * The next batch to write: a full one waiting, else the open one if it has records.
-   * While an fdatasync runs, only full batches are written ahead of it: the open one
-   * may still grow, and writing it now would cut it short for a write that contends
-   * with the running fdatasync for no gain (measured: at 50 clients x 1 in flight,
-   * writing every open batch ahead cost 15-20% of the log-on WebSocket lock cycles).
+   * Starts the next write if it may start now; returns whether it did. The next batch
+   * is a full one waiting, else the open one if it has records. The open one is not
+   * written while a durable step (an fdatasync, or a durable write) runs: it may still
+   * grow, and writing it now would cut it short for a write that contends with the
+   * running one for no gain (measured: at 50 clients x 1 in flight, writing every open
+   * batch ahead cost 15-20% of the log-on WebSocket lock cycles). Full batches are
+   * written ahead: beside a running fdatasync, or as a second durable write.
    */
-  private nextToWrite(): Batch | undefined {
-    const waiting = this.queue[this.writtenCount];
-    if (waiting !== undefined) return waiting;
-    if (this.open.count === 0 || this.syncing) return undefined;
-    const batch = this.open;
-    this.queue.push(batch);
-    this.open = this.newBatch();
-    return batch;
-  }
-
-  private startWrite(): void {
+  private startWrite(): boolean {
+    if (this.opening) return false;
+    if (this.writesInFlight > 0 && !(this.durableWrites && this.writesInFlight < 2)) return false;
+    const waiting = this.queue[this.startedCount];
+    if (waiting === undefined && (this.open.count === 0 || this.syncing || this.writesInFlight > 0)) return false;
+    const roll = this.needsRoll((waiting ?? this.open).out.pos);
     // A new segment starts only once every frame of the old one is durable: recovery
     // must never find a later segment's records after a hole in an earlier one.
-    if (this.queue[this.writtenCount] === undefined && (this.open.count === 0 || this.syncing)) return;
-    const first = this.queue[this.writtenCount] ?? this.open;
-    if (this.needsRoll(first.out.pos) && this.writtenCount > 0) return;
-    const batch = this.nextToWrite()!;
-    this.writing = true;
-    this.writeBatch(batch).then(
-      () => {
-        this.writing = false;
-        this.writtenCount += 1;
+    if (roll && this.startedCount > 0) return false;
+    let batch = waiting;
+    if (batch === undefined) {
+      batch = this.open;
+      this.queue.push(batch);
+      this.open = this.newBatch();
+    }
+    this.startedCount += 1;
+    this.writesInFlight += 1;
+    const written = batch;
+    this.writeBatch(written, roll).then(
+      (durableSeconds) => {
+        this.writesInFlight -= 1;
+        written.written = true;
+        while (this.queue[this.writtenCount]?.written === true) this.writtenCount += 1;
+        if (durableSeconds >= 0 && this.writtenCount > 0) this.madeDurable(this.writtenCount, durableSeconds);
         this.pump();
       },
       (error: unknown) => {
-        this.writing = false;
+        this.writesInFlight -= 1;
         this.fail(error);
       },
     );
+    return true;
   }
 
   private async sync(): Promise<void> {
@@ -325,9 +370,17 @@ export class LogWriter {
     }
     this.syncing = false;
     if (this.closed && this.queue.length === 0) return;
-    const done = this.queue.splice(0, this.syncingCount);
-    this.writtenCount -= this.syncingCount;
+    const count = this.syncingCount;
     this.syncingCount = 0;
+    this.madeDurable(count, (performance.now() - started) / 1000);
+    this.pump();
+  }
+
+  /** The oldest `count` batches are on disk: their waiters go on, in order. */
+  private madeDurable(count: number, seconds: number): void {
+    const done = this.queue.splice(0, count);
+    this.writtenCount -= count;
+    this.startedCount -= count;
     let bytes = 0;
     let records = 0;
     for (const batch of done) {
@@ -336,37 +389,58 @@ export class LogWriter {
     }
     const last = done[done.length - 1]!;
     this.durableSeqValue = last.firstSeq + last.count - 1;
-    this.options.observer?.fsync((performance.now() - started) / 1000, records, bytes);
+    this.options.observer?.fsync(seconds, records, bytes);
     for (const batch of done) {
       batch.deferred?.resolve();
       if (batch.out.buf.length <= 2 * this.options.batchBytesMax && this.spares.length < 4) this.spares.push(batch.out);
     }
-    this.pump();
   }
 
-  private async writeBatch(batch: Batch): Promise<void> {
+  /**
+   * Writes a batch as one frame; `roll`: it starts a new segment (needsRoll, asked
+   * when the write was chosen). Resolves with the seconds the write took when it made
+   * the frame durable (O_DSYNC), else -1: an fdatasync must follow.
+   */
+  private async writeBatch(batch: Batch, roll: boolean): Promise<number> {
     const notDurable = batch.firstSeq - 1 - this.durableSeqValue;
     const start = sealLogFrame(batch.out.buf, batch.out.pos, batch.firstSeq, batch.count, notDurable);
     const bytes = batch.out.pos - start;
-    await this.ensureSegment(batch.firstSeq, bytes);
+    if (roll || this.file === null) {
+      this.opening = true;
+      try {
+        await this.ensureSegment(batch.firstSeq, roll);
+      } finally {
+        this.opening = false;
+      }
+    }
+    const file = this.file!;
     const offset = this.segmentBytes;
     // Claimed before the write returns: the offset belongs to this frame alone.
     this.segmentBytes += bytes;
-    await this.file!.write(batch.out.buf.subarray(start), bytes, offset);
+    const started = performance.now();
+    await file.write(batch.out.buf.subarray(start), bytes, offset);
     this.options.observer?.frame?.(batch.count, bytes);
+    return file.durableWrites === true ? (performance.now() - started) / 1000 : -1;
   }
 
-  /** Whether a frame of `bytes` would start a new segment. */
+  /**
+   * Whether a frame of `bytes` starts a new segment: there is none yet, or the current
+   * one is empty (see ensureSegment), full, or began as a spare and has no zeros left
+   * for it. A plain segment also ends once a spare is ready, so that a log started
+   * before its first spare was made moves onto one soon.
+   */
   private needsRoll(bytes: number): boolean {
     const current = this.segments[this.segments.length - 1];
-    return current === undefined || this.segmentBytes === 0 || this.segmentBytes + bytes > this.options.segmentBytesMax;
+    if (current === undefined || this.segmentBytes === 0) return true;
+    const room = this.segmentFileBytes > 0 ? this.segmentFileBytes : this.options.segmentBytesMax;
+    return this.segmentBytes + bytes > room || (this.segmentFileBytes === 0 && this.spare !== null && this.spare.ready);
   }
 
-  /** Opens the segment this frame goes to: the current one, or a new one when it is full. */
-  private async ensureSegment(firstSeq: number, bytes: number): Promise<void> {
+  /** Opens the segment this frame goes to: the current one, or a new one when `roll`. */
+  private async ensureSegment(firstSeq: number, roll: boolean): Promise<void> {
     const current = this.segments[this.segments.length - 1];
-    if (current !== undefined && this.segmentBytes > 0 && this.segmentBytes + bytes <= this.options.segmentBytesMax) {
-      this.file ??= await this.openFile(current.path);
+    if (!roll) {
+      this.file ??= await this.openFile(current!.path);
       return;
     }
     if (current !== undefined && this.segmentBytes === 0) {
@@ -384,16 +458,28 @@ export class LogWriter {
     await this.roll(firstSeq);
   }
 
-  /** Starts a new segment named after its first record; its directory entry is made durable first. */
+  /**
+   * Starts a new segment named after its first record, from the spare when one is
+   * ready; its directory entry is made durable before a frame goes in. The old one,
+   * every frame of it durable, gives back the zeros it did not use (not synced:
+   * recovery reads zeros after the last frame as the end of a segment).
+   */
   private async roll(firstSeq: number): Promise<void> {
-    await this.file?.close();
+    const old = this.file;
     this.file = null;
+    if (old !== null) {
+      if (this.segmentFileBytes > this.segmentBytes) await old.truncate(this.segmentBytes);
+      await old.close();
+    }
     const segment: SeqFile = { seq: firstSeq, path: join(this.options.dir, segmentName(firstSeq)) };
+    const spareBytes = this.spare === null ? 0 : await this.spare.take(segment.path);
     this.file = await this.openFile(segment.path);
     await fsyncDir(this.options.dir);
     this.segments.push(segment);
     this.segmentBytes = 0;
-    this.options.log.debug({ segment: segment.path }, 'log segment started');
+    this.segmentFileBytes = spareBytes;
+    this.spare?.prepare();
+    this.options.log.debug({ segment: segment.path, spareBytes }, 'log segment started');
   }
 
   private fail(cause: unknown): void {
@@ -405,7 +491,7 @@ export class LogWriter {
     this.options.log.fatal({ err: cause }, 'write-ahead log write or fsync failed; no further writes are accepted');
     for (const batch of [...this.queue, this.open]) batch.deferred?.reject(error);
     this.queue.length = 0;
-    this.syncingCount = this.writtenCount = 0;
+    this.syncingCount = this.writtenCount = this.startedCount = 0;
     this.options.onFatal(error);
   }
 }

@@ -75,17 +75,18 @@ export async function recoverLog(
   if (replay.nextSeq > startSeq + 1) {
     throw new CorruptLogError(segments[0]!.path, 0, `the log starts at record ${replay.nextSeq}; records from ${startSeq + 1} are missing`);
   }
-  let tailBytes = 0;
+  let tail: SegmentEnd = { validBytes: 0, fileBytes: 0 };
   for (let i = 0; i < segments.length; i++) {
-    tailBytes = await replay.segment(segments[i]!, i === segments.length - 1, log, openFile);
+    tail = await replay.segment(segments[i]!, i === segments.length - 1, log, openFile);
   }
+  const tailBytes = tail.validBytes;
   const lastSeq = replay.nextSeq - 1;
   if (snapshot !== null && lastSeq < snapshot.endSeq) {
     const where = segments[segments.length - 1]?.path ?? latest!.path;
     throw new CorruptLogError(where, tailBytes, `the log ends at record ${lastSeq}, but the snapshot relies on records through ${snapshot.endSeq}`);
   }
   const counts = direct !== null ? direct.counts() : image!.restoreInto(machine);
-  return { snapshot, snapshotPath: latest?.path ?? null, records: replay.applied, counts, position: { segments, tailBytes, lastSeq } };
+  return { snapshot, snapshotPath: latest?.path ?? null, records: replay.applied, counts, position: { segments, tailBytes, tailFileBytes: tail.fileBytes, lastSeq } };
 }
 
 async function allEmpty(segments: readonly SeqFile[]): Promise<boolean> {
@@ -100,6 +101,12 @@ async function dropCovered(segments: readonly SeqFile[], startSeq: number): Prom
   return segments.slice(first);
 }
 
+/** Where a segment's frames end, and its size on disk (more when zeros follow them). */
+interface SegmentEnd {
+  readonly validBytes: number;
+  readonly fileBytes: number;
+}
+
 class Replay {
   applied = 0;
 
@@ -109,8 +116,11 @@ class Replay {
     public nextSeq: number,
   ) {}
 
-  /** Applies one segment's frames; returns its valid length. */
-  async segment(segment: SeqFile, last: boolean, log: Logger, openFile: OpenLogFile): Promise<number> {
+  /**
+   * Applies one segment's frames; returns their length. Zeros after the last frame end
+   * a segment cleanly: the rest of a spare (spare-segment.ts) the log had not filled yet.
+   */
+  async segment(segment: SeqFile, last: boolean, log: Logger, openFile: OpenLogFile): Promise<SegmentEnd> {
     const buf = await readFile(segment.path);
     if (segment.seq !== this.nextSeq && buf.length > 0) {
       throw new CorruptLogError(segment.path, 0, `segment is named for record ${segment.seq}, expected ${this.nextSeq}`);
@@ -119,10 +129,12 @@ class Replay {
     while (offset < buf.length) {
       const frame = readFrame(buf, offset);
       if (!frame.ok) {
-        if (!last || durableFrameAfter(buf, offset, this.nextSeq)) throw new CorruptLogError(segment.path, offset, frame.reason);
+        const dataEnd = endOfData(buf, offset);
+        if (dataEnd === offset) return { validBytes: offset, fileBytes: buf.length };
+        if (!last || durableFrameAfter(buf, offset, this.nextSeq, dataEnd)) throw new CorruptLogError(segment.path, offset, frame.reason);
         await truncate(segment.path, offset, openFile);
         log.warn({ segment: segment.path, offset, cutBytes: buf.length - offset, reason: frame.reason }, 'cut off a torn write at the end of the log');
-        return offset;
+        return { validBytes: offset, fileBytes: offset };
       }
       if (frame.firstSeq !== this.nextSeq) {
         throw new CorruptLogError(segment.path, offset, `frame starts at record ${frame.firstSeq}, expected ${this.nextSeq}`);
@@ -131,7 +143,7 @@ class Replay {
       else this.frame(segment.path, buf, frame.payloadStart, frame.payloadEnd, frame.count);
       offset = frame.payloadEnd;
     }
-    return offset;
+    return { validBytes: offset, fileBytes: buf.length };
   }
 
   private frame(path: string, buf: Buffer, start: number, end: number, count: number): void {
@@ -149,6 +161,20 @@ class Replay {
     }
     if (!input.done) throw new CorruptLogError(path, input.pos, 'bytes left over after the last record of the frame');
   }
+}
+
+const zeroRun = Buffer.alloc(64 * 1024);
+
+/**
+ * One past the last byte of `buf` that is not zero, at least `from`. No frame starts
+ * in the zeros after it (twenty zero bytes fail a frame's checksum), so a search for
+ * frames may stop there; one may end in them.
+ */
+function endOfData(buf: Buffer, from: number): number {
+  let end = buf.length;
+  while (end - from >= zeroRun.length && buf.subarray(end - zeroRun.length, end).equals(zeroRun)) end -= zeroRun.length;
+  while (end > from && buf[end - 1] === 0) end -= 1;
+  return end;
 }
 
 async function truncate(path: string, length: number, openFile: OpenLogFile): Promise<void> {

@@ -27,6 +27,11 @@ export interface StoreOptions {
   readonly commitDelayMs?: number | undefined;
   /** Largest batch written with one fsync. Default 1 MiB. */
   readonly batchBytesMax?: number | undefined;
+  /**
+   * The first spare segment's size: segments are made ahead as files of zeros, from
+   * this size doubling up to segmentBytesMax (spare-segment.ts). Default 1 MiB; 0: none.
+   */
+  readonly spareSegmentBytesMin?: number | undefined;
   /** Records a background snapshot writes between two yields to the event loop, at most. Default 4096. */
   readonly snapshotSliceItems?: number | undefined;
   /** Longest a background snapshot runs between two yields to the event loop. Default 0.5 ms. */
@@ -64,6 +69,7 @@ const defaults = {
   snapshotEveryRecords: 1_000_000,
   commitDelayMs: 0,
   batchBytesMax: 1024 * 1024,
+  spareSegmentBytesMin: 1024 * 1024,
   snapshotSliceItems: backgroundSlice.sliceItems,
   snapshotSliceMs: backgroundSlice.sliceMs,
 };
@@ -112,12 +118,16 @@ function resolve(options: StoreOptions): Settings {
     snapshotEveryRecords: options.snapshotEveryRecords ?? defaults.snapshotEveryRecords,
     commitDelayMs: options.commitDelayMs ?? defaults.commitDelayMs,
     batchBytesMax: options.batchBytesMax ?? defaults.batchBytesMax,
+    spareSegmentBytesMin: options.spareSegmentBytesMin ?? defaults.spareSegmentBytesMin,
     snapshotSliceItems: options.snapshotSliceItems ?? defaults.snapshotSliceItems,
     snapshotSliceMs: options.snapshotSliceMs ?? defaults.snapshotSliceMs,
     snapshotOnClose: options.snapshotOnClose ?? true,
   };
   for (const key of ['segmentBytesMax', 'snapshotEveryRecords', 'batchBytesMax', 'snapshotSliceItems'] as const) {
     if (!Number.isSafeInteger(settings[key]) || settings[key] < 1) throw new RangeError(`${key} must be a positive integer`);
+  }
+  if (!Number.isSafeInteger(settings.spareSegmentBytesMin) || settings.spareSegmentBytesMin < 0) {
+    throw new RangeError('spareSegmentBytesMin must be a non-negative integer');
   }
   if (!(settings.snapshotSliceMs > 0)) throw new RangeError('snapshotSliceMs must be a positive number');
   if (!Number.isSafeInteger(settings.commitDelayMs) || settings.commitDelayMs < 0) {
@@ -159,6 +169,7 @@ class Store implements OpenedStore {
         observer: options.observer,
         onFatal: (error) => options.onFatal?.(error),
         openFile: options.openFile,
+        spareBytesMin: settings.spareSegmentBytesMin,
       },
       position,
     );

@@ -76,20 +76,29 @@ describe('torn tail', () => {
     await again.store.close();
   });
 
-  test('a last frame with a bad checksum, or zeros after the last frame, is a torn write', async () => {
+  test('a last frame with a bad checksum is a torn write; zeros after the last frame end the log cleanly', async () => {
     const dir = await fresh();
     const { path, starts, states } = await threeFrames(dir);
     await flipByte(path, (await size(path)) - 3);
     const first = await open(dir);
     assert.deepEqual(digest(first.machine), states[1]);
+    assert.equal(await size(path), starts[2], 'the torn frame is cut off');
     await abandonStore(first.store);
 
-    // A crash can leave the file longer than what was written (zero-filled).
+    // Zeros after the last frame: what is left of a spare segment, or a crash that grew
+    // the file before its data landed. Nothing is cut; the log writes over them.
     await appendFile(path, Buffer.alloc(4096));
     const second = await open(dir);
     assert.deepEqual(digest(second.machine), states[1]);
-    assert.equal(await size(path), starts[2]);
-    await second.store.close();
+    assert.equal(await size(path), starts[2]! + 4096, 'zeros are kept');
+    second.machine.run((m) => m.locks.acquire({ name: 'over-the-zeros', ttlMs: 60_000 }));
+    const expected = digest(second.machine);
+    await settle(second.store);
+    assert.equal(await size(path), starts[2]! + 4096, 'the next frame went into the zeros');
+    await abandonStore(second.store);
+    const third = await open(dir);
+    assert.deepEqual(digest(third.machine), expected);
+    await third.store.close();
   });
 
   test('a last frame whose header landed only in part, its payload in full, is a torn write', async () => {

@@ -1,6 +1,9 @@
 // Concurrent requests share fsyncs; a failed fsync is never ignored.
 import assert from 'node:assert/strict';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { readFrame } from '../../src/store/frame.js';
 import type { LogFile, OpenLogFile } from '../../src/store/log-file.js';
 import { openLogFile } from '../../src/store/log-file.js';
 import type { FsyncObserver } from '../../src/store/log-writer.js';
@@ -206,5 +209,111 @@ describe('group commit', () => {
     await store.close();
     machine.run((m) => m.leases.grant(1_000));
     await assert.rejects(store.settled()!, (error: unknown) => error instanceof StoreError && error.code === 'store_closed');
+  });
+});
+
+/**
+ * A log file whose writes are durable when they return, as the real one (O_DSYNC),
+ * and return only when the test says so, in any order.
+ */
+function heldDurableWrites(): {
+  openFile: OpenLogFile;
+  starts: number[];
+  held: Map<number, () => void>;
+  datasyncs: () => number;
+  until(ok: () => boolean): Promise<void>;
+} {
+  const starts: number[] = [];
+  const held = new Map<number, () => void>();
+  let datasyncs = 0;
+  const openFile: OpenLogFile = async (path) => {
+    const file = await openLogFile(path);
+    assert.equal(file.durableWrites, true, 'the log opens its files O_DSYNC');
+    const held: LogFile = {
+      durableWrites: true,
+      write: async (buf, length, position) => {
+        const index = starts.length;
+        starts.push(position);
+        await new Promise<void>((resolve) => heldWrites.set(index, resolve));
+        await file.write(buf, length, position);
+      },
+      datasync: async () => {
+        datasyncs += 1;
+        await file.datasync();
+      },
+      truncate: (length) => file.truncate(length),
+      close: () => file.close(),
+    };
+    return held;
+  };
+  const heldWrites = held;
+  const until = async (ok: () => boolean): Promise<void> => {
+    for (let poll = 0; poll < 5_000 && !ok(); poll++) await new Promise((resolve) => setTimeout(resolve, 1));
+    assert.ok(ok(), `stuck with writes at ${starts.join(',')}`);
+  };
+  return { openFile, starts, held, datasyncs: () => datasyncs, until };
+}
+
+describe('group commit on durable writes (O_DSYNC)', () => {
+  test('appends fill the next batch while a write runs; a full batch is written beside it; acknowledged in order', async () => {
+    const dir = await fresh();
+    const disk = heldDurableWrites();
+    const { fsyncs, observer } = recorder();
+    const { store, machine } = await open(dir, { observer, openFile: disk.openFile });
+    machine.run((m) => m.leases.grant(1_000));
+    const first = store.settled()!;
+    await disk.until(() => disk.held.has(0));
+    // While the first write runs, appends wait in the open batch: no second write for them.
+    for (let i = 0; i < 5; i++) machine.run((m) => m.leases.grant(1_000));
+    const second = store.settled()!;
+    for (let turn = 0; turn < 20; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
+    assert.deepEqual(disk.starts, [0], 'one write at a time for batches still open');
+    // The first write returns: the open batch goes next, all five records in one frame.
+    disk.held.get(0)!();
+    await first;
+    assert.equal(store.durablePosition(), 1);
+    await disk.until(() => disk.held.has(1));
+    disk.held.get(1)!();
+    await second;
+    assert.equal(store.durablePosition(), 6);
+    assert.deepEqual(fsyncs.map((f) => f.records), [1, 5]);
+    assert.equal(disk.datasyncs(), 0, 'no fdatasync: the writes were durable');
+    await store.close();
+  });
+
+  test('a full batch is written beside a running write; if it returns first it waits for the earlier one', async () => {
+    const dir = await fresh();
+    const disk = heldDurableWrites();
+    // Every batch full at its command's end: each goes out as soon as it may.
+    const { store, machine } = await open(dir, { openFile: disk.openFile, batchBytesMax: 1 });
+    machine.run((m) => m.leases.grant(1_000));
+    const first = store.settled()!;
+    await disk.until(() => disk.held.has(0));
+    machine.run((m) => m.leases.grant(2_000));
+    const second = store.settled()!;
+    await disk.until(() => disk.held.has(1));
+    machine.run((m) => m.leases.grant(3_000));
+    for (let turn = 0; turn < 20; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
+    assert.equal(disk.starts.length, 2, 'two writes in flight at most');
+    let secondDone = false;
+    void second.then(() => (secondDone = true));
+    disk.held.get(1)!();
+    // The third batch is written once the second write returns and frees its slot.
+    await disk.until(() => disk.starts.length === 3);
+    for (let turn = 0; turn < 20; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
+    assert.equal(secondDone, false, 'a later frame on disk is not acknowledged before an earlier one');
+    assert.equal(store.durablePosition(), 0);
+    disk.held.get(0)!();
+    await first;
+    await second;
+    assert.equal(store.durablePosition(), 2);
+    disk.held.get(2)!();
+    await settle(store);
+    assert.equal(store.durablePosition(), 3);
+    // The second frame was written while the first was not durable, and says so.
+    const path = join(dir, (await readdir(dir)).find((f) => f.endsWith('.seg'))!);
+    const frame = readFrame(await readFile(path), disk.starts[1]!);
+    assert.ok(frame.ok && frame.notDurable === 1, 'the frame written ahead counts the record before it that was not durable');
+    await store.close();
   });
 });
