@@ -53,8 +53,12 @@ export class HoldTable {
   private leasePrev = new Int32Array(initialRows);
   private leaseNext = new Int32Array(initialRows);
   private modes = new Uint8Array(initialRows);
-  /** The lock held (its name is the hold's name); the lock lives while it has holders. */
-  private readonly locks: (Lock | undefined)[] = [];
+  /**
+   * The lock held (its name is the hold's name; the lock lives while it has holders),
+   * or for a lone hold, the name alone: a name held by one write hold and nothing else
+   * has no Lock object (locks.ts).
+   */
+  private readonly locks: (Lock | string | undefined)[] = [];
   private readonly leases: (Lease | undefined)[] = [];
   private readonly owners: string[] = [];
   /** Lock-delay, priority, principal, bound and yield request, for the few holds with any. */
@@ -66,8 +70,8 @@ export class HoldTable {
     return this.count;
   }
 
-  /** A new hold, linked last on its lease's list. */
-  add(lock: Lock, lease: Lease, token: number, mode: LockMode, owner: string, acquiredAtWallMs: number, extra: HoldExtra | null): HoldSlot {
+  /** A new hold, linked last on its lease's list; `lock` is a name alone for a lone hold. */
+  add(lock: Lock | string, lease: Lease, token: number, mode: LockMode, owner: string, acquiredAtWallMs: number, extra: HoldExtra | null): HoldSlot {
     const slot = this.takeRow();
     this.tokens[slot] = token;
     this.grantedAtWallMs[slot] = acquiredAtWallMs;
@@ -102,12 +106,19 @@ export class HoldTable {
     return this.tokens[slot]!;
   }
 
-  lock(slot: HoldSlot): Lock {
+  /** The hold's Lock, or its name alone when it is a lone hold. */
+  lockOrName(slot: HoldSlot): Lock | string {
     return this.locks[slot]!;
   }
 
+  /** A lone hold's name got its Lock object (a second holder or a waiter came). */
+  setLock(slot: HoldSlot, lock: Lock): void {
+    this.locks[slot] = lock;
+  }
+
   name(slot: HoldSlot): string {
-    return this.locks[slot]!.name;
+    const lock = this.locks[slot]!;
+    return typeof lock === 'string' ? lock : lock.name;
   }
 
   lease(slot: HoldSlot): Lease {

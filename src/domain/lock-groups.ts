@@ -24,7 +24,10 @@ export type MultiAcquireResult = { readonly granted: MultiGrant } | { readonly g
 
 /** The steps of Locks that a multi-lock is made of: the same checks, grants and queues as one name's. */
 export interface GroupHost {
-  readonly locks: ReadonlyMap<string, Lock>;
+  /** The Lock of a name (a lone hold's name gets one now); undefined when idle. */
+  lockNamed(name: string): Lock | undefined;
+  /** Names with holders, waiters or a lock-delay. */
+  nameCount(): number;
   holdCount(): number;
   waiterCount(): number;
   checkRequest(request: AcquireRequest): void;
@@ -75,7 +78,7 @@ export class LockGroups {
     // Reaped first, all of them: ending a due lease on one name may free another.
     for (const item of items) this.host.reaped(item.name);
     if (lease !== null && lease.ended) throw leaseNotFound(lease.id);
-    const locks = items.map((item) => this.host.locks.get(item.name));
+    const locks = items.map((item) => this.host.lockNamed(item.name));
     items.forEach((item, i) => this.host.checkLock(locks[i], item));
     this.host.checkHoldsOn(lease, items.length);
     const blocked = locks.filter((lock, i): lock is Lock => lock !== undefined && !this.host.grantable(lock, items[i]!.mode ?? 'write'));
@@ -245,7 +248,7 @@ export class LockGroups {
   private checkLockRoom(locks: readonly (Lock | undefined)[]): void {
     const { locksMax } = this.ctx.limits;
     const missing = locks.filter((lock) => lock === undefined).length;
-    if (this.host.locks.size + missing > locksMax) throw limitExceeded('locksMax', locksMax);
+    if (this.host.nameCount() + missing > locksMax) throw limitExceeded('locksMax', locksMax);
   }
 
   private heldError(blocked: readonly Lock[]): LockringError {

@@ -11,6 +11,7 @@ import { type LeaseEnd, Leases } from './leases.js';
 import { addReaders, clearDelay, lockDelay, lockExtraOf, lockHolderMap, lockReaders } from './lock-extra.js';
 import { addHolder, holderList, holderOf, removeHolder } from './lock-holders.js';
 import { LockGroups, type MultiAcquireRequest, type MultiAcquireResult } from './lock-groups.js';
+import { type LockEntry, type LockNames, lockNames } from './lock-names.js';
 import { type Grant, type HoldEnd, type Lease, Lock, type LockMode, type MaxHold, type Waiter, type WaiterGroup, type WaiterOutcome, type YieldRequest } from './model.js';
 import { checkLabel, checkName, compareUtf8 } from './names.js';
 import { linkByPriority, unlinkWaiter, wouldLead } from './waiter-order.js';
@@ -132,18 +133,25 @@ function checkRange(field: string, value: number | undefined, min: number, max: 
  * no grant is made in the middle of ending a lease.
  */
 export class Locks {
-  readonly byName = new Map<string, Lock>();
+  /** Every name with holders, waiters or a lock-delay: its Lock, or a lone hold's row (lock-names.ts). */
+  private readonly entries = new Map<string, LockEntry>();
+  /** The names, for tests and tools. */
+  readonly byName: LockNames = lockNames(this.entries, (name) => this.lockNamed(name));
   /** Every live hold, a row each (hold-table.ts). */
   readonly holdTable = new HoldTable();
-  /** Names in order, for listings by prefix; a name joins it late (see `unindexed`). */
-  private readonly index = new BTree<string, Lock>(undefined, compareUtf8);
+  /**
+   * Names in order, for listings by prefix; a name joins it late (see `unindexed`). Keys
+   * only: a B-tree whose values are all undefined shares one empty values array among
+   * its leaves (8 B less per name); a listing finds the lock by name.
+   */
+  private readonly index = new BTree<string, undefined>(undefined, compareUtf8);
   /**
    * Names made since the index last took them in. Most names live for one acquire and
    * its release and leave from here, never costing the B-tree an insert and a delete
    * (about a tenth of a WebSocket lock cycle's CPU); a listing, or this set reaching
    * unindexedMax, moves them into the index first.
    */
-  private readonly unindexed = new Set<Lock>();
+  private readonly unindexed = new Set<string>();
   private readonly ended: EndedHolds;
   private readonly pending = new Set<Lock>();
   private waiterSeq = 0;
@@ -169,7 +177,8 @@ export class Locks {
     this.ended = new EndedHolds(ctx.limits.endedHoldsRemembered);
     // Multi-locks (lock-groups.ts) work through the same steps as a single acquire.
     this.groups = new LockGroups(ctx, leases, {
-      locks: this.byName,
+      lockNamed: (name) => this.lockNamed(name),
+      nameCount: () => this.entries.size,
       holdCount: () => this.holdCount,
       waiterCount: () => this.waiterCount,
       checkRequest: (request) => this.checkRequest(request),
@@ -188,7 +197,7 @@ export class Locks {
       holderSlot: (name, token) => this.holderSlot(name, token),
       endIfPast: (hold) => this.endIfPast(hold),
       heldHold: (name, token) => this.heldHold(name, token),
-      holdView: (hold) => this.grantView(hold, this.holdTable.lock(hold).limit),
+      holdView: (hold) => this.grantView(hold, this.limitOf(hold)),
       endHeld: (hold, token) => this.endHeld(hold, token),
     });
     this.yields = new YieldRequests(ctx, this.holdTable);
@@ -198,19 +207,23 @@ export class Locks {
     const { limits } = this.ctx;
     this.checkRequest(request);
     const lease = this.leaseFor(request);
-    const lock = this.reaped(request.name);
-    this.checkLock(lock, request);
+    const entry = this.reapedEntry(request.name);
+    this.checkLock(entry, request);
     const mode = request.mode ?? 'write';
     if (lease !== null) this.checkHoldsOn(lease);
     const priority = request.priority ?? 0;
-    if (lock === undefined || this.grantable(lock, mode, priority)) {
+    // A lone hold's name has no room for another hold of either mode.
+    if (entry === undefined || (typeof entry !== 'number' && this.grantable(entry, mode, priority))) {
       if (this.holdCount >= limits.holdsMax) throw limitExceeded('holdsMax', limits.holdsMax);
-      const target = lock ?? this.create(request.name, request.limit ?? 1);
+      const limit = request.limit ?? 1;
+      const target = entry !== undefined ? this.asLock(entry) : limit === 1 && mode === 'write' ? this.createLone(request.name) : this.create(request.name, limit);
       const holdLease = lease ?? this.leases.grant(request.ttlMs!, 'hold', request.principal);
       const terms = { lockDelayMs: request.lockDelayMs ?? 0, maxHoldMs: request.maxHoldMs ?? 0, priority };
       return { granted: this.grant(target, holdLease, request.owner ?? '', mode, terms, 0, request.principal) };
     }
-    if ((request.waitMs ?? 0) === 0) throw this.held(lock);
+    if ((request.waitMs ?? 0) === 0) throw this.held(entry);
+    // A lone hold's name gets its Lock now: its queue starts.
+    const lock = this.asLock(entry);
     const waiter = this.enqueue(lock, lease, request);
     this.yields.ask(lock, waiter);
     return { waiter };
@@ -273,9 +286,9 @@ export class Locks {
   }
 
   inspect(name: string): LockView {
-    const lock = this.reaped(name);
-    if (lock === undefined) throw lockNotFound(name);
-    return this.view(lock);
+    const entry = this.reapedEntry(name);
+    if (entry === undefined) throw lockNotFound(name);
+    return this.view(entry);
   }
 
   list(prefix: string, after: string | undefined, pageMax: number): LockPage {
@@ -286,10 +299,10 @@ export class Locks {
     for (; key !== undefined && key.startsWith(prefix); key = this.index.nextHigherKey(key)) {
       // Reaped before counted: a name whose holders all died is neither listed nor a
       // reason to promise another page.
-      const lock = this.reaped(key);
-      if (lock === undefined) continue;
+      const entry = this.reapedEntry(key);
+      if (entry === undefined) continue;
       if (locks.length === pageMax) return { locks, next: locks[pageMax - 1]!.name };
-      locks.push(this.view(lock));
+      locks.push(this.view(entry));
     }
     return { locks };
   }
@@ -302,8 +315,10 @@ export class Locks {
   waiters(name: string, after: number, pageMax: number): WaiterPage {
     checkRange('limit', pageMax, 1, this.ctx.limits.listPageMax);
     checkRange('after', after, 0, this.ctx.limits.waitersPerLockMax);
-    const lock = this.reaped(name);
-    if (lock === undefined) throw lockNotFound(name);
+    const entry = this.reapedEntry(name);
+    if (entry === undefined) throw lockNotFound(name);
+    if (typeof entry === 'number') return { name, total: 0, waiters: [] };
+    const lock = entry;
     const now = this.ctx.clock.monoMs();
     const waiters: WaiterView[] = [];
     let position = 0;
@@ -398,12 +413,13 @@ export class Locks {
    * tick), never more than maxHoldMs should the wall clock have stepped back.
    */
   restore(hold: RestoredHold, limit: number, maxHoldMs = 0): void {
-    const lock = this.byName.get(hold.name) ?? this.create(hold.name, limit);
+    const existing = this.entries.get(hold.name);
+    const lone = existing === undefined && limit === 1 && hold.mode === 'write';
+    const lock = lone ? this.createLone(hold.name) : existing === undefined ? this.create(hold.name, limit) : this.asLock(existing);
     const nowMs = this.ctx.clock.monoMs();
     const extra = newHoldExtra(hold.lockDelayMs, hold.priority ?? 0, hold.principal);
     const restored = this.holdTable.add(lock, hold.lease, hold.token, hold.mode, hold.owner, hold.acquiredAtWallMs, extra);
-    addHolder(this.holdTable, lock, restored);
-    if (hold.mode === 'read') addReaders(lock, 1);
+    this.addHold(lock, restored, hold.mode);
     this.holdCount += 1;
     if (maxHoldMs === 0) return;
     const leftMs = Math.min(maxHoldMs, Math.max(0, hold.acquiredAtWallMs + maxHoldMs - this.ctx.clock.wallMs()));
@@ -428,7 +444,7 @@ export class Locks {
   }
 
   restoreDelay(name: string, limit: number, delayMs: number): void {
-    const lock = this.byName.get(name) ?? this.create(name, limit);
+    const lock = this.lockNamed(name) ?? this.create(name, limit);
     this.extendDelay(lock, this.ctx.clock.monoMs() + delayMs);
   }
 
@@ -438,17 +454,18 @@ export class Locks {
     if ((lease?.holdCount ?? 0) + more > holdsPerLeaseMax) throw limitExceeded('holdsPerLeaseMax', holdsPerLeaseMax);
   }
 
-  /** The name as it stands must take this acquire's limit and mode. */
-  private checkLock(lock: Lock | undefined, request: AcquireRequest): void {
-    if (lock === undefined) return;
-    if (request.limit !== undefined && request.limit !== lock.limit) {
+  /** The name as it stands must take this acquire's limit and mode (a lone hold's name has limit 1). */
+  private checkLock(entry: LockEntry | undefined, request: AcquireRequest): void {
+    if (entry === undefined) return;
+    const limit = typeof entry === 'number' ? 1 : entry.limit;
+    if (request.limit !== undefined && request.limit !== limit) {
       throw new LockringError(
         'limit_mismatch',
-        `lock ${JSON.stringify(request.name)} has limit ${lock.limit}, not ${request.limit}`,
-        { name: request.name, limit: lock.limit },
+        `lock ${JSON.stringify(request.name)} has limit ${limit}, not ${request.limit}`,
+        { name: request.name, limit },
       );
     }
-    if (request.mode === 'read' && lock.limit !== 1) throw modeMismatch(lock);
+    if (request.mode === 'read' && typeof entry !== 'number' && entry.limit !== 1) throw modeMismatch(entry);
   }
 
   /** The hold of `token` on `name` as it stands, whether or not a deadline of it has passed (a copy). */
@@ -469,8 +486,10 @@ export class Locks {
 
   /** The row of the hold of `token` on `name`; noHold when there is none. */
   private holderSlot(name: string, token: number): HoldSlot {
-    const lock = this.byName.get(name);
-    return lock === undefined ? noHold : holderOf(this.holdTable, lock, token);
+    const entry = this.entries.get(name);
+    if (entry === undefined) return noHold;
+    if (typeof entry === 'number') return this.holdTable.token(entry) === token ? entry : noHold;
+    return holderOf(this.holdTable, entry, token);
   }
 
   /** The hold of `token` on `name`, after ending it if a deadline passed; else not_holder. */
@@ -490,7 +509,7 @@ export class Locks {
   }
 
   private releaseHold(hold: HoldSlot): Grant {
-    const view = this.grantView(hold, this.holdTable.lock(hold).limit);
+    const view = this.grantView(hold, this.limitOf(hold));
     this.endHeld(hold, view.token);
     return view;
   }
@@ -552,10 +571,22 @@ export class Locks {
     return null;
   }
 
-  /** The lock `name` after expiring holders whose lease deadline has passed. */
+  /** The lock `name` after expiring holders whose deadlines have passed; a lone hold's name gets its Lock. */
   private reaped(name: string): Lock | undefined {
-    const lock = this.byName.get(name);
-    if (lock === undefined) return undefined;
+    const entry = this.reapedEntry(name);
+    return entry === undefined ? undefined : this.asLock(entry);
+  }
+
+  /** The entry of `name` after expiring holders whose deadlines have passed. */
+  private reapedEntry(name: string): LockEntry | undefined {
+    const entry = this.entries.get(name);
+    if (entry === undefined) return undefined;
+    if (typeof entry === 'number') {
+      this.endIfPast(entry);
+      this.flush();
+      return this.entries.get(name);
+    }
+    const lock = entry;
     const holderMap = lockHolderMap(lock);
     if (holderMap !== null) {
       // Ending a holder while iterating its Map is safe: iteration goes on with the next.
@@ -569,7 +600,42 @@ export class Locks {
       this.endDelay(lock);
     }
     this.flush();
-    return this.byName.get(name);
+    return this.entries.get(name);
+  }
+
+  /** The Lock of `name`, made now for a lone hold; undefined when the name is idle. */
+  private lockNamed(name: string): Lock | undefined {
+    const entry = this.entries.get(name);
+    return entry === undefined ? undefined : this.asLock(entry);
+  }
+
+  /** The entry's Lock: a lone hold's name gets one now, holding that hold. */
+  private asLock(entry: LockEntry): Lock {
+    if (typeof entry !== 'number') return entry;
+    const lock = new Lock(this.holdTable.name(entry), 1);
+    lock.holder = entry;
+    this.entries.set(lock.name, lock);
+    this.holdTable.setLock(entry, lock);
+    return lock;
+  }
+
+  /** The limit of the name a hold holds (1 for a lone hold). */
+  private limitOf(hold: HoldSlot): number {
+    const lock = this.holdTable.lockOrName(hold);
+    return typeof lock === 'string' ? 1 : lock.limit;
+  }
+
+  /** Every name's entry, for the snapshot walk and shutdown: nothing is made for a lone hold. */
+  states(): IterableIterator<LockEntry> {
+    return this.entries.values();
+  }
+
+  /** The holders of `name` in grant order (copies, for tests and tools); none when idle. */
+  holdersNamed(name: string): HoldRecord[] {
+    const entry = this.entries.get(name);
+    if (entry === undefined) return [];
+    if (typeof entry === 'number') return [this.holdTable.record(entry)];
+    return this.holdersOf(entry);
   }
 
   /** Granted at once when nothing delays the name, it would stand first in the queue, and it fits. */
@@ -588,13 +654,44 @@ export class Locks {
   }
 
   private create(name: string, limit: number): Lock {
-    const { locksMax } = this.ctx.limits;
-    if (this.byName.size >= locksMax) throw limitExceeded('locksMax', locksMax);
+    this.checkNameRoom();
     const lock = new Lock(name, limit);
-    this.byName.set(name, lock);
-    this.unindexed.add(lock);
-    if (this.unindexed.size >= unindexedMax) this.indexNames();
+    this.entries.set(name, lock);
+    this.addName(name);
     return lock;
+  }
+
+  /** A name for a lone hold: no Lock; the entry gets the hold's row once it is granted (addHold). */
+  private createLone(name: string): string {
+    this.checkNameRoom();
+    return name;
+  }
+
+  private checkNameRoom(): void {
+    const { locksMax } = this.ctx.limits;
+    if (this.entries.size >= locksMax) throw limitExceeded('locksMax', locksMax);
+  }
+
+  private addName(name: string): void {
+    this.unindexed.add(name);
+    if (this.unindexed.size >= unindexedMax) this.indexNames();
+  }
+
+  /** Takes a name out of the map and the ordered index: it is idle. */
+  private dropName(name: string): void {
+    this.entries.delete(name);
+    if (!this.unindexed.delete(name)) this.index.delete(name);
+  }
+
+  /** Adds a new hold's row to its name: a lone hold's entry, or one of a Lock's holders. */
+  private addHold(lock: Lock | string, hold: HoldSlot, mode: LockMode): void {
+    if (typeof lock === 'string') {
+      this.entries.set(lock, hold);
+      this.addName(lock);
+      return;
+    }
+    addHolder(this.holdTable, lock, hold);
+    if (mode === 'read') addReaders(lock, 1);
   }
 
   /** Names in the ordered index or waiting for it: always every name (the invariant tests check). */
@@ -604,27 +701,29 @@ export class Locks {
 
   /** Moves the names made since the last time into the ordered index. */
   private indexNames(): void {
-    for (const lock of this.unindexed) this.index.set(lock.name, lock);
+    for (const name of this.unindexed) this.index.set(name, undefined);
     this.unindexed.clear();
   }
 
+  /** Grants a hold of `lock` (a name alone: a lone hold, see createLone). */
   private grant(
-    lock: Lock, lease: Lease, owner: string, mode: LockMode, terms: HoldTerms, waitedMs: number, principal: string | undefined,
+    lock: Lock | string, lease: Lease, owner: string, mode: LockMode, terms: HoldTerms, waitedMs: number, principal: string | undefined,
   ): Grant {
     const token = this.ctx.fencing.next();
     const { lockDelayMs, maxHoldMs, priority } = terms;
     const acquiredAtWallMs = this.ctx.clock.wallMs();
     const hold = this.holdTable.add(lock, lease, token, mode, owner, acquiredAtWallMs, newHoldExtra(lockDelayMs, priority, principal));
-    addHolder(this.holdTable, lock, hold);
-    if (mode === 'read') addReaders(lock, 1);
+    this.addHold(lock, hold, mode);
     this.holdCount += 1;
     if (maxHoldMs > 0) this.bound(hold, maxHoldMs, this.ctx.clock.monoMs() + maxHoldMs);
+    const lone = typeof lock === 'string';
+    const limit = lone ? 1 : lock.limit;
     this.ctx.emit({
-      type: 'lock_acquired', name: lock.name, token, owner, leaseId: lease.id, limit: lock.limit,
+      type: 'lock_acquired', name: lone ? lock : lock.name, token, owner, leaseId: lease.id, limit,
       lockDelayMs, acquiredAtWallMs, waitedMs, ...principalField(principal), ...readField(mode), ...maxHoldField(maxHoldMs),
       ...priorityField(priority),
     });
-    return this.grantView(hold, lock.limit);
+    return this.grantView(hold, limit);
   }
 
   /** Schedules the end of a bounded hold at monotonic `untilMs`. */
@@ -680,21 +779,25 @@ export class Locks {
 
   private end(hold: HoldSlot, reason: HoldEnd): void {
     const table = this.holdTable;
-    const lock = table.lock(hold);
+    const lockOrName = table.lockOrName(hold);
+    // A lone hold's name has no Lock: it is idle once the hold ends.
+    const lock = typeof lockOrName === 'string' ? null : lockOrName;
+    const name = lock === null ? (lockOrName as string) : lock.name;
     const token = table.token(hold);
     const mode = table.mode(hold);
     const extra = table.extra(hold);
-    removeHolder(lock, token);
+    if (lock === null) this.dropName(name);
+    else removeHolder(lock, token);
     if (extra !== null) {
       if (extra.maxHold !== null) this.ctx.deadlines.remove(extra.maxHold);
       if (extra.yieldRequest !== null) this.ctx.deadlines.remove(extra.yieldRequest);
     }
-    if (mode === 'read') addReaders(lock, -1);
+    if (mode === 'read') addReaders(lock!, -1);
     this.holdCount -= 1;
-    this.ended.remember(token, lock.name, reason);
+    this.ended.remember(token, name, reason);
     // Refilled and lent, not allocated: an expiry storm ends a hold per lease.
     const event = this.releasedEvent;
-    event.name = lock.name;
+    event.name = name;
     event.token = token;
     event.owner = table.owner(hold);
     event.leaseId = table.lease(hold).id;
@@ -708,8 +811,14 @@ export class Locks {
     table.remove(hold);
     this.ctx.emit(event);
     const lockDelayMs = extra?.lockDelayMs ?? 0;
-    if (reason === 'expired' && lockDelayMs > 0) this.startDelay(lock, lockDelayMs);
-    this.schedulePump(lock);
+    if (reason === 'expired' && lockDelayMs > 0) {
+      // A lone hold's name comes back as a Lock for its delay (the entry went above).
+      const delayed = lock ?? this.create(name, 1);
+      this.startDelay(delayed, lockDelayMs);
+      this.schedulePump(delayed);
+    } else if (lock !== null) {
+      this.schedulePump(lock);
+    }
   }
 
   private startDelay(lock: Lock, delayMs: number): void {
@@ -726,19 +835,22 @@ export class Locks {
     return true;
   }
 
-  private held(lock: Lock): LockringError {
+  /** `lock_held` with the name's holders (a lone hold's name shows its one holder, limit 1). */
+  private held(entry: LockEntry): LockringError {
     const table = this.holdTable;
-    const holders = holderList(lock).map((hold) => ({
+    const lock = typeof entry === 'number' ? null : entry;
+    const name = lock === null ? table.name(entry as HoldSlot) : lock.name;
+    const holders = (lock === null ? [entry as HoldSlot] : holderList(lock)).map((hold) => ({
       token: table.token(hold),
       owner: table.owner(hold),
       mode: table.mode(hold),
       expiresAt: this.leases.expiresAt(table.lease(hold)),
       ...principalField(table.principal(hold)),
     }));
-    const details: Record<string, unknown> = { name: lock.name, holders, limit: lock.limit };
-    const retryAfterMs = this.retryAfterMs(lock);
+    const details: Record<string, unknown> = { name, holders, limit: lock === null ? 1 : lock.limit };
+    const retryAfterMs = lock === null ? undefined : this.retryAfterMs(lock);
     if (retryAfterMs !== undefined) details['retryAfterMs'] = retryAfterMs;
-    return new LockringError('lock_held', `lock ${JSON.stringify(lock.name)} is held`, details);
+    return new LockringError('lock_held', `lock ${JSON.stringify(name)} is held`, details);
   }
 
   private retryAfterMs(lock: Lock): number | undefined {
@@ -812,9 +924,8 @@ export class Locks {
       if (!outcome.ok) this.ctx.emit({ type: 'waiter_left', name: lock.name, reason: 'rejected' });
       this.settle(waiter, outcome);
     }
-    if (lock.holderCount === 0 && lock.waiterCount === 0 && lockDelay(lock) === null && this.byName.get(lock.name) === lock) {
-      this.byName.delete(lock.name);
-      if (!this.unindexed.delete(lock)) this.index.delete(lock.name);
+    if (lock.holderCount === 0 && lock.waiterCount === 0 && lockDelay(lock) === null && this.entries.get(lock.name) === lock) {
+      this.dropName(lock.name);
     }
   }
 
@@ -833,9 +944,18 @@ export class Locks {
     }
   }
 
-  private view(lock: Lock): LockView {
+  /** What a read of a name shows; a lone hold's name is shown without making its Lock. */
+  private view(entry: LockEntry): LockView {
+    if (typeof entry === 'number') return { name: this.holdTable.name(entry), limit: 1, holders: this.holderViews([entry]), waiters: 0 };
+    const lock = entry;
+    const view: LockView = { name: lock.name, limit: lock.limit, holders: this.holderViews(holderList(lock)), waiters: lock.waiterCount };
+    const retryAfterMs = this.retryAfterMs(lock);
+    return retryAfterMs === undefined ? view : { ...view, retryAfterMs };
+  }
+
+  private holderViews(holds: readonly HoldSlot[]): HolderView[] {
     const table = this.holdTable;
-    const holders: HolderView[] = holderList(lock).map((hold) => {
+    return holds.map((hold) => {
       const yieldRequest = table.yieldRequest(hold);
       const lease = table.lease(hold);
       return {
@@ -850,8 +970,5 @@ export class Locks {
         ...principalField(table.principal(hold)),
       };
     });
-    const view: LockView = { name: lock.name, limit: lock.limit, holders, waiters: lock.waiterCount };
-    const retryAfterMs = this.retryAfterMs(lock);
-    return retryAfterMs === undefined ? view : { ...view, retryAfterMs };
   }
 }

@@ -11,8 +11,10 @@ export function answerWaiters(machine: StateMachine, message = 'server is shutti
   const settles: ((outcome: WaiterOutcome) => void)[] = [];
   machine.run((m) => {
     const waiters: Waiter[] = [];
-    for (const lock of m.locks.byName.values()) {
-      for (let waiter = lock.waiterHead; waiter !== null; waiter = waiter.next) waiters.push(waiter);
+    for (const state of m.locks.states()) {
+      // A lone hold (a row number) has nobody waiting.
+      if (typeof state === 'number') continue;
+      for (let waiter = state.waiterHead; waiter !== null; waiter = waiter.next) waiters.push(waiter);
     }
     for (const waiter of waiters) {
       // Taken before cancel: a cancelled waiter's callback is otherwise never called.

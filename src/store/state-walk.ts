@@ -1,6 +1,6 @@
 import type { StateMachine } from '../domain/state-machine.js';
 import type { ByteWriter } from './byte-buffer.js';
-import { encodeHoldEnded, encodeLease } from './record-codec.js';
+import { encodeHoldEnded, encodeLease, encodeLiveHold } from './record-codec.js';
 import { encodeLockState, encodeRingState } from './state-records.js';
 
 export interface WalkOptions {
@@ -81,9 +81,11 @@ export async function walkState(machine: StateMachine, out: ByteWriter, options:
     counts.leases += 1;
     if (due(1) && (await pause())) return null;
   }
-  for (const lock of machine.locks.byName.values()) {
-    const records = encodeLockState(out, lock, machine.locks.holdTable, machine.locks.delayLeftMs(lock));
-    counts.holds += lock.holderCount;
+  for (const state of machine.locks.states()) {
+    // A lone hold (lock-names.ts) is one hold of a limit-1 name, with no Lock.
+    const lone = typeof state === 'number';
+    const records = lone ? encodeLiveHold(out, machine.locks.holdTable, state, 1) : encodeLockState(out, state, machine.locks.holdTable, machine.locks.delayLeftMs(state));
+    counts.holds += lone ? 1 : state.holderCount;
     if (due(records) && (await pause())) return null;
   }
   for (const ring of machine.rings.byName.values()) {

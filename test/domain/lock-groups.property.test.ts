@@ -182,7 +182,14 @@ class Simulation {
       assert.equal(queued, group.members.length, 'a waiting group is queued on every name');
     }
     let anyBusy = false;
-    for (const lock of locks.byName.values()) {
+    for (const name of locks.byName.keys()) {
+      const entry = locks.byName.entry(name)!;
+      // A lone hold: one write hold of a limit-1 name, nobody waiting.
+      if (typeof entry === 'number') {
+        anyBusy = true;
+        continue;
+      }
+      const lock = entry;
       // Readers share a limit-1 name up to readersPerLockMax; writers take a permit each.
       if (lockReaders(lock) === 0) assert.ok(lock.holderCount <= lock.limit, `${lock.name}: ${lock.holderCount} holders over limit ${lock.limit}`);
       assert.ok(lockReaders(lock) === 0 || lockReaders(lock) === lock.holderCount, `${lock.name}: readers beside a writer`);
@@ -209,7 +216,10 @@ class Simulation {
   drain(): void {
     const { machine } = this.h;
     for (let round = 0; round < 20 && machine.locks.waiterCount > 0; round++) {
-      const busy = [...machine.locks.byName.values()].some((lock) => lockDelay(lock) !== null);
+      const busy = [...machine.locks.byName.keys()].some((name) => {
+        const entry = machine.locks.byName.entry(name)!;
+        return typeof entry !== 'number' && lockDelay(entry) !== null;
+      });
       if (busy) {
         this.h.clock.advance(80);
         machine.tick();

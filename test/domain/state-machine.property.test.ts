@@ -125,7 +125,7 @@ class Simulation {
   readonly waiters: TrackedWaiter[] = [];
   readonly leases = new Map<string, ModelLease>();
   /** Counts of what the run exercised, so a weak generator shows up as a failure. */
-  readonly seen = { waiterGrants: 0, waiterErrors: 0, lockDelays: 0, lateExpiries: 0, releases: 0, readGrants: 0, maxHoldEnds: 0, preemptions: 0 };
+  readonly seen = { waiterGrants: 0, waiterErrors: 0, lockDelays: 0, lateExpiries: 0, releases: 0, readGrants: 0, maxHoldEnds: 0, preemptions: 0, loneHolds: 0 };
   private lastToken = 0;
   /** Monotonic yield deadline by token, for the holds asked to yield (the first request). */
   private readonly yieldDeadlines = new Map<number, number>();
@@ -307,7 +307,14 @@ class Simulation {
         if (event.maxHoldMs !== undefined) this.bounds.set(event.token, event.maxHoldMs);
         assert.ok(event.token > this.lastToken, `token ${event.token} after ${this.lastToken}`);
         this.lastToken = event.token;
-        const lock = this.h.machine.locks.byName.get(event.name)!;
+        // Read without making a lone hold's Lock: it has one write holder, limit 1, no delay.
+        const entry = this.h.machine.locks.byName.entry(event.name)!;
+        if (typeof entry === 'number') {
+          assert.equal(event.limit, 1, 'a lone hold on a semaphore');
+          assert.equal(event.mode, undefined, 'a lone hold in read mode');
+          return;
+        }
+        const lock = entry;
         assert.equal(lockDelay(lock), null, 'granted during a lock-delay');
         if (event.mode === 'read') {
           this.seen.readGrants += 1;
@@ -370,9 +377,21 @@ class Simulation {
     const { machine } = this.h;
     let holds = 0;
     let waiters = 0;
-    for (const [name, lock] of machine.locks.byName) {
-      assert.equal(lock.name, name);
+    for (const name of machine.locks.byName.keys()) {
+      const entry = machine.locks.byName.entry(name)!;
       const table = machine.locks.holdTable;
+      if (typeof entry === 'number') {
+        // A lone hold: one write hold of a limit-1 name, no Lock; its row names the name.
+        assert.equal(table.lockOrName(entry), name, 'a lone hold\'s row names another lock');
+        assert.ok(table.holds(entry, table.token(entry)) && table.token(entry) > 0, 'a lone hold on a free row');
+        assert.equal(table.mode(entry), 'write', 'a lone hold in read mode');
+        assert.equal(table.lease(entry).ended, false, 'a lone hold on an ended lease');
+        this.seen.loneHolds += 1;
+        holds += 1;
+        continue;
+      }
+      const lock = entry;
+      assert.equal(lock.name, name);
       const readers = holderList(lock).filter((hold) => table.mode(hold) === 'read').length;
       assert.equal(lockReaders(lock), readers, `${name}: reader count`);
       assert.ok(readers === 0 || readers === lock.holderCount, `${name}: a writer beside readers`);
@@ -392,7 +411,7 @@ class Simulation {
       }
       for (const hold of holderList(lock)) {
         const lease = table.lease(hold);
-        assert.equal(table.lock(hold), lock, 'a hold names another lock');
+        assert.equal(table.lockOrName(hold), lock, 'a hold names another lock');
         assert.ok(table.holds(hold, table.token(hold)) && table.token(hold) > 0, 'a holder on a free row');
         assert.equal(lease.ended, false, 'a hold on an ended lease');
         assert.equal(machine.leases.byId.get(lease.id), lease, 'a hold on a lease not in the table');
@@ -423,7 +442,9 @@ class Simulation {
       assert.equal(lease.firstHold, list[0] ?? noHold);
       list.forEach((hold) => {
         assert.equal(table.lease(hold), lease);
-        assert.equal(holderOf(table, table.lock(hold), table.token(hold)), hold, 'a lease lists a hold its lock does not');
+        const lockOrName = table.lockOrName(hold);
+        const found = typeof lockOrName === 'string' ? machine.locks.byName.entry(lockOrName) : holderOf(table, lockOrName, table.token(hold));
+        assert.equal(found, hold, 'a lease lists a hold its lock does not');
       });
       onLeases += list.length;
     }
@@ -447,17 +468,19 @@ class Simulation {
     for (const tracked of this.waiters) {
       if (tracked.deadlineMs <= this.now) assert.equal(tracked.waiter.queued, false, 'a waiter outlived its waitMs');
     }
-    for (const lock of machine.locks.byName.values()) {
-      const delay = lockDelay(lock);
+    for (const name of machine.locks.byName.keys()) {
+      // Read without making a lone hold's Lock, so that lone holds stay lone across commands.
+      const entry = machine.locks.byName.entry(name)!;
+      const delay = typeof entry === 'number' ? null : lockDelay(entry);
       assert.ok(delay === null || machine.deadlineOf(delay) > this.now, 'a lock-delay outlived its end');
-      for (const hold of machine.locks.holdersOf(lock)) {
+      for (const hold of machine.locks.holdersNamed(name)) {
         const { maxHold, yieldRequest } = hold;
         assert.ok(maxHold === null || machine.deadlineOf(maxHold) > this.now, 'a bounded hold outlived its maxHoldMs');
         assert.ok(maxHold === null || machine.deadlineOf(maxHold) - maxHold.maxHoldMs - this.now === hold.acquiredAtWallMs - machine.clock.wallMs(),
           'a bounded hold ends maxHoldMs after its grant');
         assert.ok(yieldRequest === null || machine.deadlineOf(yieldRequest) > this.now, 'a hold outlived its yield deadline');
       }
-      for (const hold of holderList(lock)) {
+      for (const hold of typeof entry === 'number' ? [entry] : holderList(entry)) {
         // The extra is made only for a hold that has something in it.
         const extra = machine.locks.holdTable.extra(hold);
         assert.ok(extra === null || extra.lockDelayMs > 0 || extra.priority > 0 || extra.principal !== undefined || extra.maxHold !== null || extra.yieldRequest !== null,
@@ -479,7 +502,7 @@ function queueLength(lock: Lock): number {
 
 describe('state machine properties', () => {
   test('random command sequences keep every invariant', () => {
-    const seen = { waiterGrants: 0, waiterErrors: 0, lockDelays: 0, lateExpiries: 0, releases: 0, readGrants: 0, maxHoldEnds: 0, preemptions: 0 };
+    const seen = { waiterGrants: 0, waiterErrors: 0, lockDelays: 0, lateExpiries: 0, releases: 0, readGrants: 0, maxHoldEnds: 0, preemptions: 0, loneHolds: 0 };
     fc.assert(
       fc.property(fc.array(commandArb, { minLength: 10, maxLength: 150, size: 'max' }), (commands) => {
         const sim = new Simulation();

@@ -507,7 +507,7 @@ async function oneHistory(seed: number): Promise<void> {
   const recovered = await open(dir);
   const machine = recovered.server.lockring.machine;
   const heldNow = new Map<number, string>();
-  for (const lock of machine.locks.byName.values()) for (const hold of machine.locks.holdersOf(lock)) heldNow.set(hold.token, hold.lease.id);
+  for (const name of machine.locks.byName.keys()) for (const hold of machine.locks.holdersNamed(name)) heldNow.set(hold.token, hold.lease.id);
   for (const token of shown.ended) assert.ok(!heldNow.has(token), `seed ${seed}: hold ${token} was shown ended but came back`);
   for (const [token, hold] of shown.held) {
     if (shown.leasesEnded.has(hold.leaseId)) continue;

@@ -78,9 +78,11 @@ export interface Digest {
 export function digest(machine: StateMachine): Digest {
   const leases = [...machine.leases.byId.values()].map((l) => `${l.id} ttl=${l.ttlMs} kind=${l.kind} by=${l.principal ?? '-'}`).sort();
   const holds: string[] = [];
-  for (const lock of machine.locks.byName.values()) {
-    for (const h of machine.locks.holdersOf(lock)) {
-      holds.push(`${h.name} #${h.token} owner=${h.owner} lease=${h.lease.id} limit=${lock.limit} delay=${h.lockDelayMs} at=${h.acquiredAtWallMs} by=${h.principal ?? '-'}`);
+  for (const name of machine.locks.byName.keys()) {
+    const entry = machine.locks.byName.entry(name)!;
+    const limit = typeof entry === 'number' ? 1 : entry.limit;
+    for (const h of machine.locks.holdersNamed(name)) {
+      holds.push(`${h.name} #${h.token} owner=${h.owner} lease=${h.lease.id} limit=${limit} delay=${h.lockDelayMs} at=${h.acquiredAtWallMs} by=${h.principal ?? '-'}`);
     }
   }
   const rings: string[] = [];
@@ -105,8 +107,8 @@ export function step({ machine, clock }: { readonly machine: StateMachine; reado
       else if (roll < 0.4) m.locks.acquire({ name: `lock-${Math.floor(rand() * 40)}`, ttlMs: 500 + Math.floor(rand() * 3_000), owner: 'w', principal: rand() < 0.3 ? 'team-b' : undefined });
       else if (roll < 0.5 && leases.length > 0) m.locks.acquire({ name: `sem-${Math.floor(rand() * 5)}`, leaseId: pick(leases)!, limit: 3 });
       else if (roll < 0.62) {
-        const lock = pick([...m.locks.byName.values()]);
-        const hold = lock === undefined ? undefined : pick(m.locks.holdersOf(lock));
+        const name = pick([...m.locks.byName.keys()]);
+        const hold = name === undefined ? undefined : pick(m.locks.holdersNamed(name));
         if (hold !== undefined) m.locks.release(hold.name, hold.token);
       } else if (roll < 0.68 && leases.length > 0) m.leases.revoke(pick(leases)!);
       else if (roll < 0.8) {
