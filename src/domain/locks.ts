@@ -782,7 +782,7 @@ export class Locks {
     const lockOrName = table.lockOrName(hold);
     // A lone hold's name has no Lock: it is idle once the hold ends.
     const lock = typeof lockOrName === 'string' ? null : lockOrName;
-    const name = lock === null ? (lockOrName as string) : lock.name;
+    const name = table.name(hold);
     const token = table.token(hold);
     const mode = table.mode(hold);
     const extra = table.extra(hold);
@@ -838,9 +838,10 @@ export class Locks {
   /** `lock_held` with the name's holders (a lone hold's name shows its one holder, limit 1). */
   private held(entry: LockEntry): LockringError {
     const table = this.holdTable;
-    const lock = typeof entry === 'number' ? null : entry;
-    const name = lock === null ? table.name(entry as HoldSlot) : lock.name;
-    const holders = (lock === null ? [entry as HoldSlot] : holderList(lock)).map((hold) => ({
+    const lone = typeof entry === 'number';
+    const lock = lone ? null : entry;
+    const name = lone ? table.name(entry) : entry.name;
+    const holders = (lone ? [entry] : holderList(entry)).map((hold) => ({
       token: table.token(hold),
       owner: table.owner(hold),
       mode: table.mode(hold),

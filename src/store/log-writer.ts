@@ -331,15 +331,13 @@ export class LogWriter {
     // A new segment starts only once every frame of the old one is durable: recovery
     // must never find a later segment's records after a hole in an earlier one.
     if (roll && this.startedCount > 0) return false;
-    let batch = waiting;
-    if (batch === undefined) {
-      batch = this.open;
-      this.queue.push(batch);
+    const written = waiting ?? this.open;
+    if (waiting === undefined) {
+      this.queue.push(written);
       this.open = this.newBatch();
     }
     this.startedCount += 1;
     this.writesInFlight += 1;
-    const written = batch;
     this.writeBatch(written, roll).then(
       (durableSeconds) => {
         this.writesInFlight -= 1;

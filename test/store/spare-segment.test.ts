@@ -36,6 +36,20 @@ async function frames(path: string): Promise<{ starts: number[]; end: number; fi
   return { starts, end: offset, fileBytes: buf.length };
 }
 
+/**
+ * Asserts that every segment but the last holds its frames and nothing else (a spare
+ * the log left is cut back); returns their sizes.
+ */
+async function leftCutBack(all: readonly string[]): Promise<number[]> {
+  const sizes: number[] = [];
+  for (const path of all.slice(0, -1)) {
+    const layout = await frames(path);
+    assert.equal(layout.fileBytes, layout.end, `${path}: a segment left behind holds its frames and nothing else`);
+    sizes.push(layout.fileBytes);
+  }
+  return sizes;
+}
+
 type Opened = Awaited<ReturnType<typeof open>>;
 
 /** One durable frame: a lock on its own lease. */
@@ -66,10 +80,7 @@ describe('spare segments', () => {
     const spare = await untilInSpare(first, dir, 'a');
     const all = await segments(dir);
     assert.ok(all.length >= 2, 'the first segment was a plain one, made before any spare was ready');
-    for (const earlier of all.slice(0, -1)) {
-      const layout = await frames(earlier);
-      assert.equal(layout.fileBytes, layout.end, `${earlier}: a segment left behind holds its frames and nothing else`);
-    }
+    await leftCutBack(all);
     const before = await frames(spare);
     assert.ok([spareBytesMin, 2 * spareBytesMin].includes(before.fileBytes), `a spare's size: ${before.fileBytes}`);
     const expected = digest(first.machine);
@@ -98,12 +109,7 @@ describe('spare segments', () => {
     // Fill several spares: about 100 bytes a frame.
     for (let i = 0; i < 400; i++) await oneFrame(opened, `fill-${i}`);
     const all = await segments(dir);
-    const sizes: number[] = [];
-    for (const path of all.slice(0, -1)) {
-      const layout = await frames(path);
-      assert.equal(layout.fileBytes, layout.end, `${path}: cut back to its frames`);
-      sizes.push(layout.fileBytes);
-    }
+    const sizes = await leftCutBack(all);
     assert.ok(all.length >= 4, `segments: ${all.length}`);
     assert.ok(Math.max(...sizes) > spareBytesMin, `later spares are larger: ${sizes.join(', ')}`);
     assert.ok(sizes.every((bytes) => bytes <= segmentBytesMax));
